@@ -1,0 +1,41 @@
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Registry } from '../core/index.js';
+import { handleError, handleNotFound } from './error-handler.js';
+import { addInstanceRoutes } from './instance-routes.js';
+import { collectOpenApi } from './openapi.js';
+import { addServiceRoutes } from './service-routes.js';
+import { addSystemRoutes } from './system-routes.js';
+
+export interface ApiOptions {
+  registry: Registry;
+  logger: FastifyBaseLogger;
+  /** Largest request body, in bytes. */
+  bodyLimit?: number;
+  version?: string;
+}
+
+/**
+ * The REST API v1 on Fastify, not yet listening: server.ts adds the other transports' routes and listens.
+ * Tests drive it with `app.inject()`.
+ */
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Per-request log lines would cost more than the lookups themselves; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Blocking queries may hold a request for minutes; idle keep-alive sockets are closed after 72 s.
+    requestTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });
+  addSystemRoutes(app, options.registry, openApi);
+  addInstanceRoutes(app, options.registry);
+  addServiceRoutes(app, options.registry);
+  return app;
+}

@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from '../core/index.js';
+import type { InstanceRegistration, InstanceStatus } from '../wire/index.js';
+import { INDEX_HEADER } from '../wire/index.js';
+import { errorSchema, instanceParams, instanceSchema, registrationBody, serviceParams, statusBody } from './schemas.js';
+
+interface InstancePath {
+  service: string;
+  id: string;
+}
+
+const errors = { 400: errorSchema, 404: errorSchema };
+
+/** Registration, heartbeat, status and deregistration of one instance. */
+export function addInstanceRoutes(app: FastifyInstance, registry: Registry): void {
+  app.put<{ Params: InstancePath; Body: InstanceRegistration }>(
+    '/v1/services/:service/instances/:id',
+    {
+      schema: { params: instanceParams, body: registrationBody },
+      config: { summary: 'Register or update an instance (201 created, 200 updated)', responses: { 201: instanceSchema, 200: instanceSchema, ...errors } },
+    },
+    async (request, reply) => {
+      const { service, id } = request.params;
+      const { instance, created } = await registry.register({ ...request.body, service, id });
+      return reply.code(created ? 201 : 200).header(INDEX_HEADER, registry.index).send(instance);
+    },
+  );
+
+  app.post<{ Params: { service: string }; Body: InstanceRegistration }>(
+    '/v1/services/:service/instances',
+    {
+      schema: { params: serviceParams, body: registrationBody },
+      config: { summary: 'Register an instance with a generated id', responses: { 201: instanceSchema, ...errors } },
+    },
+    async (request, reply) => {
+      const { instance } = await registry.register({ ...request.body, service: request.params.service });
+      return reply.code(201).header(INDEX_HEADER, registry.index).send(instance);
+    },
+  );
+
+  app.delete<{ Params: InstancePath }>(
+    '/v1/services/:service/instances/:id',
+    { schema: { params: instanceParams }, config: { summary: 'Deregister an instance', responses: { 200: instanceSchema, ...errors } } },
+    async (request, reply) => {
+      const instance = await registry.deregister(request.params.service, request.params.id);
+      return reply.header(INDEX_HEADER, registry.index).send(instance);
+    },
+  );
+
+  app.put<{ Params: InstancePath }>(
+    '/v1/services/:service/instances/:id/heartbeat',
+    {
+      schema: { params: instanceParams },
+      config: { summary: 'Renew the lease; 404 means: register again', responses: { 200: instanceSchema, ...errors } },
+    },
+    async (request, reply) => {
+      const instance = await registry.renew(request.params.service, request.params.id);
+      return reply.header(INDEX_HEADER, registry.index).send(instance);
+    },
+  );
+
+  app.put<{ Params: InstancePath; Body: { status: InstanceStatus } }>(
+    '/v1/services/:service/instances/:id/status',
+    {
+      schema: { params: instanceParams, body: statusBody },
+      config: { summary: 'Set the status', responses: { 200: instanceSchema, ...errors } },
+    },
+    async (request, reply) => {
+      const instance = await registry.setStatus(request.params.service, request.params.id, request.body.status);
+      return reply.header(INDEX_HEADER, registry.index).send(instance);
+    },
+  );
+
+  app.get<{ Params: InstancePath }>(
+    '/v1/services/:service/instances/:id',
+    { schema: { params: instanceParams }, config: { summary: 'One instance', responses: { 200: instanceSchema, ...errors } } },
+    (request, reply) => {
+      const instance = registry.get(request.params.service, request.params.id);
+      return reply.header(INDEX_HEADER, registry.serviceIndex(request.params.service)).send(instance);
+    },
+  );
+}

@@ -1,0 +1,161 @@
+/** JSON schemas of the REST API v1: Fastify validates with them, and /openapi.json is built from them. */
+import { HEALTH_STATES, INSTANCE_ID_PATTERN, INSTANCE_STATUSES, SERVICE_NAME_PATTERN } from '../wire/index.js';
+
+const duration = {
+  anyOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)$' },
+  ],
+  description: 'seconds as a number, or a string such as "500ms", "10s", "1m"',
+} as const;
+
+export const serviceParams = {
+  type: 'object',
+  required: ['service'],
+  properties: { service: { type: 'string', pattern: SERVICE_NAME_PATTERN, description: 'service name' } },
+} as const;
+
+export const instanceParams = {
+  type: 'object',
+  required: ['service', 'id'],
+  properties: {
+    service: { type: 'string', pattern: SERVICE_NAME_PATTERN },
+    id: { type: 'string', pattern: INSTANCE_ID_PATTERN },
+  },
+} as const;
+
+const endpoint = {
+  type: 'object',
+  required: ['type', 'url'],
+  additionalProperties: false,
+  properties: { type: { type: 'string', minLength: 1, maxLength: 64 }, url: { type: 'string', minLength: 1, maxLength: 1024 } },
+} as const;
+
+export const registrationBody = {
+  type: 'object',
+  required: ['host', 'port'],
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', minLength: 1, maxLength: 253 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    url: { type: 'string', pattern: '^/', maxLength: 1024 },
+    endpoints: { type: 'array', maxItems: 32, items: endpoint },
+    status: { type: 'string', enum: INSTANCE_STATUSES },
+    tags: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    metadata: {
+      type: 'object',
+      maxProperties: 64,
+      additionalProperties: { type: 'string', maxLength: 512 },
+    },
+    weight: { type: 'integer', minimum: 1, maximum: 1000 },
+    zone: { type: 'string', minLength: 1, maxLength: 128 },
+    authorizedRoles: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    ttl: duration,
+    deregisterAfter: duration,
+  },
+} as const;
+
+export const statusBody = {
+  type: 'object',
+  required: ['status'],
+  additionalProperties: false,
+  properties: { status: { type: 'string', enum: INSTANCE_STATUSES } },
+} as const;
+
+export const serviceQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: {
+      type: 'array',
+      items: { type: 'string', enum: [...INSTANCE_STATUSES, 'any'] },
+      description: 'repeatable; any of them (default UP; "any" for all)',
+    },
+    health: {
+      type: 'array',
+      items: { type: 'string', enum: [...HEALTH_STATES, 'any'] },
+      description: 'repeatable; any of them (default passing and warning; "any" for all)',
+    },
+    tag: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'repeatable; must carry all' },
+    zone: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+export const pageQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: 'string', maxLength: 2048 },
+  },
+} as const;
+
+export const instanceSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['id', 'service', 'host', 'port', 'status', 'health', 'modifyIndex'],
+  properties: {
+    id: { type: 'string' },
+    service: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    url: { type: 'string' },
+    endpoints: { type: 'array', items: endpoint },
+    status: { type: 'string', enum: INSTANCE_STATUSES },
+    health: { type: 'string', enum: HEALTH_STATES },
+    tags: { type: 'array', items: { type: 'string' } },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    weight: { type: 'integer' },
+    zone: { type: 'string' },
+    authorizedRoles: { type: 'array', items: { type: 'string' } },
+    ttl: { type: 'string' },
+    deregisterAfter: { type: 'string' },
+    registeredAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    lastHeartbeat: { type: 'string', format: 'date-time' },
+    createIndex: { type: 'integer' },
+    modifyIndex: { type: 'integer' },
+  },
+} as const;
+
+export const errorSchema = {
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+export const serviceAnswerSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, index: { type: 'integer' }, instances: { type: 'array', items: instanceSchema } },
+} as const;
+
+export const serviceListSchema = {
+  type: 'object',
+  properties: {
+    index: { type: 'integer' },
+    services: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          instances: { type: 'integer' },
+          byStatus: { type: 'object', additionalProperties: { type: 'integer' } },
+        },
+      },
+    },
+  },
+} as const;
+
+export const instancePageSchema = {
+  type: 'object',
+  properties: {
+    instances: { type: 'array', items: instanceSchema },
+    nextCursor: { type: ['string', 'null'] },
+  },
+} as const;

@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import type { InstanceFilter, Registry } from '../core/index.js';
+import type { Health, InstanceStatus } from '../wire/index.js';
+import { INDEX_HEADER } from '../wire/index.js';
+import { AnswerCache } from './answer-cache.js';
+import {
+  errorSchema,
+  instancePageSchema,
+  pageQuery,
+  serviceAnswerSchema,
+  serviceListSchema,
+  serviceParams,
+  serviceQuery,
+} from './schemas.js';
+
+interface ServiceQuery {
+  status?: (InstanceStatus | 'any')[];
+  health?: (Health | 'any')[];
+  tag?: string[];
+  zone?: string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Turns the query into a filter and a key naming it (equal filters, equal keys). */
+export function filterOf(query: ServiceQuery): { filter: InstanceFilter; key: string } {
+  const filter: InstanceFilter = {};
+  if (query.status) filter.status = query.status.includes('any') ? 'any' : [...new Set(query.status as InstanceStatus[])].sort();
+  if (query.health) filter.health = query.health.includes('any') ? 'any' : [...new Set(query.health as Health[])].sort();
+  if (query.tag) filter.tags = [...new Set(query.tag)].sort();
+  if (query.zone !== undefined) filter.zone = query.zone;
+  return { filter, key: JSON.stringify(filter) };
+}
+
+/** Discovery reads: the service list, one service's instances, and the paginated traversal. */
+export function addServiceRoutes(app: FastifyInstance, registry: Registry): void {
+  const cache = new AnswerCache();
+
+  app.get(
+    '/v1/services',
+    { config: { summary: 'Every service with instances, with counts by status', responses: { 200: serviceListSchema } } },
+    (_request, reply) => {
+      const index = registry.index;
+      const body = cache.get({ key: '', variant: '', index }, () => JSON.stringify(registry.listServices()));
+      return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
+    },
+  );
+
+  app.get<{ Params: { service: string }; Querystring: ServiceQuery }>(
+    '/v1/services/:service',
+    {
+      schema: { params: serviceParams, querystring: serviceQuery },
+      config: {
+        summary: 'The instances to call (default: status UP, health not critical); unknown services have none',
+        responses: { 200: serviceAnswerSchema, 400: errorSchema },
+      },
+    },
+    (request, reply) => {
+      const { service } = request.params;
+      const { filter, key } = filterOf(request.query);
+      const index = registry.serviceIndex(service);
+      const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter) });
+      // Only known services are cached, so lookups of random names cannot grow the cache.
+      const body = index === 0 ? build() : cache.get({ key: `s:${service}`, variant: key, index }, build);
+      return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
+    },
+  );
+
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
+    '/v1/instances',
+    {
+      schema: { querystring: pageQuery },
+      config: { summary: 'Every instance, in pages ordered by (service, id)', responses: { 200: instancePageSchema, 400: errorSchema } },
+    },
+    (request, reply) => {
+      const page = registry.page(request.query.cursor, request.query.limit);
+      return reply.header(INDEX_HEADER, registry.index).send(page);
+    },
+  );
+}

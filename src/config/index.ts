@@ -1,0 +1,5 @@
+export { DEFAULTS } from './config.js';
+export type { Config, LogLevel, StoreKindOption } from './config.js';
+export { ENV } from './env.js';
+export { OPTIONS, loadConfig } from './load-config.js';
+export type { ConfigSources, DeepPartial } from './load-config.js';

@@ -1,0 +1,151 @@
+/**
+ * Builds the Config: DEFAULTS < config file < environment < flags. Every bad key is reported in one
+ * INVALID_ARGUMENT, and the result is deep-frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { RegistryError } from '../errors/index.js';
+import { parseDuration } from '../wire/index.js';
+import { DEFAULTS } from './config.js';
+import type { Config } from './config.js';
+import { ENV } from './env.js';
+
+interface Option {
+  /** Dotted path in Config and in the config file. */
+  path: string;
+  flag: string;
+  env: string;
+  parse: (raw: unknown) => unknown;
+  help: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function text(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.length === 0) throw new Error('must be a non-empty string');
+  return raw;
+}
+
+function port(raw: unknown): number {
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) throw new Error('must be a port (0–65535)');
+  return n;
+}
+
+function oneOf(values: readonly string[]) {
+  return (raw: unknown): string => {
+    if (typeof raw !== 'string' || !values.includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
+    return raw;
+  };
+}
+
+function duration(raw: unknown): number {
+  if (typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw)) return parseDuration(Number(raw), 'value');
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw new Error('must be a duration');
+  const ms = parseDuration(raw, 'value');
+  if (ms <= 0) throw new Error('must be above zero');
+  return ms;
+}
+
+export const OPTIONS: readonly Option[] = [
+  { path: 'http.host', flag: 'host', env: ENV.host, parse: text, help: 'address to listen on' },
+  { path: 'http.port', flag: 'port', env: ENV.port, parse: port, help: 'port to listen on (0: any free port)' },
+  { path: 'store.kind', flag: 'store', env: ENV.store, parse: oneOf(['sqlite', 'memory']), help: 'sqlite | memory' },
+  { path: 'store.dataDir', flag: 'data-dir', env: ENV.dataDir, parse: text, help: 'folder of the sqlite store' },
+  {
+    path: 'leases.sweepIntervalMs',
+    flag: 'lease-sweep-interval',
+    env: ENV.sweepInterval,
+    parse: duration,
+    help: 'how often lapsed leases are looked for (e.g. 1s)',
+  },
+  { path: 'log.level', flag: 'log-level', env: ENV.logLevel, parse: oneOf(LOG_LEVELS), help: LOG_LEVELS.join(' | ') },
+];
+
+export interface ConfigSources {
+  /** Flags already split into name → value (without the leading dashes). */
+  flags?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** A JSON file shaped like Config (any subset); `--config` / SWITCHBOARD_CONFIG name it too. */
+  file?: string;
+  /** Values that win over everything else (tests). */
+  overrides?: DeepPartial<Config>;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const flags = sources.flags ?? {};
+  const env = sources.env ?? process.env;
+  const config = structuredClone(DEFAULTS) as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+
+  const filePath = flags['config'] ?? env[ENV.config] ?? sources.file;
+  if (filePath !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(filePath, 'utf8'));
+    } catch (err) {
+      throw new RegistryError('INVALID_ARGUMENT', `config file ${filePath}: ${(err as Error).message}`, { cause: err });
+    }
+    for (const option of OPTIONS) {
+      const raw = getPath(parsed, option.path);
+      if (raw !== undefined) apply(option, raw, `${filePath}: ${option.path}`);
+    }
+  }
+  for (const option of OPTIONS) {
+    const raw = env[option.env];
+    if (raw !== undefined && raw !== '') apply(option, raw, option.env);
+  }
+  for (const option of OPTIONS) {
+    const raw = flags[option.flag];
+    if (raw !== undefined) apply(option, raw, `--${option.flag}`);
+  }
+  const known = new Set([...OPTIONS.map((o) => o.flag), 'config']);
+  for (const name of Object.keys(flags)) if (!known.has(name)) problems.push(`--${name}: unknown option`);
+  if (sources.overrides) merge(config, sources.overrides);
+  if (problems.length > 0) throw new RegistryError('INVALID_ARGUMENT', `invalid configuration: ${problems.join('; ')}`);
+  return deepFreeze(config) as unknown as Config;
+
+  function apply(option: Option, raw: unknown, source: string): void {
+    try {
+      setPath(config, option.path, option.parse(raw));
+    } catch (err) {
+      problems.push(`${source} ${(err as Error).message}`);
+    }
+  }
+}
+
+function getPath(value: unknown, path: string): unknown {
+  let node = value;
+  for (const key of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  node[keys[keys.length - 1] as string] = value;
+}
+
+function merge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      target[key] ??= {};
+      merge(target[key] as Record<string, unknown>, value as Record<string, unknown>);
+    } else if (value !== undefined) {
+      target[key] = value;
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,296 @@
+/**
+ * The registry's HTTP client. It speaks REST v1 only and imports no server code.
+ *
+ * With several registry URLs it keeps using the last one that answered and moves to the next when a node
+ * cannot be reached or answers 503, so one node going down costs a caller nothing but a retry.
+ */
+import { RegistryError } from '../errors/index.js';
+import type {
+  Duration,
+  ErrorBody,
+  Health,
+  Instance,
+  InstancePage,
+  InstanceRegistration,
+  InstanceStatus,
+  ServiceAnswer,
+  ServiceList,
+} from '../wire/index.js';
+import { INDEX_HEADER } from '../wire/index.js';
+import { UnavailableError, errorFromCode } from './errors.js';
+
+export interface RegistryClientOptions {
+  /** One registry node, e.g. `http://127.0.0.1:8900`. */
+  url?: string;
+  /** Several registry nodes, tried in turn. */
+  urls?: string[];
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Per-request timeout (blocking queries add their wait to it). Default 10 s. */
+  timeoutMs?: number;
+}
+
+/** An instance to register: the REST body plus its service and, optionally, its id. */
+export interface InstanceInput extends InstanceRegistration {
+  service: string;
+  id?: string;
+}
+
+export interface GetServiceOptions {
+  /** Statuses to include (default UP); `'any'` for all. */
+  status?: InstanceStatus | InstanceStatus[] | 'any';
+  /** Tags the instances must all carry. */
+  tag?: string | string[];
+  /** Health states to include (default passing and warning); `'any'` for all. */
+  health?: Health | Health[] | 'any';
+  zone?: string;
+  /** Blocking query: answer once the service's index passes this one (or `wait` ends). */
+  index?: number;
+  /** How long a blocking query may wait, e.g. `'30s'`. */
+  wait?: Duration;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptions {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | readonly string[] | undefined>;
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Added to the client's timeout (for blocking queries). */
+  extraTimeoutMs?: number;
+}
+
+export interface Answer<T> {
+  status: number;
+  /** X-Switchboard-Index of the answer (0 when absent). */
+  index: number;
+  body: T;
+  headers: Headers;
+}
+
+/**
+ * A client of the registry's REST API v1.
+ * @example
+ * const client = new RegistryClient({ url: 'http://127.0.0.1:8900' });
+ * const web = await client.register({ service: 'web', host: '10.0.0.5', port: 8080, ttl: '10s' });
+ * const { instances } = await client.getService('web');
+ */
+export class RegistryClient {
+  readonly #urls: string[];
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  #current = 0;
+
+  constructor(options: RegistryClientOptions) {
+    const urls = [...(options.urls ?? []), ...(options.url === undefined ? [] : [options.url])];
+    if (urls.length === 0) throw new RegistryError('INVALID_ARGUMENT', 'RegistryClient needs a url or urls');
+    this.#urls = urls.map((u) => u.replace(/\/+$/, ''));
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** The registry node the client is using now. */
+  get url(): string {
+    return this.#urls[this.#current] as string;
+  }
+
+  /**
+   * Registers an instance (or updates it when its id exists); `exclusive` refuses an existing id with
+   * ExistingServiceError.
+   * @example
+   * const instance = await client.register({ service: 'tickets', id: 'tickets-1', host: '127.0.0.1', port: 3001 });
+   */
+  async register(instance: InstanceInput, options: { exclusive?: boolean } = {}): Promise<Instance> {
+    const { service, id, ...body } = instance;
+    if (options.exclusive && id !== undefined) {
+      try {
+        await this.getInstance(service, id);
+        throw errorFromCode('ALREADY_EXISTS', `service ${service} already has an instance with id ${id}`);
+      } catch (err) {
+        if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND') throw err;
+      }
+    }
+    const path = id === undefined ? `/v1/services/${enc(service)}/instances` : `/v1/services/${enc(service)}/instances/${enc(id)}`;
+    const answer = await this.request<Instance>({ method: id === undefined ? 'POST' : 'PUT', path, body });
+    return answer.body;
+  }
+
+  /**
+   * Removes an instance; NotFoundError when it is not registered.
+   * @example
+   * await client.deregister('tickets', 'tickets-1');
+   */
+  async deregister(service: string, id: string): Promise<Instance> {
+    return (await this.request<Instance>({ method: 'DELETE', path: instancePath(service, id) })).body;
+  }
+
+  /**
+   * Renews an instance's lease; NotFoundError means the registry lost it and it must register again.
+   * @example
+   * await client.heartbeat('tickets', 'tickets-1');
+   */
+  async heartbeat(service: string, id: string): Promise<Instance> {
+    return (await this.request<Instance>({ method: 'PUT', path: `${instancePath(service, id)}/heartbeat` })).body;
+  }
+
+  /**
+   * Sets an instance's status.
+   * @example
+   * await client.setStatus('tickets', 'tickets-1', 'OUT_OF_SERVICE');
+   */
+  async setStatus(service: string, id: string, status: InstanceStatus): Promise<Instance> {
+    return (await this.request<Instance>({ method: 'PUT', path: `${instancePath(service, id)}/status`, body: { status } })).body;
+  }
+
+  /**
+   * One instance by id.
+   * @example
+   * const instance = await client.getInstance('tickets', 'tickets-1');
+   */
+  async getInstance(service: string, id: string): Promise<Instance> {
+    return (await this.request<Instance>({ method: 'GET', path: instancePath(service, id) })).body;
+  }
+
+  /**
+   * A service's instances (by default those to call: UP and not critical). With `index`, a blocking query.
+   * @example
+   * const { index, instances } = await client.getService('tickets', { tag: 'v2' });
+   */
+  async getService(name: string, options: GetServiceOptions = {}): Promise<ServiceAnswer> {
+    const query: RequestOptions['query'] = {
+      status: list(options.status),
+      tag: list(options.tag),
+      health: list(options.health),
+      zone: options.zone,
+      index: options.index,
+      wait: options.wait === undefined ? undefined : String(options.wait),
+    };
+    const request: RequestOptions = { method: 'GET', path: `/v1/services/${enc(name)}`, query };
+    if (options.signal) request.signal = options.signal;
+    if (options.index !== undefined) request.extraTimeoutMs = waitMs(options.wait);
+    const answer = await this.request<ServiceAnswer>(request);
+    return answer.body;
+  }
+
+  /**
+   * Every service that has instances, with counts by status.
+   * @example
+   * const { services } = await client.listServices();
+   */
+  async listServices(): Promise<ServiceList> {
+    return (await this.request<ServiceList>({ method: 'GET', path: '/v1/services' })).body;
+  }
+
+  /**
+   * Every instance of every service, fetched page by page; each instance that exists throughout is seen once.
+   * @example
+   * for await (const instance of client.instances()) console.log(instance.service, instance.id);
+   */
+  async *instances(options: { pageSize?: number } = {}): AsyncGenerator<Instance, void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const query: RequestOptions['query'] = { limit: options.pageSize ?? 500, cursor };
+      const page: InstancePage = (await this.request<InstancePage>({ method: 'GET', path: '/v1/instances', query })).body;
+      yield* page.instances;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /**
+   * Sends one request to the registry, failing over between nodes. Errors are typed by the server's code.
+   * @example
+   * const { index } = await client.request({ method: 'GET', path: '/v1/services' });
+   */
+  async request<T>(options: RequestOptions): Promise<Answer<T>> {
+    const url = this.#path(options);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
+    const body = options.body === undefined ? null : JSON.stringify(options.body);
+    let lastError: unknown;
+    // One try per node, starting with the one that answered last.
+    for (const _node of this.#urls) {
+      const node = this.#urls[this.#current] as string;
+      const timeout = AbortSignal.timeout(this.#timeoutMs + (options.extraTimeoutMs ?? 0));
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      let response: Response;
+      try {
+        response = await fetch(node + url, { method: options.method, headers, body, signal });
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        lastError = err;
+        this.#current = (this.#current + 1) % this.#urls.length;
+        continue;
+      }
+      const text = await response.text();
+      const index = Number(response.headers.get(INDEX_HEADER) ?? 0);
+      if (response.ok) {
+        return { status: response.status, index, body: (text === '' ? undefined : JSON.parse(text)) as T, headers: response.headers };
+      }
+      const error = parseError(response.status, text);
+      if (error.code === 'UNAVAILABLE' && this.#urls.length > 1) {
+        lastError = error;
+        this.#current = (this.#current + 1) % this.#urls.length;
+        continue;
+      }
+      throw error;
+    }
+    if (lastError instanceof RegistryError) throw lastError;
+    throw new UnavailableError(`no registry node answered (${this.#urls.join(', ')}): ${describe(lastError)}`, {
+      cause: lastError,
+    });
+  }
+
+  #path(options: RequestOptions): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value as readonly string[]) params.append(key, v);
+      else params.append(key, String(value));
+    }
+    const qs = params.toString();
+    return qs === '' ? options.path : `${options.path}?${qs}`;
+  }
+}
+
+function parseError(status: number, text: string): RegistryError {
+  try {
+    const body = JSON.parse(text) as Partial<ErrorBody>;
+    if (typeof body.code === 'string') return errorFromCode(body.code, body.message ?? `HTTP ${status}`);
+  } catch {
+    // not JSON: fall through
+  }
+  const code = status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
+  return errorFromCode(code, `HTTP ${status}: ${text.slice(0, 200)}`);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? err.message;
+  }
+  return String(err);
+}
+
+function enc(part: string): string {
+  return encodeURIComponent(part);
+}
+
+function instancePath(service: string, id: string): string {
+  return `/v1/services/${enc(service)}/instances/${enc(id)}`;
+}
+
+function list<T extends string>(value: T | T[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value : [value];
+}
+
+function waitMs(wait: Duration | undefined): number {
+  if (wait === undefined) return 5 * 60_000;
+  if (typeof wait === 'number') return wait * 1_000;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(wait);
+  if (!match) return 5 * 60_000;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
+}

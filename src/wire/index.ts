@@ -1,0 +1,24 @@
+export { formatDuration, parseDuration } from './duration.js';
+export type { Duration } from './duration.js';
+export { INDEX_HEADER } from './headers.js';
+export {
+  CHANGE_TYPES,
+  HEALTH_STATES,
+  INSTANCE_ID_PATTERN,
+  INSTANCE_STATUSES,
+  SERVICE_NAME_PATTERN,
+} from './types.js';
+export type {
+  ChangeEvent,
+  ChangeType,
+  Endpoint,
+  ErrorBody,
+  Health,
+  Instance,
+  InstancePage,
+  InstanceRegistration,
+  InstanceStatus,
+  ServiceAnswer,
+  ServiceList,
+  ServiceSummary,
+} from './types.js';
