@@ -43,8 +43,21 @@ export default tseslint.config(
   ),
   layer(
     ['src/core/**'],
-    ['../api/*', '../xmlrpc/*', '../gateway/*', '../sdk/*', '../cli/*', '../server.js', 'fastify', 'etcd3', '../store/*/*'],
-    'core/ knows only the Store interface (store/index.ts): no transport, no concrete backend.',
+    [
+      ...['../api/*', '../xmlrpc/*', '../gateway/*', '../sdk/*', '../cli/*', '../server.js', 'fastify', 'etcd3', '../store/*/*'],
+      ...['../checks/*', '../metrics/*', 'node:http', 'node:https', 'node:net', 'undici'],
+    ],
+    'core/ knows only the Store interface (store/index.ts): no transport, no concrete backend, no network I/O (the prober in checks/ calls it).',
+  ),
+  layer(
+    ['src/checks/**'],
+    ['../api/*', '../xmlrpc/*', '../gateway/*', '../sdk/*', '../cli/*', '../config/*', '../server.js', '../store/*/*', 'fastify'],
+    'checks/ is the prober: it reaches the registry through core/ and server.ts wires it in.',
+  ),
+  layer(
+    ['src/metrics/**'],
+    ['../*/*', '../server.js'],
+    'metrics/ is a leaf that every component may use: it imports nothing of the project.',
   ),
   layer(
     ['src/api/**', 'src/xmlrpc/**', 'src/gateway/**'],

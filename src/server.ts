@@ -5,15 +5,21 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
+import { createChecker } from './checks/index.js';
 import type { Config } from './config/index.js';
 import { createRegistry } from './core/index.js';
 import type { Registry } from './core/index.js';
+import { createGateway, gatewayOptionsFrom } from './gateway/index.js';
+import type { Gateway } from './gateway/index.js';
+import { Metrics } from './metrics/index.js';
 import type { Store } from './store/index.js';
 import { createMemoryStore } from './store/memory/index.js';
 import { createSqliteStore } from './store/sqlite/index.js';
+import { addXmlRpcRoutes } from './xmlrpc/index.js';
 
 export type { Config } from './config/index.js';
 export { DEFAULTS, loadConfig } from './config/index.js';
+export type { Gateway, GatewayRoutes } from './gateway/index.js';
 
 /** A running registry. */
 export interface RunningServer extends AsyncDisposable {
@@ -22,6 +28,8 @@ export interface RunningServer extends AsyncDisposable {
   readonly port: number;
   /** The registry core, for embedding and tests. */
   readonly registry: Registry;
+  /** The API gateway, when `gateway.port` is set (`serve --gateway-port`); its `url` is where clients send requests. */
+  readonly gateway: Gateway | undefined;
   /** Stops taking requests, finishes those under way and pending writes, then closes the store. */
   close(): Promise<void>;
 }
@@ -45,8 +53,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = openStore(config);
   let registry: Registry | undefined;
   try {
-    registry = await createRegistry({ store, leases: config.leases, logger });
-    const app = buildApi({ registry, logger, version: VERSION });
+    registry = await createRegistry({ store, leases: config.leases, changeLogSize: config.watch.changeLogSize, logger });
+    // One Metrics for every component: each adds its families, and the API serves them at /metrics.
+    const metrics = new Metrics();
+    const app = buildApi({ registry, logger, version: VERSION, watch: config.watch, metrics });
+    addXmlRpcRoutes(app, registry);
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -54,17 +65,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     logger.info({ url, store: store.health() }, 'switchboard registry listening');
     const running = registry;
+    // The checker probes instances' active checks and reports each result to the core's state machine.
+    const checker = createChecker({ registry, concurrency: config.checks.concurrency, logger, metrics });
+    checker.start();
+    let gateway: Gateway | undefined;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
+        await gateway?.close();
         await app.close();
+        await checker.close();
         await running.close();
         await store.close();
         logger.info('switchboard registry stopped');
       })();
       return closing;
     };
-    return { url, port, registry: running, close, [Symbol.asyncDispose]: close };
+    if (config.gateway.port !== null) {
+      // The gateway (issue #7) follows this registry through the SDK's watch, as it would a remote one.
+      try {
+        gateway = await createGateway({
+          ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: config.gateway.port }),
+          registry: url,
+          logger,
+        });
+      } catch (err) {
+        await close();
+        throw err;
+      }
+    }
+    return { url, port, registry: running, gateway, close, [Symbol.asyncDispose]: close };
   } catch (err) {
     await registry?.close();
     await store.close();

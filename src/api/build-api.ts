@@ -1,11 +1,16 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from '../core/index.js';
+import { Metrics } from '../metrics/index.js';
 import { handleError, handleNotFound } from './error-handler.js';
 import { addInstanceRoutes } from './instance-routes.js';
+import { addMetricsRoutes } from './metrics-routes.js';
 import { collectOpenApi } from './openapi.js';
 import { addServiceRoutes } from './service-routes.js';
+import { addSeedRoutes } from './seed-routes.js';
 import { addSystemRoutes } from './system-routes.js';
+import { addWatchRoutes } from './watch-routes.js';
+import type { WatchRouteOptions } from './watch-routes.js';
 
 export interface ApiOptions {
   registry: Registry;
@@ -13,6 +18,10 @@ export interface ApiOptions {
   /** Largest request body, in bytes. */
   bodyLimit?: number;
   version?: string;
+  /** Served at `GET /metrics`, with the registry's gauges added (default: a new one). */
+  metrics?: Metrics;
+  /** Event stream keep-alive and buffer bound (defaults: 15 s, 1 MiB). */
+  watch?: Partial<WatchRouteOptions>;
 }
 
 /**
@@ -35,7 +44,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setNotFoundHandler(handleNotFound);
   const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });
   addSystemRoutes(app, options.registry, openApi);
+  addMetricsRoutes(app, options.registry, options.metrics ?? new Metrics());
   addInstanceRoutes(app, options.registry);
   addServiceRoutes(app, options.registry);
+  addSeedRoutes(app, options.registry);
+  addWatchRoutes(app, options.registry, options.watch);
   return app;
 }

@@ -1,8 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from '../core/index.js';
+import type { MaintenanceRequest, Registry } from '../core/index.js';
 import type { InstanceRegistration, InstanceStatus } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
-import { errorSchema, instanceParams, instanceSchema, registrationBody, serviceParams, statusBody } from './schemas.js';
+import {
+  errorSchema,
+  instanceParams,
+  instanceSchema,
+  maintenanceBody,
+  registrationBody,
+  registrationQuery,
+  serviceParams,
+  statusBody,
+} from './schemas.js';
 
 interface InstancePath {
   service: string;
@@ -13,15 +22,20 @@ const errors = { 400: errorSchema, 404: errorSchema };
 
 /** Registration, heartbeat, status and deregistration of one instance. */
 export function addInstanceRoutes(app: FastifyInstance, registry: Registry): void {
-  app.put<{ Params: InstancePath; Body: InstanceRegistration }>(
+  app.put<{ Params: InstancePath; Body: InstanceRegistration; Querystring: { exclusive?: boolean } }>(
     '/v1/services/:service/instances/:id',
     {
-      schema: { params: instanceParams, body: registrationBody },
-      config: { summary: 'Register or update an instance (201 created, 200 updated)', responses: { 201: instanceSchema, 200: instanceSchema, ...errors } },
+      schema: { params: instanceParams, body: registrationBody, querystring: registrationQuery },
+      config: {
+        summary: 'Register or update an instance (201 created, 200 updated; with ?exclusive=true an existing id is 409)',
+        responses: { 201: instanceSchema, 200: instanceSchema, ...errors, 409: errorSchema },
+      },
     },
     async (request, reply) => {
       const { service, id } = request.params;
-      const { instance, created } = await registry.register({ ...request.body, service, id });
+      // The check and the write happen in the core, so two exclusive registrations cannot both see "no instance".
+      const exclusive = request.query.exclusive === true;
+      const { instance, created } = await registry.register({ ...request.body, service, id }, { exclusive });
       return reply.code(created ? 201 : 200).header(INDEX_HEADER, registry.index).send(instance);
     },
   );
@@ -67,6 +81,21 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     },
     async (request, reply) => {
       const instance = await registry.setStatus(request.params.service, request.params.id, request.body.status);
+      return reply.header(INDEX_HEADER, registry.index).send(instance);
+    },
+  );
+
+  app.put<{ Params: InstancePath; Body: MaintenanceRequest }>(
+    '/v1/services/:service/instances/:id/maintenance',
+    {
+      schema: { params: instanceParams, body: maintenanceBody },
+      config: {
+        summary: 'Take an instance out of discovery without deregistering it (drain), or put it back',
+        responses: { 200: instanceSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const instance = await registry.setMaintenance(request.params.service, request.params.id, request.body);
       return reply.header(INDEX_HEADER, registry.index).send(instance);
     },
   );

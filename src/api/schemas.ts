@@ -1,5 +1,5 @@
 /** JSON schemas of the REST API v1: Fastify validates with them, and /openapi.json is built from them. */
-import { HEALTH_STATES, INSTANCE_ID_PATTERN, INSTANCE_STATUSES, SERVICE_NAME_PATTERN } from '../wire/index.js';
+import { CHECK_KINDS, HEALTH_STATES, INSTANCE_ID_PATTERN, INSTANCE_STATUSES, SERVICE_NAME_PATTERN } from '../wire/index.js';
 
 const duration = {
   anyOf: [
@@ -31,6 +31,39 @@ const endpoint = {
   properties: { type: { type: 'string', minLength: 1, maxLength: 64 }, url: { type: 'string', minLength: 1, maxLength: 1024 } },
 } as const;
 
+/** One active check: exactly one of http or tcp (issue #5). */
+const checkDefinition = {
+  type: 'object',
+  required: ['interval'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 128 },
+    http: { type: 'string', pattern: '^https?://', maxLength: 1024, description: '2xx passing, 429 warning, else critical' },
+    tcp: { type: 'string', minLength: 3, maxLength: 261, description: 'host:port that must accept a connection' },
+    interval: duration,
+    timeout: { ...duration, description: 'hard limit on one probe (default 5s, at most the interval)' },
+    successBefore: { type: 'integer', minimum: 1, maximum: 100, description: 'passes before a failing check passes (default 1)' },
+    failuresBefore: { type: 'integer', minimum: 1, maximum: 100, description: 'failures before a passing check fails (default 3)' },
+  },
+  oneOf: [{ required: ['http'] }, { required: ['tcp'] }],
+} as const;
+
+const instanceCheck = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', enum: CHECK_KINDS },
+    target: { type: 'string' },
+    interval: { type: 'string' },
+    timeout: { type: 'string' },
+    successBefore: { type: 'integer' },
+    failuresBefore: { type: 'integer' },
+    status: { type: 'string', enum: HEALTH_STATES },
+    output: { type: 'string', description: 'the first 4 KiB of the HTTP body, or what went wrong' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
 export const registrationBody = {
   type: 'object',
   required: ['host', 'port'],
@@ -52,6 +85,26 @@ export const registrationBody = {
     authorizedRoles: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } },
     ttl: duration,
     deregisterAfter: duration,
+    checks: { type: 'array', maxItems: 8, items: checkDefinition, description: 'active checks the registry runs' },
+    deregisterCriticalAfter: { ...duration, description: 'remove the instance once it has been critical this long' },
+  },
+} as const;
+
+export const maintenanceBody = {
+  type: 'object',
+  required: ['enable'],
+  additionalProperties: false,
+  properties: {
+    enable: { type: 'boolean', description: 'true takes the instance out of discovery; false puts it back' },
+    reason: { type: 'string', maxLength: 512 },
+  },
+} as const;
+
+export const registrationQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    exclusive: { type: 'boolean', description: 'refuse (409 ALREADY_EXISTS) instead of updating an instance that exists' },
   },
 } as const;
 
@@ -60,6 +113,24 @@ export const statusBody = {
   required: ['status'],
   additionalProperties: false,
   properties: { status: { type: 'string', enum: INSTANCE_STATUSES } },
+} as const;
+
+/** The parameters of a blocking query, accepted by every read that can wait for a change. */
+export const blockingQueryProperties = {
+  index: { type: 'integer', minimum: 0, description: 'blocking query: answer once the index passes this one' },
+  wait: { ...duration, description: 'how long a blocking query may wait (default 5m, at most 10m, plus up to 1/16 jitter)' },
+} as const;
+
+export const blockingQuery = { type: 'object', additionalProperties: false, properties: blockingQueryProperties } as const;
+
+/** `GET /v1/events`: the stream of changes. */
+export const eventsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    service: { type: 'string', pattern: SERVICE_NAME_PATTERN, description: 'only this service (default: every service)' },
+    since: { type: 'integer', minimum: 0, description: 'replay the changes after this index (default: start with a snapshot)' },
+  },
 } as const;
 
 export const serviceQuery = {
@@ -78,6 +149,7 @@ export const serviceQuery = {
     },
     tag: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'repeatable; must carry all' },
     zone: { type: 'string', minLength: 1 },
+    ...blockingQueryProperties,
   },
 } as const;
 
@@ -110,6 +182,13 @@ export const instanceSchema = {
     authorizedRoles: { type: 'array', items: { type: 'string' } },
     ttl: { type: 'string' },
     deregisterAfter: { type: 'string' },
+    checks: { type: 'array', items: instanceCheck },
+    deregisterCriticalAfter: { type: 'string' },
+    maintenance: {
+      type: 'object',
+      description: 'present while in maintenance (health is then critical)',
+      properties: { enabled: { type: 'boolean' }, reason: { type: 'string' } },
+    },
     registeredAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     lastHeartbeat: { type: 'string', format: 'date-time' },

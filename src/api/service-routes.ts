@@ -3,7 +3,9 @@ import type { InstanceFilter, Registry } from '../core/index.js';
 import type { Health, InstanceStatus } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
 import { AnswerCache } from './answer-cache.js';
+import { BlockingReads } from './blocking-reads.js';
 import {
+  blockingQuery,
   errorSchema,
   instancePageSchema,
   pageQuery,
@@ -35,15 +37,23 @@ export function filterOf(query: ServiceQuery): { filter: InstanceFilter; key: st
 /** Discovery reads: the service list, one service's instances, and the paginated traversal. */
 export function addServiceRoutes(app: FastifyInstance, registry: Registry): void {
   const cache = new AnswerCache();
+  // `?index=&wait=` blocking queries and ETags (issue #6); a read's scope index must be the index it answers.
+  const blocking = new BlockingReads(app, registry);
 
   app.get(
     '/v1/services',
-    { config: { summary: 'Every service with instances, with counts by status', responses: { 200: serviceListSchema } } },
-    (_request, reply) => {
-      const index = registry.index;
-      const body = cache.get({ key: '', variant: '', index }, () => JSON.stringify(registry.listServices()));
-      return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
+    {
+      schema: { querystring: blockingQuery },
+      config: { summary: 'Every service with instances, with counts by status', responses: { 200: serviceListSchema } },
     },
+    blocking.handler(
+      () => undefined,
+      (_request, reply) => {
+        const index = registry.index;
+        const body = cache.get({ key: '', variant: '', index }, () => JSON.stringify(registry.listServices()));
+        return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
+      },
+    ),
   );
 
   app.get<{ Params: { service: string }; Querystring: ServiceQuery }>(
@@ -55,15 +65,18 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry): void
         responses: { 200: serviceAnswerSchema, 400: errorSchema },
       },
     },
-    (request, reply) => {
-      const { service } = request.params;
-      const { filter, key } = filterOf(request.query);
-      const index = registry.serviceIndex(service);
-      const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter) });
-      // Only known services are cached, so lookups of random names cannot grow the cache.
-      const body = index === 0 ? build() : cache.get({ key: `s:${service}`, variant: key, index }, build);
-      return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
-    },
+    blocking.handler(
+      (request) => request.params.service,
+      (request, reply) => {
+        const { service } = request.params;
+        const { filter, key } = filterOf(request.query);
+        const index = registry.serviceIndex(service);
+        const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter) });
+        // Only known services are cached, so lookups of random names cannot grow the cache.
+        const body = index === 0 ? build() : cache.get({ key: `s:${service}`, variant: key, index }, build);
+        return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
+      },
+    ),
   );
 
   app.get<{ Querystring: { limit: number; cursor?: string } }>(

@@ -1,24 +1,52 @@
 #!/usr/bin/env node
 import { RegistryError } from '../errors/index.js';
 import { parseFlags } from './flags.js';
-import { SERVE_USAGE, serveCommand } from './serve-command.js';
+import { clientCommand } from './registration-commands.js';
 
 const USAGE = `usage: switchboard <command> [options]
 
 commands:
   serve      start the registry (see: switchboard serve --help)
+  gateway    run the API gateway in front of the registered services (see: switchboard gateway --help)
+  register   register an instance, e.g. from a systemd unit (see: switchboard register --help)
+  deregister remove an instance
+  heartbeat  renew an instance's lease
+  status set set an instance's status (UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN)
+  list       the registered services
+  get        a service's instances, or one instance
 `;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const flags = parseFlags(rest);
   switch (command) {
-    case 'serve':
+    case 'serve': {
+      // Loaded only here: the server code takes a while to load, and the client commands (run by systemd on
+      // every start and stop) need none of it.
+      const { SERVE_USAGE, serveCommand } = await import('./serve-command.js');
       if (flags.values['help']) {
         process.stdout.write(`${SERVE_USAGE}\n`);
         return;
       }
       await serveCommand(flags);
+      return;
+    }
+    case 'gateway': {
+      const { GATEWAY_USAGE, gatewayCommand } = await import('./gateway-command.js');
+      if (flags.values['help']) {
+        process.stdout.write(`${GATEWAY_USAGE}\n`);
+        return;
+      }
+      await gatewayCommand(flags);
+      return;
+    }
+    case 'register':
+    case 'deregister':
+    case 'heartbeat':
+    case 'status':
+    case 'list':
+    case 'get':
+      await clientCommand(command, flags);
       return;
     case undefined:
     case 'help':

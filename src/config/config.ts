@@ -1,17 +1,45 @@
 export type StoreKindOption = 'sqlite' | 'memory';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type GatewayBalanceOption = 'round-robin' | 'weighted' | 'least-outstanding';
 
 /** Everything the server can be told. Only server.ts and cli/ see all of it; components get their slice. */
 export interface Config {
   http: { host: string; port: number };
   store: { kind: StoreKindOption; dataDir: string };
-  leases: { sweepIntervalMs: number };
+  /** Lease sweep; self-preservation suspends expiry when this fraction (and this many) of the leases lapse at once. */
+  leases: { sweepIntervalMs: number; selfPreservationThreshold: number; selfPreservationMinimum: number };
+  /** Active health checks: probes in flight at most. */
+  checks: { concurrency: number };
   log: { level: LogLevel };
+  /** Watches: the change log that resuming watchers replay, and the event stream's keep-alive and buffer bound. */
+  watch: { changeLogSize: number; keepAliveIntervalMs: number; streamBufferBytes: number };
+  /**
+   * The API gateway: run inside `serve` when `port` is set (null: none), and read by the `gateway` command too.
+   * `host` null listens on `http.host`; `jwt` holds at most one key source for role checks.
+   */
+  gateway: {
+    port: number | null;
+    host: string | null;
+    routeByName: boolean;
+    balance: GatewayBalanceOption;
+    upstreamTimeoutMs: number;
+    jwt: { secret: string | null; publicKeyFile: string | null; jwksUrl: string | null };
+  };
 }
 
 export const DEFAULTS: Config = {
   http: { host: '127.0.0.1', port: 8900 },
   store: { kind: 'sqlite', dataDir: 'data' },
-  leases: { sweepIntervalMs: 1_000 },
+  leases: { sweepIntervalMs: 1_000, selfPreservationThreshold: 0.5, selfPreservationMinimum: 10 },
+  checks: { concurrency: 256 },
   log: { level: 'info' },
+  watch: { changeLogSize: 10_000, keepAliveIntervalMs: 15_000, streamBufferBytes: 1024 * 1024 },
+  gateway: {
+    port: null,
+    host: null,
+    routeByName: false,
+    balance: 'round-robin',
+    upstreamTimeoutMs: 60_000,
+    jwt: { secret: null, publicKeyFile: null, jwksUrl: null },
+  },
 };

@@ -46,6 +46,24 @@ function duration(raw: unknown): number {
   return ms;
 }
 
+function positiveInteger(raw: unknown): number {
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new Error('must be a whole number above zero');
+  return n;
+}
+
+function bool(raw: unknown): boolean {
+  if (raw === true || raw === 'true' || raw === '1') return true;
+  if (raw === false || raw === 'false' || raw === '0') return false;
+  throw new Error('must be true or false');
+}
+
+function fraction(raw: unknown): number {
+  const n = typeof raw === 'string' && /^\d*\.?\d+$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !(n > 0 && n <= 1)) throw new Error('must be a fraction above 0 and at most 1 (e.g. 0.5)');
+  return n;
+}
+
 export const OPTIONS: readonly Option[] = [
   { path: 'http.host', flag: 'host', env: ENV.host, parse: text, help: 'address to listen on' },
   { path: 'http.port', flag: 'port', env: ENV.port, parse: port, help: 'port to listen on (0: any free port)' },
@@ -58,7 +76,99 @@ export const OPTIONS: readonly Option[] = [
     parse: duration,
     help: 'how often lapsed leases are looked for (e.g. 1s)',
   },
+  {
+    path: 'leases.selfPreservationThreshold',
+    flag: 'self-preservation-threshold',
+    env: ENV.selfPreservationThreshold,
+    parse: fraction,
+    help: 'fraction of leases lapsed at once that suspends expiry (self-preservation; default 0.5)',
+  },
+  {
+    path: 'leases.selfPreservationMinimum',
+    flag: 'self-preservation-minimum',
+    env: ENV.selfPreservationMinimum,
+    parse: positiveInteger,
+    help: 'lapsed leases needed at least before self-preservation starts (default 10)',
+  },
+  {
+    path: 'checks.concurrency',
+    flag: 'check-concurrency',
+    env: ENV.checkConcurrency,
+    parse: positiveInteger,
+    help: 'active health-check probes in flight at most (default 256)',
+  },
   { path: 'log.level', flag: 'log-level', env: ENV.logLevel, parse: oneOf(LOG_LEVELS), help: LOG_LEVELS.join(' | ') },
+  {
+    path: 'watch.changeLogSize',
+    flag: 'watch-change-log-size',
+    env: ENV.watchChangeLogSize,
+    parse: positiveInteger,
+    help: 'changes kept for watchers that resume from an index (older ones get a snapshot)',
+  },
+  {
+    path: 'watch.keepAliveIntervalMs',
+    flag: 'watch-keep-alive-interval',
+    env: ENV.watchKeepAliveInterval,
+    parse: duration,
+    help: 'how often an idle event stream gets a comment, so proxies keep it open (e.g. 15s)',
+  },
+  {
+    path: 'watch.streamBufferBytes',
+    flag: 'watch-stream-buffer',
+    env: ENV.watchStreamBuffer,
+    parse: positiveInteger,
+    help: 'bytes an event stream may fall behind before it is dropped (the client resumes from its last index)',
+  },
+  {
+    path: 'gateway.port',
+    flag: 'gateway-port',
+    env: ENV.gatewayPort,
+    parse: port,
+    help: 'also run the API gateway on this port (0: any free port; default: no gateway)',
+  },
+  {
+    path: 'gateway.host',
+    flag: 'gateway-host',
+    env: ENV.gatewayHost,
+    parse: text,
+    help: 'gateway address (default: --host)',
+  },
+  {
+    path: 'gateway.routeByName',
+    flag: 'gateway-route-by-name',
+    env: ENV.gatewayRouteByName,
+    parse: bool,
+    help: 'gateway also routes /{service}/… to every service',
+  },
+  {
+    path: 'gateway.balance',
+    flag: 'gateway-balance',
+    env: ENV.gatewayBalance,
+    parse: oneOf(['round-robin', 'weighted', 'least-outstanding']),
+    help: 'gateway balancer where metadata gateway.balance is unset: round-robin | weighted | least-outstanding',
+  },
+  {
+    path: 'gateway.upstreamTimeoutMs',
+    flag: 'gateway-upstream-timeout',
+    env: ENV.gatewayUpstreamTimeout,
+    parse: duration,
+    help: 'how long an instance may take to answer (and stay silent mid-body) before 504 (e.g. 60s)',
+  },
+  {
+    path: 'gateway.jwt.secret',
+    flag: 'jwt-secret',
+    env: ENV.jwtSecret,
+    parse: text,
+    help: 'HS256 secret of role tokens',
+  },
+  {
+    path: 'gateway.jwt.publicKeyFile',
+    flag: 'jwt-public-key',
+    env: ENV.jwtPublicKey,
+    parse: text,
+    help: 'PEM public key file of role tokens (RSA, EC or Ed25519)',
+  },
+  { path: 'gateway.jwt.jwksUrl', flag: 'jwks-url', env: ENV.jwksUrl, parse: text, help: 'JWKS URL of role tokens' },
 ];
 
 export interface ConfigSources {

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
-import type { InstanceRecord, Mutation, Store, StoreHealth } from '../store/index.js';
+import type { CheckSpec, InstanceRecord, Mutation, Store, StoreHealth } from '../store/index.js';
 import type {
   ChangeEvent,
   ChangeType,
@@ -23,16 +23,23 @@ import type {
   ServiceSummary,
 } from '../wire/index.js';
 import { ChangeLog } from './change-log.js';
+import type { CheckResult } from './check-state.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { InstanceState } from './instance-state.js';
 import { LeaseTable } from './lease-table.js';
-import { checkInstanceId, checkServiceName, checkStatus, normalizeRegistration } from './validate.js';
+import { checkInstanceId, checkReason, checkServiceName, checkStatus, normalizeRegistration } from './validate.js';
 import type { RecordFields } from './validate.js';
 
 export interface LeaseOptions {
   /** How often the lease table is swept for lapsed leases. */
   sweepIntervalMs: number;
+  /**
+   * Self-preservation (issue #5): when the lapsed leases that would expire reach this fraction of all leases
+   * (default 0.5) and at least `selfPreservationMinimum` of them (default 10), nothing is expired.
+   */
+  selfPreservationThreshold?: number;
+  selfPreservationMinimum?: number;
 }
 
 export interface RegistryLogger {
@@ -88,7 +95,24 @@ export interface RegistryHealth {
   instances: number;
   services: number;
   leases: number;
+  /** Expiry is suspended: too many leases lapsed at once (the registry is more likely cut off than they all died). */
+  selfPreservation: boolean;
   store: StoreHealth;
+}
+
+/** One active check of one instance, as the checker schedules it. */
+export interface ScheduledCheck {
+  service: string;
+  id: string;
+  /** Names the definition; a result for a definition that has since changed is ignored. */
+  key: string;
+  spec: CheckSpec;
+}
+
+/** `PUT …/maintenance`: take an instance out of discovery without deregistering it, or put it back. */
+export interface MaintenanceRequest {
+  enable: boolean;
+  reason?: string;
 }
 
 export type ChangeListener = (change: ChangeEvent) => void;
@@ -96,6 +120,7 @@ export type ChangeListener = (change: ChangeEvent) => void;
 const DEFAULT_STATUS: readonly InstanceStatus[] = ['UP'];
 const DEFAULT_HEALTH: readonly Health[] = ['passing', 'warning'];
 const DEFAULT_LEASES: LeaseOptions = { sweepIntervalMs: 1_000 };
+const DEFAULT_SELF_PRESERVATION = { threshold: 0.5, minimum: 10 };
 const MAX_PAGE = 1_000;
 const NOOP_LOGGER: RegistryLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -125,10 +150,19 @@ export class Registry {
   readonly #serviceIndex = new Map<string, number>();
   #sortedServices: string[] | undefined;
   readonly #leases = new LeaseTable<InstanceState>();
+  /** Instances critical (maintenance aside) with a `deregisterCriticalAfter`, by when they are to be removed. */
+  readonly #criticalDeadlines = new LeaseTable<InstanceState>();
+  /** Leased instances seen by the sweep with their heartbeat overdue; a heartbeat or removal takes them out. */
+  readonly #overdue = new Set<InstanceState>();
+  readonly #sweepIntervalMs: number;
+  readonly #selfPreservationOptions: { threshold: number; minimum: number };
+  #selfPreservation = false;
   readonly #log: ChangeLog;
   readonly #listeners = new Set<ChangeListener>();
   readonly #serviceListeners = new Map<string, Set<ChangeListener>>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** `service\0id` of registrations that create an instance and whose write is not applied yet. */
+  readonly #creating = new Set<string>();
   #index: number;
   #count = 0;
   #sweeping = false;
@@ -144,11 +178,16 @@ export class Registry {
     // Every restored lease starts a fresh full ttl: a registry outage must never evict healthy services.
     const now = this.#clock.now();
     for (const record of records) {
-      const state = new InstanceState(record, now);
+      const state = new InstanceState(record, now, true);
       this.#insert(state);
       this.#serviceIndex.set(record.service, Math.max(this.#serviceIndex.get(record.service) ?? 0, record.modifyIndex));
     }
     const leases = options.leases ?? DEFAULT_LEASES;
+    this.#sweepIntervalMs = leases.sweepIntervalMs;
+    this.#selfPreservationOptions = {
+      threshold: leases.selfPreservationThreshold ?? DEFAULT_SELF_PRESERVATION.threshold,
+      minimum: Math.max(1, leases.selfPreservationMinimum ?? DEFAULT_SELF_PRESERVATION.minimum),
+    };
     if (options.autoSweep ?? true) {
       this.#timer = setInterval(() => void this.sweep(), leases.sweepIntervalMs);
       this.#timer.unref();
@@ -167,7 +206,12 @@ export class Registry {
     const id = givenId ?? randomUUID();
     const fields = normalizeRegistration(service, id, body);
     const existing = this.#find(fields.service, fields.id);
-    if (existing && options.exclusive) {
+    // Maintenance is the operator's, not the instance's: re-registering keeps it (it stays last, so equal compares).
+    if (existing?.record.maintenance) fields.maintenance = existing.record.maintenance;
+    const key = `${fields.service}\0${fields.id}`;
+    // An id whose creation is still being written counts as existing, so of two concurrent exclusive
+    // registrations of one id exactly one succeeds (issue #4).
+    if (options.exclusive && (existing || this.#creating.has(key))) {
       throw new RegistryError('ALREADY_EXISTS', `service ${service} already has an instance with id ${id}`);
     }
     const now = this.#clock.now();
@@ -182,7 +226,14 @@ export class Registry {
       createIndex: existing?.record.createIndex ?? 0,
       modifyIndex: existing?.record.modifyIndex ?? 0,
     };
-    const index = await this.#write({ op: 'put', record });
+    const creating = !existing && !this.#creating.has(key);
+    if (creating) this.#creating.add(key);
+    let index: number;
+    try {
+      index = await this.#write({ op: 'put', record });
+    } finally {
+      if (creating) this.#creating.delete(key);
+    }
     const current = this.#find(fields.service, fields.id);
     if (current && current.record.modifyIndex > index) return { instance: current.live(), created: false };
     record.modifyIndex = index;
@@ -193,6 +244,9 @@ export class Registry {
       type = onlyStatusDiffers(current.record, record) ? 'status' : 'updated';
       state = current;
       state.record = record;
+      // A registration is a sign of life, and its checks may have changed.
+      state.leaseCritical = false;
+      state.syncChecks(now);
     } else {
       type = 'registered';
       state = new InstanceState(record, now);
@@ -222,6 +276,7 @@ export class Registry {
       if (this.#find(service, id) === state && state.record.modifyIndex < index) {
         state.leaseCritical = state.criticalAt !== undefined && state.criticalAt <= this.#clock.now();
         this.#applyIndex(state, index);
+        this.#logger.info({ service, id, health: state.health }, 'lease renewed after it lapsed');
         this.#emit('health', state);
       }
     }
@@ -242,6 +297,79 @@ export class Registry {
       this.#emit('status', state);
     }
     return state.live();
+  }
+
+  /**
+   * Takes an instance out of discovery (it answers `health: critical` and keeps its checks and lease) or puts it
+   * back. Durable, and kept when the instance registers again.
+   */
+  async setMaintenance(service: string, id: string, request: MaintenanceRequest): Promise<Instance> {
+    this.#assertOpen();
+    const reason = checkReason(request.reason);
+    const state = this.#require(service, id);
+    const { maintenance: current, ...rest } = state.record;
+    if (request.enable ? current?.reason === reason : current === undefined) return state.live();
+    const updatedAt = this.#clock.now();
+    const record: InstanceRecord = request.enable ? { ...rest, updatedAt, maintenance: { reason } } : { ...rest, updatedAt };
+    const index = await this.#write({ op: 'put', record });
+    if (this.#find(service, id) === state && state.record.modifyIndex < index) {
+      state.record = record;
+      this.#applyIndex(state, index);
+      this.#logger.info({ service, id, reason }, request.enable ? 'maintenance on: instance out of discovery' : 'maintenance off');
+      this.#emit('status', state);
+    }
+    return state.live();
+  }
+
+  /** Every active check of every instance (the checker loads them at start). */
+  listChecks(): ScheduledCheck[] {
+    const out: ScheduledCheck[] = [];
+    for (const entry of this.#services.values()) for (const state of entry.instances.values()) pushChecks(out, state);
+    return out;
+  }
+
+  /** The active checks of one instance; none when it is not registered. */
+  checksOf(service: string, id: string): ScheduledCheck[] {
+    const out: ScheduledCheck[] = [];
+    const state = this.#find(service, id);
+    if (state) pushChecks(out, state);
+    return out;
+  }
+
+  /**
+   * Counts one probe result (the checker calls this). When the check's thresholds say it changes state, the
+   * change is written through the store to get its own index, logged, and announced as a `health` change;
+   * any other result touches memory only. Results for checks that no longer exist are ignored.
+   */
+  async recordCheckResult(check: Omit<ScheduledCheck, 'spec'>, result: CheckResult): Promise<void> {
+    if (this.#closed) return;
+    const { service, id } = check;
+    const state = this.#find(service, id);
+    const checkState = state?.checks.find((c) => c.key === check.key);
+    if (!state || !checkState) return;
+    const next = checkState.observe(result, this.#clock.now());
+    if (next === undefined || checkState.writing) return;
+    checkState.writing = true;
+    try {
+      const index = await this.#write({ op: 'put', record: state.record });
+      // A newer write won (or the check is gone): the next result proposes the change again.
+      if (this.#find(service, id) !== state || !state.checks.includes(checkState) || state.record.modifyIndex > index) return;
+      const from = checkState.status;
+      checkState.commit(next, this.#clock.now());
+      this.#applyIndex(state, index);
+      this.#logger.info(
+        { service, id, check: checkState.spec.id, from, to: next, health: state.health, output: checkState.output.slice(0, 256) },
+        'check changed state',
+      );
+      this.#emit('health', state);
+    } finally {
+      checkState.writing = false;
+    }
+  }
+
+  /** Whether expiry is suspended because too many leases lapsed at once. */
+  get selfPreservation(): boolean {
+    return this.#selfPreservation;
   }
 
   /** One instance, with its live heartbeat time. */
@@ -353,13 +481,18 @@ export class Registry {
       instances: this.#count,
       services: this.#services.size,
       leases: this.#leases.size,
+      selfPreservation: this.#selfPreservation,
       store: this.#store.health(),
     };
   }
 
   /**
-   * Moves lapsed leases to `critical` and removes those past `deregisterAfter`. Runs on a timer; tests with a
-   * manual clock call it directly. Overlapping calls do nothing.
+   * Moves lapsed leases to `critical` (`warning` when the instance still answers its checks) and removes those past
+   * `deregisterAfter`, and instances critical for longer than their `deregisterCriticalAfter`. Runs on a timer;
+   * tests with a manual clock call it directly. Overlapping calls do nothing.
+   *
+   * Two signals before eviction: a lapsed lease alone never removes an instance whose checks pass. And under
+   * self-preservation (too many leases lapsed at once) nothing is removed at all until heartbeats come back.
    */
   async sweep(): Promise<void> {
     if (this.#sweeping || this.#closed) return;
@@ -373,6 +506,7 @@ export class Registry {
         const criticalAt = state.criticalAt;
         const expireAt = state.expireAt;
         if (criticalAt === undefined || expireAt === undefined) continue;
+        if (criticalAt <= now) this.#overdue.add(state);
         if (expireAt <= now) {
           expired.push(state);
         } else if (!state.leaseCritical && criticalAt > now) {
@@ -382,7 +516,30 @@ export class Registry {
           this.#leases.add(state, expireAt);
         }
       }
-      await Promise.all([...lapsed.map((s) => this.#markLapsed(s)), ...expired.map((s) => this.#expire(s))]);
+      const preserving = this.#updateSelfPreservation();
+      const later = now + this.#sweepIntervalMs;
+      const removing = new Map<InstanceState, string>();
+      for (const state of expired) {
+        if (preserving || state.answersProbes) {
+          // Kept: look again next sweep (its checks may fail, or self-preservation may end).
+          if (!state.leaseCritical) lapsed.push(state);
+          this.#leases.add(state, later);
+        } else {
+          removing.set(state, 'lease expired: instance removed');
+        }
+      }
+      for (const state of this.#criticalDeadlines.popDue(now)) {
+        const after = state.record.deregisterCriticalAfterMs;
+        const since = state.criticalSince;
+        if (this.#find(state.record.service, state.record.id) !== state || after === undefined || since === undefined) continue;
+        if (since + after > now) this.#criticalDeadlines.add(state, since + after);
+        else if (preserving) this.#criticalDeadlines.add(state, later);
+        else if (!removing.has(state)) removing.set(state, 'critical for longer than deregisterCriticalAfter: instance removed');
+      }
+      await Promise.all([
+        ...lapsed.map((s) => this.#markLapsed(s)),
+        ...[...removing].map(([s, why]) => this.#expire(s, why)),
+      ]);
     } catch (err) {
       this.#logger.error({ err }, 'lease sweep failed; it will run again');
     } finally {
@@ -404,16 +561,54 @@ export class Registry {
     state.leaseCritical = criticalAt !== undefined && criticalAt <= this.#clock.now();
     this.#applyIndex(state, index);
     if (state.leaseCritical) {
-      this.#logger.info({ service: state.record.service, id: state.record.id }, 'lease lapsed: instance is critical');
+      this.#logger.info({ service: state.record.service, id: state.record.id, health: state.health }, 'lease lapsed');
       this.#emit('health', state);
     }
   }
 
-  async #expire(state: InstanceState): Promise<void> {
+  async #expire(state: InstanceState, why: string): Promise<void> {
     const { service, id } = state.record;
     const index = await this.#write({ op: 'delete', service, id });
     this.#removeApplied(state, index, 'expired');
-    this.#logger.info({ service, id }, 'lease expired: instance removed');
+    this.#logger.info({ service, id }, why);
+  }
+
+  /**
+   * Self-preservation (issue #5, after Eureka): counts the overdue leases that would expire (those whose checks
+   * do not vouch for them); when they reach the threshold fraction of all leases and the minimum, the registry
+   * is far more likely cut off from them than they are all dead, so it stops removing instances. Logged once
+   * on entry and once on exit; re-evaluated every sweep, so it ends when heartbeats come back.
+   */
+  #updateSelfPreservation(): boolean {
+    const { threshold, minimum } = this.#selfPreservationOptions;
+    let atRisk = 0;
+    for (const state of this.#overdue) if (!state.answersProbes) atRisk += 1;
+    let leased = 0;
+    if (atRisk >= minimum) {
+      for (const entry of this.#services.values()) {
+        for (const state of entry.instances.values()) if (state.record.ttlMs !== undefined) leased += 1;
+      }
+    }
+    const on = atRisk >= minimum && atRisk >= threshold * leased;
+    if (on !== this.#selfPreservation) {
+      this.#selfPreservation = on;
+      const detail = { lapsed: atRisk, leases: leased, threshold, minimum };
+      if (on) this.#logger.warn(detail, 'self-preservation on: too many leases lapsed at once; expiry is suspended');
+      else this.#logger.info(detail, 'self-preservation off: heartbeats are back; leases expire again');
+    }
+    return on;
+  }
+
+  /** Starts or stops the `deregisterCriticalAfter` clock after a change. */
+  #noteHealth(state: InstanceState): void {
+    if (state.baseHealth !== 'critical') {
+      state.criticalSince = undefined;
+      this.#criticalDeadlines.delete(state);
+      return;
+    }
+    state.criticalSince ??= this.#clock.now();
+    const after = state.record.deregisterCriticalAfterMs;
+    if (after !== undefined) this.#criticalDeadlines.add(state, state.criticalSince + after);
   }
 
   #removeApplied(state: InstanceState, index: number, type: 'deregistered' | 'expired'): Instance {
@@ -449,6 +644,7 @@ export class Registry {
 
   #touch(state: InstanceState, now: number): void {
     state.lastHeartbeat = now;
+    this.#overdue.delete(state);
     const criticalAt = state.criticalAt;
     if (criticalAt === undefined) this.#leases.delete(state);
     else this.#leases.add(state, criticalAt);
@@ -459,6 +655,7 @@ export class Registry {
     const service = state.record.service;
     if (index > this.#index) this.#index = index;
     this.#serviceIndex.set(service, Math.max(this.#serviceIndex.get(service) ?? 0, index));
+    if (type !== 'deregistered' && type !== 'expired') this.#noteHealth(state);
     const change: ChangeEvent = { type, index, service, instance: state.wire };
     this.#log.append(change);
     const listeners = this.#serviceListeners.get(service);
@@ -496,6 +693,8 @@ export class Registry {
     entry.sortedIds = undefined;
     this.#count -= 1;
     this.#leases.delete(state);
+    this.#criticalDeadlines.delete(state);
+    this.#overdue.delete(state);
     if (entry.instances.size === 0) {
       this.#services.delete(service);
       this.#sortedServices = undefined;
@@ -527,6 +726,11 @@ export class Registry {
   #assertOpen(): void {
     if (this.#closed) throw new RegistryError('UNAVAILABLE', 'the registry is shutting down');
   }
+}
+
+function pushChecks(out: ScheduledCheck[], state: InstanceState): void {
+  const { service, id } = state.record;
+  for (const check of state.checks) out.push({ service, id, key: check.key, spec: check.spec });
 }
 
 function compare(a: string, b: string): number {

@@ -1,7 +1,7 @@
 import { RegistryError } from '../errors/index.js';
-import type { InstanceRecord } from '../store/index.js';
+import type { CheckSpec, InstanceRecord } from '../store/index.js';
 import { INSTANCE_ID_PATTERN, INSTANCE_STATUSES, SERVICE_NAME_PATTERN, parseDuration } from '../wire/index.js';
-import type { InstanceRegistration, InstanceStatus } from '../wire/index.js';
+import type { CheckDefinition, InstanceRegistration, InstanceStatus } from '../wire/index.js';
 
 /**
  * The registry's own checks on what it is given. The REST API validates shapes with JSON schema first; these
@@ -24,6 +24,21 @@ export const LIMITS = {
   endpoints: 32,
   roles: 64,
   zone: 128,
+  checks: 8,
+  checkId: 128,
+  reason: 512,
+} as const;
+
+/** Check timing bounds. Sub-second intervals are allowed for tests and local setups; production uses seconds. */
+export const CHECK_LIMITS = {
+  minIntervalMs: 100,
+  maxIntervalMs: 24 * 3_600_000,
+  minTimeoutMs: 10,
+  defaultTimeoutMs: 5_000,
+  defaultSuccessBefore: 1,
+  defaultFailuresBefore: 3,
+  maxThreshold: 100,
+  minDeregisterCriticalAfterMs: 1_000,
 } as const;
 
 export type RecordFields = Omit<InstanceRecord, 'registeredAt' | 'updatedAt' | 'createIndex' | 'modifyIndex'>;
@@ -110,7 +125,101 @@ export function normalizeRegistration(service: string, id: string, body: Instanc
     if (ms < fields.ttlMs || ms > 30 * MAX_TTL_MS) fail('deregisterAfter', 'must be at least the ttl and at most 30 days');
     fields.deregisterAfterMs = ms;
   }
+  if (body.checks !== undefined) {
+    const checks = checkChecks(body.checks);
+    if (checks.length > 0) fields.checks = checks;
+  }
+  if (body.deregisterCriticalAfter !== undefined) {
+    if (fields.ttlMs === undefined && fields.checks === undefined) {
+      fail('deregisterCriticalAfter', 'needs a ttl or checks (nothing else can make the instance critical)');
+    }
+    const ms = parseDuration(body.deregisterCriticalAfter, 'deregisterCriticalAfter');
+    if (ms < CHECK_LIMITS.minDeregisterCriticalAfterMs || ms > 30 * MAX_TTL_MS) {
+      fail('deregisterCriticalAfter', 'must be between 1s and 30 days');
+    }
+    fields.deregisterCriticalAfterMs = ms;
+  }
   return fields;
+}
+
+/** A maintenance reason: optional, at most 512 characters. */
+export function checkReason(value: unknown): string {
+  if (value === undefined) return '';
+  if (typeof value !== 'string' || value.length > LIMITS.reason) fail('reason', `must be a string of at most ${LIMITS.reason} characters`);
+  return value;
+}
+
+function checkChecks(value: unknown): CheckSpec[] {
+  if (!Array.isArray(value) || value.length > LIMITS.checks) fail('checks', `must be a list of at most ${LIMITS.checks} checks`);
+  const specs = value.map((c: unknown, i) => checkCheck(c, `checks[${i}]`));
+  const ids = new Set<string>();
+  for (const spec of specs) {
+    if (ids.has(spec.id)) fail('checks', `two checks are named "${spec.id}": give them distinct ids`);
+    ids.add(spec.id);
+  }
+  return specs;
+}
+
+function checkCheck(value: unknown, field: string): CheckSpec {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(field, 'must be an object such as { "http": "http://host:port/health", "interval": "10s" }');
+  }
+  // The REST schema checks shapes, but other transports reach here without it: trust nothing.
+  const def = value as Partial<CheckDefinition>;
+  if ((def.http === undefined) === (def.tcp === undefined)) fail(field, 'needs exactly one of "http" or "tcp"');
+  const kind = def.http === undefined ? 'tcp' : 'http';
+  const target = kind === 'http' ? checkHttpTarget(def.http, `${field}.http`) : checkTcpTarget(def.tcp, `${field}.tcp`);
+  if (def.interval === undefined) fail(`${field}.interval`, 'is required (e.g. "10s")');
+  const intervalMs = parseDuration(def.interval, `${field}.interval`);
+  if (intervalMs < CHECK_LIMITS.minIntervalMs || intervalMs > CHECK_LIMITS.maxIntervalMs) {
+    fail(`${field}.interval`, 'must be between 100ms and 24h');
+  }
+  let timeoutMs = Math.min(CHECK_LIMITS.defaultTimeoutMs, intervalMs);
+  if (def.timeout !== undefined) {
+    timeoutMs = parseDuration(def.timeout, `${field}.timeout`);
+    // A probe never outlives its interval, so one check never has two probes in flight.
+    if (timeoutMs < CHECK_LIMITS.minTimeoutMs || timeoutMs > intervalMs) fail(`${field}.timeout`, 'must be between 10ms and the interval');
+  }
+  return {
+    id: def.id === undefined ? `${kind}:${target}` : checkString(def.id, `${field}.id`, LIMITS.checkId),
+    kind,
+    target,
+    intervalMs,
+    timeoutMs,
+    successBefore: checkThreshold(def.successBefore, `${field}.successBefore`, CHECK_LIMITS.defaultSuccessBefore),
+    failuresBefore: checkThreshold(def.failuresBefore, `${field}.failuresBefore`, CHECK_LIMITS.defaultFailuresBefore),
+  };
+}
+
+function checkHttpTarget(value: unknown, field: string): string {
+  const text = checkString(value, field, LIMITS.url);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    fail(field, `"${text}" is not a URL (use e.g. "http://10.0.0.5:8080/health")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(field, 'must be an http:// or https:// URL');
+  return text;
+}
+
+function checkTcpTarget(value: unknown, field: string): string {
+  const text = checkString(value, field, LIMITS.host + 8);
+  const at = text.lastIndexOf(':');
+  const host = text.slice(0, at);
+  const port = Number(text.slice(at + 1));
+  if (at <= 0 || !/^\d{1,5}$/.test(text.slice(at + 1)) || port < 1 || port > 65_535 || host === '[]') {
+    fail(field, `"${text}" is not host:port (use e.g. "10.0.0.5:5432" or "[::1]:5432")`);
+  }
+  return text;
+}
+
+function checkThreshold(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > CHECK_LIMITS.maxThreshold) {
+    fail(field, `must be an integer from 1 to ${CHECK_LIMITS.maxThreshold}`);
+  }
+  return value;
 }
 
 function checkPort(value: unknown): number {

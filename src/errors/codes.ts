@@ -12,6 +12,11 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { http: 415, fault: 1415 },
   UNAVAILABLE: { http: 503, fault: 1503 },
   INTERNAL: { http: 500, fault: 1500 },
+  // The API gateway's answers (issue #7).
+  NO_ROUTE: { http: 404, fault: 1410 },
+  UPSTREAM_ERROR: { http: 502, fault: 1502 },
+  NO_HEALTHY_INSTANCE: { http: 503, fault: 1530 },
+  UPSTREAM_TIMEOUT: { http: 504, fault: 1504 },
 } as const satisfies Record<string, { http: number; fault: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -67,6 +67,10 @@ export function errorFromCode(code: unknown, message: string, options?: ErrorOpt
       return new PermissionDeniedError(message, options);
     case 'PAYLOAD_TOO_LARGE':
     case 'UNSUPPORTED_MEDIA_TYPE':
+    case 'NO_ROUTE':
+    case 'UPSTREAM_ERROR':
+    case 'NO_HEALTHY_INSTANCE':
+    case 'UPSTREAM_TIMEOUT':
     case 'INTERNAL':
       return new RegistryError(known, message, options);
   }

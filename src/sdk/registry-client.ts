@@ -17,7 +17,9 @@ import type {
   ServiceList,
 } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
-import { UnavailableError, errorFromCode } from './errors.js';
+import { InvalidArgumentError, UnavailableError, errorFromCode } from './errors.js';
+import { watchEvents } from './watch.js';
+import type { WatchEvent, WatchOptions } from './watch.js';
 
 export interface RegistryClientOptions {
   /** One registry node, e.g. `http://127.0.0.1:8900`. */
@@ -34,6 +36,12 @@ export interface RegistryClientOptions {
 export interface InstanceInput extends InstanceRegistration {
   service: string;
   id?: string;
+}
+
+export interface RegisterOptions {
+  /** Refuse, with ExistingServiceError, to update an instance whose id is already registered. */
+  exclusive?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface GetServiceOptions {
@@ -84,8 +92,8 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions) {
     const urls = [...(options.urls ?? []), ...(options.url === undefined ? [] : [options.url])];
-    if (urls.length === 0) throw new RegistryError('INVALID_ARGUMENT', 'RegistryClient needs a url or urls');
-    this.#urls = urls.map((u) => u.replace(/\/+$/, ''));
+    if (urls.length === 0) throw new InvalidArgumentError('RegistryClient needs a url or urls');
+    this.#urls = urls.map(checkUrl);
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
@@ -96,24 +104,27 @@ export class RegistryClient {
   }
 
   /**
-   * Registers an instance (or updates it when its id exists); `exclusive` refuses an existing id with
-   * ExistingServiceError.
+   * Registers an instance (or updates it when its id exists) and resolves to the stored instance. With
+   * `exclusive`, an id that is already registered is refused with ExistingServiceError (the registry checks and
+   * writes in one step, so of two racing exclusive registrations exactly one wins). Without an id the registry
+   * makes one up, and the registration is always new.
    * @example
    * const instance = await client.register({ service: 'tickets', id: 'tickets-1', host: '127.0.0.1', port: 3001 });
+   * try {
+   *   await client.register({ service: 'tickets', id: 'tickets-1', host: '127.0.0.1', port: 3001 }, { exclusive: true });
+   * } catch (err) {
+   *   if (err instanceof ExistingServiceError) console.log('tickets-1 is taken');
+   * }
    */
-  async register(instance: InstanceInput, options: { exclusive?: boolean } = {}): Promise<Instance> {
+  async register(instance: InstanceInput, options: RegisterOptions = {}): Promise<Instance> {
     const { service, id, ...body } = instance;
-    if (options.exclusive && id !== undefined) {
-      try {
-        await this.getInstance(service, id);
-        throw errorFromCode('ALREADY_EXISTS', `service ${service} already has an instance with id ${id}`);
-      } catch (err) {
-        if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND') throw err;
-      }
+    if (id === undefined) {
+      return (await this.request<Instance>({ method: 'POST', path: `/v1/services/${enc(service)}/instances`, body })).body;
     }
-    const path = id === undefined ? `/v1/services/${enc(service)}/instances` : `/v1/services/${enc(service)}/instances/${enc(id)}`;
-    const answer = await this.request<Instance>({ method: id === undefined ? 'POST' : 'PUT', path, body });
-    return answer.body;
+    const request: RequestOptions = { method: 'PUT', path: instancePath(service, id), body };
+    if (options.exclusive) request.query = { exclusive: 'true' };
+    if (options.signal) request.signal = options.signal;
+    return (await this.request<Instance>(request)).body;
   }
 
   /**
@@ -144,6 +155,18 @@ export class RegistryClient {
   }
 
   /**
+   * Takes an instance out of discovery without deregistering it (drain), or puts it back. While in maintenance it
+   * answers `health: "critical"` and `maintenance: { enabled: true, reason }`.
+   * @example
+   * await client.setMaintenance('tickets', 'tickets-1', { enable: true, reason: 'deploying v2' });
+   * await client.setMaintenance('tickets', 'tickets-1', { enable: false });
+   */
+  async setMaintenance(service: string, id: string, maintenance: { enable: boolean; reason?: string }): Promise<Instance> {
+    const path = `${instancePath(service, id)}/maintenance`;
+    return (await this.request<Instance>({ method: 'PUT', path, body: maintenance })).body;
+  }
+
+  /**
    * One instance by id.
    * @example
    * const instance = await client.getInstance('tickets', 'tickets-1');
@@ -168,7 +191,8 @@ export class RegistryClient {
     };
     const request: RequestOptions = { method: 'GET', path: `/v1/services/${enc(name)}`, query };
     if (options.signal) request.signal = options.signal;
-    if (options.index !== undefined) request.extraTimeoutMs = waitMs(options.wait);
+    // The registry may add up to 1/16 of the wait as jitter (issue #6).
+    if (options.index !== undefined) request.extraTimeoutMs = (waitMs(options.wait) * 17) / 16;
     const answer = await this.request<ServiceAnswer>(request);
     return answer.body;
   }
@@ -195,6 +219,22 @@ export class RegistryClient {
       yield* page.instances;
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
+  }
+
+  /**
+   * Every change to `service` (to every service when undefined) as it happens, over Server-Sent Events. Without
+   * `since` the first event is a snapshot of all its instances, whatever their status; after a dropped connection
+   * the watch resumes after the last index it yielded (or yields a new snapshot when the registry cannot replay
+   * that far back), and it falls back to blocking queries when the event stream is unavailable. End it with
+   * `signal` or by leaving the loop.
+   * @example
+   * for await (const event of client.watch('tickets', { signal })) {
+   *   if (event.type === 'snapshot') console.log('tickets has', event.instances.length, 'instances');
+   *   else console.log(event.type, event.instance.id, 'at', event.index);
+   * }
+   */
+  watch(service?: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent, void, undefined> {
+    return watchEvents({ urls: this.#urls, token: this.#token, timeoutMs: this.#timeoutMs, client: this }, service, options);
   }
 
   /**
@@ -271,6 +311,20 @@ function describe(err: unknown): string {
     return cause?.code ?? cause?.message ?? err.message;
   }
   return String(err);
+}
+
+/** A registry URL must be absolute http(s); otherwise fetch would fail later with a misleading "unavailable". */
+function checkUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    throw new InvalidArgumentError(`registry url "${url}" is not an http(s) URL such as http://127.0.0.1:8900`);
+  }
+  return url.replace(/\/+$/, '');
 }
 
 function enc(part: string): string {

@@ -1,4 +1,16 @@
-import type { Endpoint, InstanceStatus } from '../wire/index.js';
+import type { CheckKind, Endpoint, InstanceStatus } from '../wire/index.js';
+
+/** An active check as stored: the registration's definition with its defaults filled in. */
+export interface CheckSpec {
+  id: string;
+  kind: CheckKind;
+  /** A URL for `http`, `host:port` for `tcp`. */
+  target: string;
+  intervalMs: number;
+  timeoutMs: number;
+  successBefore: number;
+  failuresBefore: number;
+}
 
 /**
  * An instance as the store keeps it: what was registered plus the server's timestamps.
@@ -19,6 +31,11 @@ export interface InstanceRecord {
   authorizedRoles: string[];
   ttlMs?: number;
   deregisterAfterMs?: number;
+  /** Active checks; their results are runtime state and are not stored. */
+  checks?: CheckSpec[];
+  deregisterCriticalAfterMs?: number;
+  /** Set while an operator holds the instance out of discovery. */
+  maintenance?: { reason: string };
   /** Epoch milliseconds. */
   registeredAt: number;
   updatedAt: number;

@@ -3,6 +3,7 @@ export type { Duration } from './duration.js';
 export { INDEX_HEADER } from './headers.js';
 export {
   CHANGE_TYPES,
+  CHECK_KINDS,
   HEALTH_STATES,
   INSTANCE_ID_PATTERN,
   INSTANCE_STATUSES,
@@ -11,13 +12,17 @@ export {
 export type {
   ChangeEvent,
   ChangeType,
+  CheckDefinition,
+  CheckKind,
   Endpoint,
   ErrorBody,
   Health,
   Instance,
+  InstanceCheck,
   InstancePage,
   InstanceRegistration,
   InstanceStatus,
+  Maintenance,
   ServiceAnswer,
   ServiceList,
   ServiceSummary,

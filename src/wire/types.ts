@@ -18,6 +18,49 @@ export interface Endpoint {
   url: string;
 }
 
+/** What the registry probes: an HTTP(S) URL answered with 2xx, or a TCP port that accepts connections. */
+export const CHECK_KINDS = ['http', 'tcp'] as const;
+export type CheckKind = (typeof CHECK_KINDS)[number];
+
+/** An active health check as registered: exactly one of `http` or `tcp`, and how often to probe it. */
+export interface CheckDefinition {
+  /** Names the check on the instance (default `"<kind>:<target>"`). */
+  id?: string;
+  /** A URL such as `http://10.0.0.5:8080/health`: 2xx passing, 429 warning, anything else critical. */
+  http?: string;
+  /** `host:port` that must accept a TCP connection. */
+  tcp?: string;
+  interval: Duration;
+  /** Hard limit on one probe (default 5 s, never more than the interval). */
+  timeout?: Duration;
+  /** Consecutive passing results before a failing check turns passing (default 1). */
+  successBefore?: number;
+  /** Consecutive failures before a passing check turns warning or critical (default 3). */
+  failuresBefore?: number;
+}
+
+/** A check as an instance answers it: its definition and its last state. */
+export interface InstanceCheck {
+  id: string;
+  kind: CheckKind;
+  target: string;
+  interval: string;
+  timeout: string;
+  successBefore: number;
+  failuresBefore: number;
+  status: Health;
+  /** The first 4 KiB of the HTTP body, or what went wrong. */
+  output: string;
+  /** When the check's status last changed (or the check was added). */
+  updatedAt: string;
+}
+
+/** An instance taken out of discovery by an operator, without deregistering it. */
+export interface Maintenance {
+  enabled: boolean;
+  reason: string;
+}
+
 /** What a client sends to register or update an instance (the REST body). */
 export interface InstanceRegistration {
   host: string;
@@ -32,6 +75,10 @@ export interface InstanceRegistration {
   authorizedRoles?: string[];
   ttl?: Duration;
   deregisterAfter?: Duration;
+  /** Active checks the registry runs against the instance. */
+  checks?: CheckDefinition[];
+  /** Remove the instance once it has been critical for this long. */
+  deregisterCriticalAfter?: Duration;
 }
 
 /** An instance as the registry answers it. */
@@ -51,6 +98,11 @@ export interface Instance {
   authorizedRoles: string[];
   ttl?: string;
   deregisterAfter?: string;
+  /** Present when the instance has active checks; `health` is the worst of them and the lease. */
+  checks?: InstanceCheck[];
+  deregisterCriticalAfter?: string;
+  /** Present while the instance is in maintenance (it then answers `health: "critical"`). */
+  maintenance?: Maintenance;
   registeredAt: string;
   updatedAt: string;
   lastHeartbeat: string;

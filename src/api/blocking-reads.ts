@@ -1,0 +1,129 @@
+/**
+ * Blocking queries and ETags for the discovery reads (issue #6).
+ *
+ * `?index=N&wait=30s` holds a read until the index of what it reads passes N, then answers as usual: a wait that
+ * runs out answers the same index, never an error. Every read answers an ETag, and a matching `If-None-Match`
+ * gets 304.
+ *
+ * The ETag is made from this process's boot id, the index the answer is made at and the request's URL without its
+ * blocking parameters. That is sound because within one process an answer is a function of its index and its
+ * query (the AnswerCache relies on the same), and it costs no hashing of bodies on the fan-out path.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
+import type { Registry } from '../core/index.js';
+import { INDEX_HEADER, parseDuration } from '../wire/index.js';
+import type { Duration } from '../wire/index.js';
+import { Waiters } from './waiters.js';
+
+/** The query parameters every blocking read accepts. */
+export interface BlockingQuery {
+  index?: number;
+  wait?: Duration;
+}
+
+/** A read as the route had it: answers synchronously with `reply.send`. */
+export type ReadHandler<R extends RouteGenericInterface> = (request: FastifyRequest<R>, reply: FastifyReply) => unknown;
+
+const DEFAULT_WAIT_MS = 5 * 60_000;
+const MAX_WAIT_MS = 10 * 60_000;
+
+export class BlockingReads {
+  readonly #registry: Registry;
+  readonly #waiters: Waiters;
+  /** Tells this process's ETags from those of a registry that ran before with the same indexes. */
+  readonly #boot = randomBytes(6).toString('base64url');
+
+  /** Ends every held read when the server starts closing, so closing never waits for a wait to run out. */
+  constructor(app: FastifyInstance, registry: Registry) {
+    this.#registry = registry;
+    this.#waiters = new Waiters(registry);
+    app.addHook('preClose', (done) => {
+      this.#waiters.close();
+      done();
+    });
+  }
+
+  /** How many reads are being held. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Wraps a read so that it can block and answers an ETag. `scopeOf` names the service the read is about
+   * (undefined: the whole registry); its index must be the one the read puts in X-Switchboard-Index.
+   */
+  handler<R extends RouteGenericInterface>(
+    scopeOf: (request: FastifyRequest<R>) => string | undefined,
+    read: ReadHandler<R>,
+  ): (request: FastifyRequest<R>, reply: FastifyReply) => void {
+    return (request, reply) => {
+      const { index, wait } = request.query as BlockingQuery;
+      const service = scopeOf(request);
+      // An index ahead of the whole registry's comes from another history (a registry restarted on an empty
+      // store): answer at once so the client starts over from what is there now.
+      if (index === undefined || index > this.#registry.index || this.#waiters.indexOf(service) > index) {
+        this.#answer(request, reply, { service, read });
+        return;
+      }
+      const cancel = this.#waiters.hold(service, { index, ms: waitMs(wait) }, () => {
+        try {
+          this.#answer(request, reply, { service, read });
+        } catch (err) {
+          void reply.send(err);
+        }
+      });
+      reply.raw.once('close', cancel);
+    };
+  }
+
+  #answer<R extends RouteGenericInterface>(
+    request: FastifyRequest<R>,
+    reply: FastifyReply,
+    what: { service: string | undefined; read: ReadHandler<R> },
+  ): void {
+    const index = this.#waiters.indexOf(what.service);
+    const etag = `"${this.#boot}-${index}-${variantOf(request.url)}"`;
+    void reply.header('etag', etag);
+    if (matches(request.headers['if-none-match'], etag)) {
+      void reply.code(304).header(INDEX_HEADER, index).send();
+      return;
+    }
+    what.read(request, reply);
+  }
+}
+
+/** The wait asked for, capped at 10 minutes, plus up to 1/16 of it so clients that came together leave apart. */
+function waitMs(wait: Duration | undefined): number {
+  const asked = wait === undefined ? DEFAULT_WAIT_MS : parseDuration(wait, 'wait');
+  const ms = Math.min(asked, MAX_WAIT_MS);
+  return Math.round(ms + (Math.random() * ms) / 16);
+}
+
+/** A short hash of the URL without its blocking parameters: reads of the same thing share it. */
+function variantOf(url: string): string {
+  const at = url.indexOf('?');
+  let key = url;
+  if (at >= 0) {
+    const params = new URLSearchParams(url.slice(at + 1));
+    params.delete('index');
+    params.delete('wait');
+    const rest = params.toString();
+    key = rest === '' ? url.slice(0, at) : `${url.slice(0, at)}?${rest}`;
+  }
+  // FNV-1a: cheap and good enough to tell the queries of one path apart.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(36);
+}
+
+function matches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
+}

@@ -1,0 +1,264 @@
+/**
+ * The open Server-Sent Event streams of `GET /v1/events`, fed by one registry listener.
+ *
+ * Invariants:
+ * - A stream never misses a change and never repeats one: it starts with the replay of the change log after
+ *   `since` (or with a snapshot when there is no `since` or the log no longer reaches back to it), taken in the
+ *   same synchronous step as it joins, and each stream remembers the last index it was sent, so a change both
+ *   replayed and pending for the next flush is written once.
+ * - Each change is serialized once, however many streams carry it. Changes are written on the next turn of the
+ *   event loop, batched, so a burst of changes costs one write per stream and the registry never waits for sockets.
+ * - Memory is bounded: a stream whose socket falls `streamBufferBytes` behind is dropped. Its client resumes from
+ *   its last index (`Last-Event-ID`), replaying from the change log or taking a snapshot.
+ */
+import type { ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Registry } from '../core/index.js';
+import type { ChangeEvent, Instance } from '../wire/index.js';
+import { INDEX_HEADER } from '../wire/index.js';
+
+export interface EventStreamOptions {
+  /** How often every stream gets a comment line, so proxies do not close idle streams. */
+  keepAliveIntervalMs: number;
+  /** How far (bytes not yet taken by the socket) a stream may fall behind before it is dropped. */
+  streamBufferBytes: number;
+}
+
+interface Stream {
+  readonly res: ServerResponse;
+  /** The service it follows; undefined: every service. */
+  readonly service: string | undefined;
+  /** The index of the last change this stream has been sent (or that its snapshot covers). */
+  last: number;
+  /** Bytes of the opening replay or snapshot, allowed on top of the bound until they have drained. */
+  allowance: number;
+}
+
+interface Frame {
+  readonly index: number;
+  readonly service: string;
+  readonly text: string;
+}
+
+/** How long a client's EventSource should wait before reconnecting (the `retry:` field). */
+const RETRY_MS = 1_000;
+const KEEP_ALIVE = ': keep-alive\n\n';
+
+export class EventStreams {
+  readonly #registry: Registry;
+  readonly #options: EventStreamOptions;
+  readonly #logger: FastifyBaseLogger;
+  readonly #all = new Set<Stream>();
+  readonly #byService = new Map<string, Set<Stream>>();
+  #pending: Frame[] = [];
+  #scheduled = false;
+  #unsubscribe: (() => void) | undefined;
+  #keepAlive: NodeJS.Timeout | undefined;
+  /** Snapshots serialized at one registry index, shared by every client that reconnects at once. */
+  #snapshots = { index: -1, bodies: new Map<string, string>() };
+  #closed = false;
+
+  constructor(registry: Registry, options: EventStreamOptions, logger: FastifyBaseLogger) {
+    this.#registry = registry;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  /** How many streams are open. */
+  get size(): number {
+    let size = this.#all.size;
+    for (const set of this.#byService.values()) size += set.size;
+    return size;
+  }
+
+  /**
+   * Starts a stream on `res` (whose request has been hijacked from Fastify): the replay after `since`, or a
+   * snapshot, then every change as it happens.
+   */
+  open(res: ServerResponse, from: { service: string | undefined; since: number | undefined }): void {
+    const { service, since } = from;
+    const registry = this.#registry;
+    const index = registry.index;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      // Tell nginx-like proxies not to buffer the stream.
+      'x-accel-buffering': 'no',
+      // A stream's socket is never reused: once it ends, the client opens a new one.
+      connection: 'close',
+      [INDEX_HEADER]: String(index),
+    });
+    if (this.#closed) {
+      res.end();
+      return;
+    }
+    // An index ahead of the registry's comes from another history (a registry restarted on an empty store).
+    const replay = since === undefined || since > index ? undefined : registry.changesSince(since, service);
+    let text = `retry: ${RETRY_MS}\n\n`;
+    if (replay === undefined) text += this.#snapshot(service, index);
+    else for (const change of replay) text += frameOf(change);
+    // The opening replay or snapshot may be large: it is not falling behind, so it does not count until drained.
+    const stream: Stream = { res, service, last: index, allowance: Buffer.byteLength(text) };
+    this.#add(stream);
+    res.once('close', () => {
+      this.#remove(stream);
+    });
+    if (res.write(text)) stream.allowance = 0;
+    else
+      res.once('drain', () => {
+        stream.allowance = 0;
+      });
+  }
+
+  /** Ends every stream (the server is closing); clients reconnect to another node or when it is back. */
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+    for (const stream of this.#streams()) stream.res.end();
+    this.#all.clear();
+    this.#byService.clear();
+  }
+
+  #snapshot(service: string | undefined, index: number): string {
+    if (this.#snapshots.index !== index) this.#snapshots = { index, bodies: new Map() };
+    const key = service ?? '';
+    let body = this.#snapshots.bodies.get(key);
+    if (body === undefined) {
+      const every = { status: 'any', health: 'any' } as const;
+      let instances: Instance[];
+      if (service === undefined) {
+        instances = [];
+        for (const summary of this.#registry.listServices().services) {
+          instances.push(...this.#registry.list(summary.name, every).instances);
+        }
+      } else {
+        instances = this.#registry.list(service, every).instances;
+      }
+      body = `event: snapshot\nid: ${index}\ndata: ${JSON.stringify({ type: 'snapshot', index, instances })}\n\n`;
+      // Bound the cache: snapshots of many services at one index are rare, and rebuilding one is cheap.
+      if (this.#snapshots.bodies.size >= 64) this.#snapshots.bodies.clear();
+      this.#snapshots.bodies.set(key, body);
+    }
+    return body;
+  }
+
+  #add(stream: Stream): void {
+    if (stream.service === undefined) {
+      this.#all.add(stream);
+    } else {
+      let set = this.#byService.get(stream.service);
+      if (!set) {
+        set = new Set();
+        this.#byService.set(stream.service, set);
+      }
+      set.add(stream);
+    }
+    this.#unsubscribe ??= this.#registry.watch(undefined, (change) => {
+      this.#onChange(change);
+    });
+    if (!this.#keepAlive) {
+      this.#keepAlive = setInterval(() => {
+        for (const s of this.#streams()) this.#write(s, KEEP_ALIVE);
+      }, this.#options.keepAliveIntervalMs);
+      this.#keepAlive.unref();
+    }
+  }
+
+  #remove(stream: Stream): void {
+    if (stream.service === undefined) {
+      this.#all.delete(stream);
+    } else {
+      const set = this.#byService.get(stream.service);
+      set?.delete(stream);
+      if (set?.size === 0) this.#byService.delete(stream.service);
+    }
+    if (this.#all.size === 0 && this.#byService.size === 0) {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+      this.#pending = [];
+    }
+  }
+
+  *#streams(): Generator<Stream> {
+    yield* this.#all;
+    for (const set of this.#byService.values()) yield* set;
+  }
+
+  #onChange(change: ChangeEvent): void {
+    // Serialize only what some stream will carry.
+    if (this.#all.size === 0 && !this.#byService.has(change.service)) return;
+    this.#pending.push({ index: change.index, service: change.service, text: frameOf(change) });
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    if (this.#all.size > 0) this.#send(this.#all, batch);
+    const byService = new Map<string, Frame[]>();
+    for (const frame of batch) {
+      if (!this.#byService.has(frame.service)) continue;
+      let frames = byService.get(frame.service);
+      if (!frames) {
+        frames = [];
+        byService.set(frame.service, frames);
+      }
+      frames.push(frame);
+    }
+    for (const [service, frames] of byService) {
+      const streams = this.#byService.get(service);
+      if (streams) this.#send(streams, frames);
+    }
+  }
+
+  /** Writes `frames` (in index order) to each stream, once: the shared text, or what a new stream has not seen. */
+  #send(streams: Set<Stream>, frames: Frame[]): void {
+    const first = (frames[0] as Frame).index;
+    const last = (frames[frames.length - 1] as Frame).index;
+    let shared: string | undefined;
+    for (const stream of [...streams]) {
+      let text: string;
+      if (stream.last < first) {
+        shared ??= frames.map((f) => f.text).join('');
+        text = shared;
+      } else {
+        text = frames
+          .filter((f) => f.index > stream.last)
+          .map((f) => f.text)
+          .join('');
+      }
+      stream.last = Math.max(stream.last, last);
+      if (text !== '') this.#write(stream, text);
+    }
+  }
+
+  #write(stream: Stream, text: string): void {
+    const { res } = stream;
+    if (res.destroyed || res.writableEnded) return;
+    res.write(text);
+    if (res.writableLength > this.#options.streamBufferBytes + stream.allowance) {
+      this.#logger.info(
+        { service: stream.service, behindBytes: res.writableLength },
+        'event stream fell too far behind; dropped (the client resumes from its last index)',
+      );
+      this.#remove(stream);
+      res.destroy();
+    }
+  }
+}
+
+/** One change as an SSE event: `event:` its type, `id:` its index, `data:` the ChangeEvent JSON. */
+function frameOf(change: ChangeEvent): string {
+  return `event: ${change.type}\nid: ${change.index}\ndata: ${JSON.stringify(change)}\n\n`;
+}

@@ -1,0 +1,136 @@
+/**
+ * The seed Express registry's routes, for the shell scripts and clients written against it:
+ * `POST /register`, `POST /deregister` and `GET /services`, over the same records as REST v1 (see issue #3).
+ *
+ * These routes answer in the seed's format, not the v1 JSON error shape: plain-text 200s
+ * (`Service NAME registered.`) and plain-text 400s (`Invalid request data`). Any body is read as JSON whatever
+ * its Content-Type, in their own Fastify scope, so a missing or broken body is that 400 rather than a 415.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../core/index.js';
+import { ERROR_CODES, RegistryError } from '../errors/index.js';
+import type { Instance } from '../wire/index.js';
+import { toApiError } from './error-handler.js';
+import {
+  MAX_ADDRESS_LENGTH,
+  SEED_ADDRESS_KEY,
+  parseSeedAddress,
+  seedAddressOf,
+  seedInstanceId,
+} from './seed-address.js';
+
+const TEXT = 'text/plain; charset=utf-8';
+const INVALID = 'Invalid request data';
+const ANY = { status: 'any', health: 'any' } as const;
+
+interface SeedBody {
+  serviceName: string;
+  serviceAddress: string;
+}
+
+/** Adds the seed routes to `app` (they are left out of /openapi.json: they are not part of API v1). */
+export function addSeedRoutes(app: FastifyInstance, registry: Registry, options: { bodyLimit?: number } = {}): void {
+  let services: { index: number; body: string } | undefined;
+
+  void app.register((scope, _opts, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'string', bodyLimit: options.bodyLimit ?? 1024 * 1024 },
+      (_request, body, next) => {
+        next(null, body);
+      },
+    );
+    scope.setErrorHandler(answerError);
+
+    scope.post('/register', { config: { hidden: true } }, async (request, reply) => {
+      const { serviceName, serviceAddress } = seedBody(request.body);
+      const { host, port, endpoint } = parseSeedAddress(serviceAddress);
+      await registry.register({
+        service: serviceName,
+        id: seedInstanceId(serviceAddress),
+        host,
+        port,
+        endpoints: endpoint ? [endpoint] : [],
+        metadata: { [SEED_ADDRESS_KEY]: serviceAddress },
+      });
+      return reply.type(TEXT).send(`Service ${serviceName} registered.`);
+    });
+
+    scope.post('/deregister', { config: { hidden: true } }, async (request, reply) => {
+      const { serviceName, serviceAddress } = seedBody(request.body);
+      // Whatever registered it: an address GET /services lists is one this route removes.
+      const matching = registry.list(serviceName, ANY).instances.filter((i) => seedAddressOf(i) === serviceAddress);
+      for (const instance of matching) {
+        try {
+          await registry.deregister(serviceName, instance.id);
+        } catch (err) {
+          if (!(err instanceof RegistryError && err.code === 'NOT_FOUND')) throw err;
+        }
+      }
+      return reply.type(TEXT).send(`Service ${serviceName} deregistered.`);
+    });
+
+    scope.get('/services', { config: { hidden: true } }, (_request, reply) => {
+      // Rebuilt only when the registry changed: polling scripts cost one string copy each.
+      if (services?.index !== registry.index) services = { index: registry.index, body: listAddresses(registry) };
+      return reply.type('application/json; charset=utf-8').send(services.body);
+    });
+    done();
+  });
+}
+
+/** `{name: [address, ...]}` for every service with instances, addresses in registration order. */
+function listAddresses(registry: Registry): string {
+  const out: Record<string, string[]> = {};
+  for (const { name } of registry.listServices().services) {
+    const instances: Instance[] = registry.list(name, ANY).instances;
+    if (instances.length === 0) continue;
+    out[name] = instances.sort((a, b) => a.createIndex - b.createIndex).map(seedAddressOf);
+  }
+  return JSON.stringify(out);
+}
+
+/** The seed's check: both fields present and non-empty (strings here), or 400 `Invalid request data`. */
+function seedBody(raw: unknown): SeedBody {
+  let body: unknown;
+  try {
+    body = typeof raw === 'string' && raw.trim() !== '' ? JSON.parse(raw) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (typeof body !== 'object' || body === null) throw new RegistryError('INVALID_ARGUMENT', INVALID);
+  const { serviceName, serviceAddress } = body as Record<string, unknown>;
+  if (
+    typeof serviceName !== 'string' ||
+    serviceName === '' ||
+    typeof serviceAddress !== 'string' ||
+    serviceAddress === ''
+  ) {
+    throw new RegistryError('INVALID_ARGUMENT', INVALID);
+  }
+  if (serviceAddress.length > MAX_ADDRESS_LENGTH) {
+    throw new RegistryError('INVALID_ARGUMENT', `serviceAddress is longer than ${MAX_ADDRESS_LENGTH} characters`);
+  }
+  return { serviceName, serviceAddress };
+}
+
+/**
+ * Errors in the seed's plain-text format. The seed's own 400 is exactly `Invalid request data`; what it would have
+ * taken but Switchboard refuses (a name breaking the service-name rule, say) adds the reason after a colon.
+ */
+function answerError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const error = toApiError(err);
+  let status = ERROR_CODES[error.code].http;
+  let text = error.message;
+  if (error.code === 'PAYLOAD_TOO_LARGE') {
+    text = 'Payload too large';
+  } else if (status < 500) {
+    // A body Fastify could not read at all gets the seed's bare answer; the registry's refusals carry a reason.
+    status = 400;
+    text = err instanceof RegistryError && error.message !== INVALID ? `${INVALID}: ${error.message}` : INVALID;
+  } else {
+    request.log.error({ err }, 'seed route failed');
+  }
+  void reply.code(status).type(TEXT).send(text);
+}

@@ -1,0 +1,78 @@
+import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from '../core/index.js';
+import { EventStreams } from './event-streams.js';
+import type { EventStreamOptions } from './event-streams.js';
+import { errorSchema, eventsQuery } from './schemas.js';
+
+export type WatchRouteOptions = EventStreamOptions;
+
+const DEFAULTS: WatchRouteOptions = { keepAliveIntervalMs: 15_000, streamBufferBytes: 1024 * 1024 };
+
+/**
+ * `GET /v1/events`: every change as Server-Sent Events (issue #6). Each event is `event: <type>`,
+ * `id: <index>`, `data: ChangeEvent`; a stream without `since` (or with one older than the change log) starts
+ * with `event: snapshot`. `Last-Event-ID` is taken as `since`, so a browser EventSource resumes by itself.
+ */
+export function addWatchRoutes(app: FastifyInstance, registry: Registry, options: Partial<WatchRouteOptions> = {}): void {
+  const streams = new EventStreams(
+    registry,
+    {
+      keepAliveIntervalMs: options.keepAliveIntervalMs ?? DEFAULTS.keepAliveIntervalMs,
+      streamBufferBytes: options.streamBufferBytes ?? DEFAULTS.streamBufferBytes,
+    },
+    app.log,
+  );
+  // End the streams before the server waits for its connections, so closing is prompt.
+  app.addHook('preClose', (done) => {
+    streams.close();
+    done();
+  });
+  closeSilentConnections(app);
+
+  app.get<{ Querystring: { service?: string; since?: number } }>(
+    '/v1/events',
+    {
+      schema: { querystring: eventsQuery },
+      config: {
+        summary:
+          'Server-Sent Events: a snapshot (without since, or when since is older than the change log), then one event per change',
+        responses: { 200: { type: 'string', description: 'text/event-stream' }, 400: errorSchema },
+      },
+    },
+    (request, reply) => {
+      const { service } = request.query;
+      const lastEventId = request.headers['last-event-id'];
+      // A reconnecting EventSource sends the id of the last event it saw: that is where it resumes.
+      const since =
+        typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId.trim()) ? Number(lastEventId.trim()) : request.query.since;
+      reply.hijack();
+      streams.open(reply.raw, { service, since });
+    },
+  );
+}
+
+/**
+ * Closing waits for every connection, and Node counts a connection that has not sent a byte yet as busy (it
+ * awaits its headers), so one such socket holds `close()` until its client gives up. fetch (undici) opens one
+ * right after a stream is aborted, so each watcher that reconnects can leave one behind. When closing starts,
+ * drop the connections that never sent anything, and any that arrive until the listener is closed: no request
+ * is lost, since none was sent.
+ */
+function closeSilentConnections(app: FastifyInstance): void {
+  const sockets = new Set<Socket>();
+  let closing = false;
+  app.server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+    done();
+  });
+}

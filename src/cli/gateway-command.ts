@@ -1,0 +1,83 @@
+/**
+ * `switchboard gateway`: the API gateway as its own process (issue #7). It reaches the registry only through the
+ * SDK; its settings are the `gateway.*` keys of the configuration, so a config file, the environment and flags set
+ * them as they do for `serve --gateway-port`.
+ */
+import { pino } from 'pino';
+import { RegistryError } from '../errors/index.js';
+import { ENV, clientSettings, loadConfig } from '../config/index.js';
+import { createGateway, gatewayOptionsFrom } from '../gateway/index.js';
+import type { ParsedFlags } from './flags.js';
+
+/** The gateway command's flags, and the configuration flag each one stands for. */
+const FLAGS: Readonly<Record<string, string>> = {
+  port: 'gateway-port',
+  host: 'gateway-host',
+  'route-by-name': 'gateway-route-by-name',
+  balance: 'gateway-balance',
+  'upstream-timeout': 'gateway-upstream-timeout',
+  'jwt-secret': 'jwt-secret',
+  'jwt-public-key': 'jwt-public-key',
+  'jwks-url': 'jwks-url',
+  'log-level': 'log-level',
+  config: 'config',
+};
+
+/** Flags read here rather than by loadConfig. */
+const OWN = new Set(['registry', 'token', 'help']);
+
+const DEFAULT_PORT = 8080;
+
+export const GATEWAY_USAGE = `switchboard gateway --registry URL[,URL…] [options]
+
+Runs the API gateway: each request goes to a healthy instance of the service its path belongs to (a service is
+routed under its instances' url, e.g. /tickets), found in a local copy of the registry kept current by its watch.
+  --registry URL[,URL…]     registry node(s) to follow (env ${ENV.registry}; default http://127.0.0.1:8900)
+  --token TOKEN             bearer token for the registry (env ${ENV.token})
+  --port N                  port to listen on (default ${DEFAULT_PORT}; env ${ENV.gatewayPort})
+  --host ADDR               address to listen on (default 127.0.0.1; env ${ENV.gatewayHost})
+  --route-by-name           also route /{service}/… to every service
+  --balance B               round-robin | weighted | least-outstanding, where metadata gateway.balance is unset
+  --upstream-timeout D      how long an instance may take to answer before 504 (default 60s)
+  --jwt-secret S            role checks: HS256 secret (env ${ENV.jwtSecret})
+  --jwt-public-key FILE     role checks: PEM public key (env ${ENV.jwtPublicKey})
+  --jwks-url URL            role checks: JSON Web Key Set (env ${ENV.jwksUrl})
+  --log-level L             fatal | error | warn | info | debug | trace | silent
+  --config FILE             JSON config file (its gateway.* keys)
+Operators: GET /_gateway/routes (the route table), /_gateway/metrics, /_gateway/health.`;
+
+/** Runs the gateway until SIGTERM or SIGINT, then lets requests under way finish and exits. */
+export async function gatewayCommand(flags: ParsedFlags): Promise<void> {
+  const configFlags: Record<string, string> = {};
+  for (const [name, value] of Object.entries(flags.values)) {
+    if (OWN.has(name)) continue;
+    const mapped = FLAGS[name];
+    if (mapped === undefined) {
+      throw new RegistryError('INVALID_ARGUMENT', `--${name}: unknown option of switchboard gateway (try --help)`);
+    }
+    configFlags[mapped] = value;
+  }
+  const config = loadConfig({ flags: configFlags });
+  const registry = clientSettings(flags.values);
+  const logger = pino({ level: config.log.level, base: { service: 'switchboard-gateway' } });
+  const gateway = await createGateway({
+    ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: DEFAULT_PORT }),
+    registry: registry.urls,
+    ...(registry.token === undefined ? {} : { token: registry.token }),
+    logger,
+  });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`switchboard: gateway shutdown after ${signal} failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

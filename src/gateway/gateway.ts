@@ -1,0 +1,345 @@
+/**
+ * The API gateway (issue #7): server-side discovery. Clients send every request here; the gateway finds a healthy
+ * instance of the service the path belongs to and forwards the request to it.
+ *
+ * It talks to the registry only through the SDK: one watch of every service feeds the local route table, so a
+ * request never waits on the registry and, when the registry is unreachable, the gateway keeps routing on the last
+ * table it had (the watch reconnects and resumes by itself).
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { RegistryClient } from '../sdk/index.js';
+import type { WatchStatus } from '../sdk/index.js';
+import type { BalanceStrategy } from './balancer.js';
+import { GatewayCounters } from './gateway-counters.js';
+import type { GatewayMetrics } from './gateway-counters.js';
+import { Proxy } from './proxy.js';
+import { sendError, sendJson } from './responses.js';
+import { createRoleVerifier } from './role-verifier.js';
+import type { JwtOptions } from './role-verifier.js';
+import { RouteTable } from './route-table.js';
+import type { RouteFeedEvent, RouteTableView } from './route-table.js';
+import { DEFAULT_OUTLIER } from './upstream.js';
+import type { OutlierOptions } from './upstream.js';
+
+/** Where the route table comes from: the registry's watch of every service. */
+export type RouteFeed = (options: {
+  signal: AbortSignal;
+  onStatus: (status: WatchStatus) => void;
+}) => AsyncIterable<RouteFeedEvent>;
+
+export interface GatewayOptions {
+  /** Registry node URL(s) to watch (the SDK fails over between them). Needed unless `feed` is given. */
+  registry?: string | readonly string[];
+  /** Bearer token for the registry. */
+  token?: string;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 8080; 0 takes any free port. */
+  port?: number;
+  /** Also route `/{service}/…` to every service. Default false. */
+  routeByName?: boolean;
+  /** Balancer of services whose instances do not set `metadata["gateway.balance"]`. Default round-robin. */
+  balance?: BalanceStrategy;
+  /** How long an instance may take to start answering, and at most between two body chunks. Default 60 s. */
+  upstreamTimeoutMs?: number;
+  /** How long connecting to an instance may take. Default 5 s (never above the upstream timeout). */
+  connectTimeoutMs?: number;
+  /** Connections kept to one instance at most; more requests queue. Default 256. */
+  maxConnectionsPerInstance?: number;
+  outlier?: Partial<OutlierOptions>;
+  /** Role checks for services with `authorizedRoles`: one of secret, publicKey(File) or jwksUrl. */
+  jwt?: JwtOptions;
+  logger?: Logger;
+  /** How long startup waits for the registry's first snapshot before listening anyway. Default 5 s. */
+  readyTimeoutMs?: number;
+  /** Replaces the registry watch (tests). */
+  feed?: RouteFeed;
+}
+
+/** What `/_gateway/routes` answers. */
+export interface GatewayRoutes extends RouteTableView {
+  /** True while the registry cannot be reached: the table is the last one known. */
+  stale: boolean;
+  /** When the last snapshot or change arrived (ISO 8601), null before the first. */
+  updatedAt: string | null;
+}
+
+/** A running gateway. */
+export interface Gateway extends AsyncDisposable {
+  /** e.g. `http://127.0.0.1:8080` */
+  readonly url: string;
+  readonly port: number;
+  /** Resolves once the registry's first snapshot is in the table. */
+  readonly ready: Promise<void>;
+  /** The route table, as `GET /_gateway/routes` answers it. */
+  routes(): GatewayRoutes;
+  /** Every counter, for the metrics endpoint. */
+  metrics(): GatewayMetrics;
+  /** Stops listening, lets requests under way finish (up to a few seconds), then closes every connection. */
+  close(): Promise<void>;
+}
+
+const CLOSE_GRACE_MS = 5_000;
+
+/** The gateway's own endpoints, under a prefix no service should claim. */
+const ADMIN_PAGES: Readonly<Partial<Record<string, 'routes' | 'metrics' | 'health'>>> = {
+  '/_gateway/routes': 'routes',
+  '/_gateway/metrics': 'metrics',
+  '/_gateway/health': 'health',
+};
+
+/**
+ * Starts the gateway: watches the registry and serves HTTP on `host:port`.
+ * @example
+ * const gateway = await createGateway({ registry: 'http://127.0.0.1:8900', port: 8080, routeByName: true });
+ * // curl http://127.0.0.1:8080/tickets → an instance of the service registered with url "/tickets"
+ * await gateway.close();
+ */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 5_000, upstreamTimeoutMs);
+  const verifier = createRoleVerifier(options.jwt ?? {});
+  const feed = options.feed ?? registryFeed(options);
+  const table = new RouteTable({
+    routeByName: options.routeByName ?? false,
+    balance: options.balance ?? 'round-robin',
+    pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance ?? 256 },
+  });
+  const counters = new GatewayCounters();
+  const state = { stale: true, updatedAt: null as string | null };
+
+  const routes = (): GatewayRoutes => ({ ...table.view(), stale: state.stale, updatedAt: state.updatedAt });
+  const metrics = (): GatewayMetrics => ({
+    requests: counters.requests,
+    responses: {
+      '1xx': counters.statusClasses[1] ?? 0,
+      '2xx': counters.statusClasses[2] ?? 0,
+      '3xx': counters.statusClasses[3] ?? 0,
+      '4xx': counters.statusClasses[4] ?? 0,
+      '5xx': counters.statusClasses[5] ?? 0,
+    },
+    errors: { ...counters.errors },
+    retries: counters.retries,
+    ejections: counters.ejections,
+    upgrades: counters.upgrades,
+    index: table.index,
+    upstreams: table.upstreams().map((u) => ({
+      service: u.instance.service,
+      id: u.instance.id,
+      address: `${u.host}:${u.port}`,
+      requests: u.requests,
+      failures: u.failures,
+      ejections: u.totalEjections,
+      outstanding: u.outstanding,
+      ejected: u.ejected,
+    })),
+  });
+
+  const admin = (req: IncomingMessage, res: ServerResponse, target: string): void => {
+    const query = target.indexOf('?');
+    const path = query === -1 ? target : target.slice(0, query);
+    const page = req.method === 'GET' || req.method === 'HEAD' ? ADMIN_PAGES[path] : undefined;
+    if (page === undefined) {
+      sendError(res, { code: 'NO_ROUTE', message: `no route ${req.method ?? ''} ${path}` }, '-');
+      return;
+    }
+    sendJson(
+      res,
+      200,
+      page === 'routes'
+        ? routes()
+        : page === 'metrics'
+          ? metrics()
+          : { status: 'ok', stale: state.stale, index: table.index },
+    );
+  };
+
+  const proxy = new Proxy({
+    table,
+    verifier,
+    counters,
+    logger,
+    connectTimeoutMs,
+    outlier: { ...DEFAULT_OUTLIER, ...options.outlier },
+    admin,
+  });
+
+  // Follow the registry: the first snapshot makes the gateway ready; later ones replace the table.
+  const stop = new AbortController();
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+  const following = follow({
+    feed,
+    signal: stop.signal,
+    logger,
+    onEvent: (event) => {
+      table.apply(event);
+      state.updatedAt = new Date().toISOString();
+      if (event.type === 'snapshot') markReady();
+    },
+    onStatus: (status) => {
+      if (state.stale !== !status.connected) {
+        state.stale = !status.connected;
+        if (state.stale) logger.warn({ err: status.error }, 'gateway: registry unreachable, routing on the last table');
+        else logger.info('gateway: registry watch connected');
+      }
+    },
+  });
+
+  const server: Server = createServer(proxy.handleRequest);
+  server.on('upgrade', proxy.handleUpgrade);
+  server.on('clientError', (err: Error & { code?: string }, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+  // Bodies stream for as long as they take (the upstream timeout bounds silence); idle clients keep their
+  // connection a little longer than common load balancers' 60 s.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 72_000;
+  server.headersTimeout = 60_000;
+
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await waitAtMost(ready, options.readyTimeoutMs ?? 5_000);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 8080, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    stop.abort();
+    await table.close();
+    throw err;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 8080);
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shown}:${port}`;
+  logger.info({ url, routes: table.view().routes.length }, 'switchboard gateway listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      stop.abort();
+      const closed = new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      server.closeIdleConnections();
+      for (const tunnel of proxy.tunnels) tunnel.destroy();
+      const grace = setTimeout(() => {
+        server.closeAllConnections();
+      }, CLOSE_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
+      await following;
+      await table.close();
+      logger.info('switchboard gateway stopped');
+    })();
+    return closing;
+  };
+  return { url, port, ready, routes, metrics, close, [Symbol.asyncDispose]: close };
+}
+
+/** The default feed: the SDK's watch of every service. */
+function registryFeed(options: GatewayOptions): RouteFeed {
+  const registry = options.registry;
+  if (registry === undefined || registry.length === 0) {
+    throw new Error('createGateway needs the registry URL(s) (or a feed)');
+  }
+  const client = new RegistryClient({
+    urls: typeof registry === 'string' ? [registry] : [...registry],
+    ...(options.token === undefined ? {} : { token: options.token }),
+  });
+  return ({ signal, onStatus }) => client.watch(undefined, { signal, onStatus });
+}
+
+/** Applies the feed's events until stopped; a feed that ends or fails is started again after a pause. */
+async function follow(spec: {
+  feed: RouteFeed;
+  signal: AbortSignal;
+  logger: Logger;
+  onEvent: (event: RouteFeedEvent) => void;
+  onStatus: (status: WatchStatus) => void;
+}): Promise<void> {
+  let pauseMs = 250;
+  while (!isAborted(spec.signal)) {
+    try {
+      for await (const event of spec.feed({ signal: spec.signal, onStatus: spec.onStatus })) {
+        spec.onEvent(event);
+        pauseMs = 250;
+      }
+    } catch (err) {
+      if (isAborted(spec.signal)) return;
+      // The watch retries by itself; it only gives up when the registry refuses it (a bad token, say).
+      spec.logger.error({ err }, 'gateway: the registry watch failed; retrying');
+    }
+    if (isAborted(spec.signal)) return;
+    spec.onStatus({ connected: false, mode: 'events' });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pauseMs);
+      spec.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+    pauseMs = Math.min(pauseMs * 2, 10_000);
+  }
+}
+
+/** A function, so the compiler does not take `aborted` for a constant inside a loop. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** The gateway's slice of the server configuration (`Config['gateway']`), where null means "not set". */
+export interface GatewaySettings {
+  port: number | null;
+  host: string | null;
+  routeByName: boolean;
+  balance: BalanceStrategy;
+  upstreamTimeoutMs: number;
+  jwt: { secret: string | null; publicKeyFile: string | null; jwksUrl: string | null };
+}
+
+/** Options for createGateway from the configuration slice; `fallback` fills the address when it is not set. */
+export function gatewayOptionsFrom(
+  settings: GatewaySettings,
+  fallback: { host: string; port: number },
+): GatewayOptions {
+  const jwt: JwtOptions = {};
+  if (settings.jwt.secret !== null) jwt.secret = settings.jwt.secret;
+  if (settings.jwt.publicKeyFile !== null) jwt.publicKeyFile = settings.jwt.publicKeyFile;
+  if (settings.jwt.jwksUrl !== null) jwt.jwksUrl = settings.jwt.jwksUrl;
+  return {
+    host: settings.host ?? fallback.host,
+    port: settings.port ?? fallback.port,
+    routeByName: settings.routeByName,
+    balance: settings.balance,
+    upstreamTimeoutMs: settings.upstreamTimeoutMs,
+    jwt,
+  };
+}

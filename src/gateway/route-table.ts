@@ -1,0 +1,405 @@
+/**
+ * The gateway's routes: a local copy of the registry kept current by its watch (a snapshot, then one change event at
+ * a time), so no request ever waits on the registry, and the gateway keeps routing on the last table it had when the
+ * registry cannot be reached.
+ *
+ * - A service whose instances carry a `url` (`/tickets`) is routed under that prefix; with `routeByName` every service
+ *   is also routed under `/{service}`. The longest prefix wins, matched on whole path segments (`/tickets` takes
+ *   `/tickets` and `/tickets/7`, never `/ticketsx`). A prefix named by a `url` wins over the same prefix by name; two
+ *   services naming one prefix is a conflict, settled by name order and listed in `view().conflicts`.
+ * - Per service, from the instance changed last: `metadata["gateway.balance"]` (round-robin, weighted,
+ *   least-outstanding; else the gateway's default) and `metadata["gateway.stripPrefix"] = "true"`.
+ *   `authorizedRoles` is the union over the service's instances, so one instance asking for roles closes the service.
+ * - Instances take traffic when `UP`, not `critical` and not in maintenance; ejected ones are skipped per pick.
+ *
+ * Changes are applied at once and the prefix index is rebuilt lazily on the next lookup, so a burst of events (a
+ * snapshot of thousands of instances) costs one rebuild.
+ */
+import type { WatchEvent } from '../sdk/index.js';
+import type { Instance } from '../wire/index.js';
+import { createBalancer, isBalanceStrategy } from './balancer.js';
+import type { BalanceStrategy, Balancer } from './balancer.js';
+import { Upstream } from './upstream.js';
+import type { PoolOptions } from './upstream.js';
+
+/** The metadata keys a service sets its gateway behaviour with. */
+export const BALANCE_KEY = 'gateway.balance';
+export const STRIP_PREFIX_KEY = 'gateway.stripPrefix';
+
+/** The registry's watch: a snapshot of every instance, then one event per change. */
+export type RouteFeedEvent = WatchEvent;
+
+export type RouteSource = 'url' | 'name' | 'url+name';
+
+export interface Route {
+  readonly prefix: string;
+  readonly service: string;
+  readonly source: RouteSource;
+  readonly stripPrefix: boolean;
+  readonly balancer: Balancer;
+  /** Every instance routed here, eligible or not. */
+  readonly members: readonly Upstream[];
+  /** Those that take traffic (UP, not critical, not in maintenance). */
+  readonly eligible: readonly Upstream[];
+  /** Roles of which a caller needs one; undefined when the service is open. */
+  readonly authorizedRoles: ReadonlySet<string> | undefined;
+  /** The eligible instances' weights the balancer was built with. */
+  readonly weights: readonly number[];
+}
+
+export interface RouteTableOptions {
+  routeByName: boolean;
+  /** Balancer of services that do not name one. */
+  balance: BalanceStrategy;
+  pool: PoolOptions;
+}
+
+export interface RouteInstanceView {
+  id: string;
+  address: string;
+  status: string;
+  health: string;
+  maintenance: boolean;
+  weight: number;
+  eligible: boolean;
+  ejected: boolean;
+  ejectedUntil: string | null;
+  outstanding: number;
+  consecutiveFailures: number;
+  requests: number;
+  failures: number;
+  ejections: number;
+}
+
+export interface RouteView {
+  prefix: string;
+  service: string;
+  source: RouteSource;
+  stripPrefix: boolean;
+  balance: BalanceStrategy;
+  authorizedRoles: string[];
+  instances: RouteInstanceView[];
+}
+
+export interface RouteConflict {
+  prefix: string;
+  services: string[];
+  routedTo: string;
+}
+
+export interface RouteTableView {
+  /** The registry index the table reflects. */
+  index: number;
+  routes: RouteView[];
+  conflicts: RouteConflict[];
+}
+
+interface ServiceState {
+  instances: Map<string, Instance>;
+  upstreams: Map<string, Upstream>;
+}
+
+interface Claim {
+  service: string;
+  byUrl: Upstream[];
+  byName: boolean;
+}
+
+export class RouteTable {
+  readonly #options: RouteTableOptions;
+  readonly #services = new Map<string, ServiceState>();
+  #routes = new Map<string, Route>();
+  #root: Route | undefined;
+  /** Most path segments of any prefix: a lookup tries no deeper. */
+  #depth = 0;
+  #conflicts: RouteConflict[] = [];
+  #dirty = false;
+  #index = 0;
+  /** Scratch space for a lookup's candidate prefix ends (lookups are synchronous, so one is enough). */
+  #cuts = new Int32Array(8);
+
+  constructor(options: RouteTableOptions) {
+    this.#options = options;
+  }
+
+  /** The registry index of the last snapshot or event applied. */
+  get index(): number {
+    return this.#index;
+  }
+
+  /** Applies one event of the watch. */
+  apply(event: RouteFeedEvent): void {
+    switch (event.type) {
+      case 'snapshot':
+        this.#reset(event.instances);
+        break;
+      case 'deregistered':
+      case 'expired':
+        this.#remove(event.instance);
+        break;
+      case 'registered':
+      case 'updated':
+      case 'status':
+      case 'health':
+        this.#put(event.instance);
+        break;
+    }
+    if (event.index > this.#index || event.type === 'snapshot') this.#index = event.index;
+    this.#dirty = true;
+  }
+
+  /** The route for a request target (`/path?query`), or undefined. */
+  match(target: string): Route | undefined {
+    if (this.#dirty) this.#rebuild();
+    const routes = this.#routes;
+    if (routes.size > 0) {
+      const query = target.indexOf('?');
+      const end = query === -1 ? target.length : query;
+      // Candidate prefixes end at each later '/' (segment boundaries) and at the end of the path, up to #depth segments.
+      const cuts = this.#cuts;
+      let count = 0;
+      let at = 0;
+      while (count < this.#depth) {
+        const slash = target.indexOf('/', at + 1);
+        if (slash === -1 || slash >= end) {
+          if (end > at + 1 || count === 0) cuts[count++] = end;
+          break;
+        }
+        cuts[count++] = slash;
+        at = slash;
+      }
+      for (let i = count - 1; i >= 0; i--) {
+        const route = routes.get(target.slice(0, cuts[i]));
+        if (route !== undefined) return route;
+      }
+    }
+    return this.#root;
+  }
+
+  /** The table for operators (`GET /_gateway/routes`). */
+  view(): RouteTableView {
+    if (this.#dirty) this.#rebuild();
+    const all = [...this.#routes.values()];
+    if (this.#root) all.push(this.#root);
+    all.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+    return {
+      index: this.#index,
+      routes: all.map((route) => ({
+        prefix: route.prefix,
+        service: route.service,
+        source: route.source,
+        stripPrefix: route.stripPrefix,
+        balance: route.balancer.strategy,
+        authorizedRoles: route.authorizedRoles ? [...route.authorizedRoles].sort() : [],
+        instances: route.members.map((u) => instanceView(u, route.eligible.includes(u))),
+      })),
+      conflicts: this.#conflicts,
+    };
+  }
+
+  /** Every upstream of every instance (for metrics). */
+  upstreams(): Upstream[] {
+    const all: Upstream[] = [];
+    for (const state of this.#services.values()) all.push(...state.upstreams.values());
+    return all;
+  }
+
+  /** Closes every pool at once. */
+  async close(): Promise<void> {
+    const closing = this.upstreams().map((u) => u.destroy());
+    this.#services.clear();
+    this.#routes = new Map();
+    this.#root = undefined;
+    await Promise.all(closing);
+  }
+
+  #reset(instances: readonly Instance[]): void {
+    const seen = new Set<string>();
+    for (const instance of instances) {
+      this.#put(instance);
+      seen.add(`${instance.service}\0${instance.id}`);
+    }
+    for (const [service, state] of this.#services) {
+      for (const instance of [...state.instances.values()]) {
+        if (!seen.has(`${service}\0${instance.id}`)) this.#remove(instance);
+      }
+    }
+  }
+
+  #put(instance: Instance): void {
+    let state = this.#services.get(instance.service);
+    if (!state) {
+      state = { instances: new Map(), upstreams: new Map() };
+      this.#services.set(instance.service, state);
+    }
+    state.instances.set(instance.id, instance);
+    const upstream = state.upstreams.get(instance.id);
+    if (upstream?.host === instance.host && upstream.port === instance.port) {
+      upstream.instance = instance;
+      return;
+    }
+    if (upstream) void upstream.close();
+    state.upstreams.set(instance.id, new Upstream(instance, this.#options.pool));
+  }
+
+  #remove(instance: Pick<Instance, 'service' | 'id'>): void {
+    const state = this.#services.get(instance.service);
+    if (!state) return;
+    state.instances.delete(instance.id);
+    const upstream = state.upstreams.get(instance.id);
+    state.upstreams.delete(instance.id);
+    // Requests under way finish; no new one is sent to it.
+    if (upstream) void upstream.close();
+    if (state.instances.size === 0) this.#services.delete(instance.service);
+  }
+
+  #rebuild(): void {
+    this.#dirty = false;
+    const claims = new Map<string, Claim[]>();
+    const claim = (prefix: string, service: string): Claim => {
+      let list = claims.get(prefix);
+      if (!list) claims.set(prefix, (list = []));
+      let found = list.find((c) => c.service === service);
+      if (!found) list.push((found = { service, byUrl: [], byName: false }));
+      return found;
+    };
+    for (const [service, state] of this.#services) {
+      for (const upstream of state.upstreams.values()) {
+        const prefix = normalizePrefix(upstream.instance.url);
+        if (prefix !== undefined) claim(prefix, service).byUrl.push(upstream);
+      }
+      if (this.#options.routeByName) claim(`/${service}`, service).byName = true;
+    }
+
+    const previous = this.#routes;
+    const previousRoot = this.#root;
+    const routes = new Map<string, Route>();
+    const conflicts: RouteConflict[] = [];
+    let root: Route | undefined;
+    let depth = 0;
+    for (const [prefix, list] of claims) {
+      // A url names its prefix on purpose and wins over a service's name; among equals the first name wins.
+      const byUrl = list.filter((c) => c.byUrl.length > 0).sort((a, b) => compare(a.service, b.service));
+      const chosen = byUrl[0] ?? list[0];
+      if (!chosen) continue;
+      if (list.length > 1) {
+        conflicts.push({ prefix, services: list.map((c) => c.service).sort(compare), routedTo: chosen.service });
+      }
+      const state = this.#services.get(chosen.service) as ServiceState;
+      const members = chosen.byName ? [...state.upstreams.values()] : chosen.byUrl;
+      members.sort((a, b) => compare(a.instance.id, b.instance.id));
+      const source: RouteSource = chosen.byUrl.length > 0 ? (chosen.byName ? 'url+name' : 'url') : 'name';
+      const old = prefix === '/' ? previousRoot : previous.get(prefix);
+      const route = this.#route({ prefix, service: chosen.service, source, members, state }, old);
+      if (prefix === '/') root = route;
+      else {
+        routes.set(prefix, route);
+        depth = Math.max(depth, segments(prefix));
+      }
+    }
+    this.#routes = routes;
+    this.#root = root;
+    this.#depth = depth;
+    if (this.#cuts.length < depth + 1) this.#cuts = new Int32Array(depth + 1);
+    this.#conflicts = conflicts.sort((a, b) => compare(a.prefix, b.prefix));
+  }
+
+  #route(
+    spec: { prefix: string; service: string; source: RouteSource; members: Upstream[]; state: ServiceState },
+    old: Route | undefined,
+  ): Route {
+    const { prefix, service, source, members, state } = spec;
+    const settings = serviceSettings(state.instances, this.#options.balance);
+    const eligible = members.filter((u) => isEligible(u.instance));
+    // Keep the balancer (its rotation and weights) across changes that leave its instances and weights as they were.
+    const reuse =
+      old?.service === service &&
+      old.balancer.strategy === settings.balance &&
+      old.eligible.length === eligible.length &&
+      old.eligible.every((u, i) => u === eligible[i] && u.instance.weight === old.weights[i]);
+    const balancer = reuse ? old.balancer : createBalancer(settings.balance, eligible);
+    return {
+      prefix,
+      service,
+      source,
+      stripPrefix: settings.stripPrefix,
+      balancer,
+      members,
+      eligible,
+      authorizedRoles: settings.roles,
+      weights: eligible.map((u) => u.instance.weight),
+    };
+  }
+}
+
+/** Rewrites the request target for the upstream: the prefix is cut when the service asks for it. */
+export function upstreamPath(route: Route, target: string): string {
+  if (!route.stripPrefix || route.prefix === '/') return target;
+  const rest = target.slice(route.prefix.length);
+  return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
+}
+
+export function isEligible(instance: Instance): boolean {
+  return instance.status === 'UP' && instance.health !== 'critical' && !inMaintenance(instance);
+}
+
+function inMaintenance(instance: Instance): boolean {
+  return instance.maintenance?.enabled === true;
+}
+
+function serviceSettings(
+  instances: ReadonlyMap<string, Instance>,
+  fallback: BalanceStrategy,
+): { balance: BalanceStrategy; stripPrefix: boolean; roles: ReadonlySet<string> | undefined } {
+  let latest: Instance | undefined;
+  const roles = new Set<string>();
+  for (const instance of instances.values()) {
+    if (!latest || instance.modifyIndex > latest.modifyIndex) latest = instance;
+    for (const role of instance.authorizedRoles) roles.add(role);
+  }
+  const balance = latest?.metadata[BALANCE_KEY];
+  return {
+    balance: isBalanceStrategy(balance) ? balance : fallback,
+    stripPrefix: latest?.metadata[STRIP_PREFIX_KEY] === 'true',
+    roles: roles.size > 0 ? roles : undefined,
+  };
+}
+
+/** `/tickets/` → `/tickets`; undefined unless it is an absolute path. */
+export function normalizePrefix(url: string | undefined): string | undefined {
+  if (url?.startsWith('/') !== true) return undefined;
+  const end = url.search(/[?#]/);
+  let path = end === -1 ? url : url.slice(0, end);
+  while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  return path;
+}
+
+function segments(prefix: string): number {
+  let n = 0;
+  for (let i = 0; i < prefix.length; i++) if (prefix.charCodeAt(i) === 47) n++;
+  return n;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function instanceView(upstream: Upstream, eligible: boolean): RouteInstanceView {
+  const instance = upstream.instance;
+  return {
+    id: instance.id,
+    address: `${upstream.host}:${upstream.port}`,
+    status: instance.status,
+    health: instance.health,
+    maintenance: inMaintenance(instance),
+    weight: instance.weight,
+    eligible,
+    ejected: upstream.ejected,
+    ejectedUntil: upstream.ejected ? new Date(upstream.ejectedUntil).toISOString() : null,
+    outstanding: upstream.outstanding,
+    consecutiveFailures: upstream.consecutiveFailures,
+    requests: upstream.requests,
+    failures: upstream.failures,
+    ejections: upstream.totalEjections,
+  };
+}

@@ -1,0 +1,426 @@
+/**
+ * Client-side discovery (seed 002, issue #6): a local cache of the services a caller asks about, kept current by
+ * one watch per service, and a choice of instance per call.
+ *
+ * Invariants:
+ * - Only healthy instances are handed out: status UP, health not critical, not in maintenance.
+ * - The cache is never emptied because the registry is unreachable: the last known instances keep being served,
+ *   and `stale` says so until the watch is connected again.
+ */
+import { RegistryError } from '../errors/index.js';
+import type { Instance } from '../wire/index.js';
+import { UnavailableError } from './errors.js';
+import type { RegistryClient } from './registry-client.js';
+import type { WatchEvent, WatchStatus } from './watch.js';
+
+/** How `pick` chooses among a service's healthy instances. */
+export type Strategy = 'round-robin' | 'random' | 'weighted' | 'least-outstanding';
+
+export interface DiscoveryOptions {
+  /** Default `round-robin`. `weighted` follows each instance's `weight`; `least-outstanding` the calls in flight. */
+  strategy?: Strategy;
+  /** How long `fetch` skips an instance it could not connect to (passive health). Default 5 s. */
+  coolDownMs?: number;
+  /** The base URL `fetch` calls for an instance. Default `http://<host>:<port>`. */
+  baseUrl?: (instance: Instance) => string;
+}
+
+/** What `on('change')` listeners get: the service's healthy instances after a change. */
+export interface DiscoveryChange {
+  service: string;
+  instances: readonly Instance[];
+  /** The registry cannot be reached: these are the last known instances. */
+  stale: boolean;
+}
+
+export type DiscoveryListener = (change: DiscoveryChange) => void;
+
+interface Entry {
+  readonly service: string;
+  readonly controller: AbortController;
+  /** Every instance, whatever its status, by id. */
+  readonly instances: Map<string, Instance>;
+  /** The healthy ones, ordered by id; rebuilt after each change. */
+  healthy: Instance[];
+  loaded: boolean;
+  connected: boolean;
+  /** Why the watch could not connect (or failed for good). */
+  error: unknown;
+  /** Callers of a service whose first answer has not come yet. */
+  waiting: { resolve: () => void; reject: (err: unknown) => void }[];
+  next: number;
+  /** Smooth weighted round-robin: each instance's current weight. */
+  weights: Map<string, number>;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/**
+ * A load-balancing cache of service instances, fed by watches on the registry.
+ * @example
+ * const discovery = new Discovery(new RegistryClient({ url: 'http://127.0.0.1:8900' }), { strategy: 'weighted' });
+ * const instance = await discovery.pick('tickets');
+ * const response = await discovery.fetch('tickets', '/tickets?limit=10');
+ * discovery.on('change', ({ service, instances, stale }) => console.log(service, instances.length, stale));
+ * discovery.close();
+ */
+export class Discovery implements Disposable {
+  readonly #client: RegistryClient;
+  readonly #strategy: Strategy;
+  readonly #coolDownMs: number;
+  readonly #baseUrl: (instance: Instance) => string;
+  readonly #entries = new Map<string, Entry>();
+  readonly #listeners = new Set<DiscoveryListener>();
+  /** Calls in flight per `service\0id`. */
+  readonly #outstanding = new Map<string, number>();
+  /** Epoch ms until which an instance is skipped, per `service\0id`. */
+  readonly #coolUntil = new Map<string, number>();
+  #closed = false;
+
+  constructor(client: RegistryClient, options: DiscoveryOptions = {}) {
+    this.#client = client;
+    this.#strategy = options.strategy ?? 'round-robin';
+    this.#coolDownMs = options.coolDownMs ?? 5_000;
+    this.#baseUrl = options.baseUrl ?? defaultBaseUrl;
+  }
+
+  /**
+   * True while the registry cannot be reached for some service asked about: what is served is the last known list.
+   * @example
+   * if (discovery.stale) console.warn('serving cached instances');
+   */
+  get stale(): boolean {
+    for (const entry of this.#entries.values()) if (entry.loaded && !entry.connected) return true;
+    return false;
+  }
+
+  /**
+   * The healthy instances of `service` (status UP, not critical, not in maintenance). The first call for a service
+   * starts watching it and waits for its first answer; UnavailableError if the registry cannot be reached then.
+   * @example
+   * const instances = await discovery.all('tickets');
+   */
+  async all(service: string): Promise<Instance[]> {
+    const entry = await this.#loaded(service);
+    return [...entry.healthy];
+  }
+
+  /**
+   * One healthy instance of `service`, chosen by the strategy; UnavailableError when it has none. With
+   * `least-outstanding`, pair each pick with `release(instance)` when the call is done (or use `call`).
+   * @example
+   * const { host, port } = await discovery.pick('tickets');
+   */
+  async pick(service: string): Promise<Instance> {
+    const entry = await this.#loaded(service);
+    const instance = this.#choose(entry, new Set());
+    if (!instance) throw new UnavailableError(`service ${service} has no healthy instance`);
+    if (this.#strategy === 'least-outstanding') this.#acquire(instance);
+    return instance;
+  }
+
+  /**
+   * Ends a call on an instance from `pick` (for `least-outstanding`).
+   * @example
+   * const instance = await discovery.pick('tickets');
+   * try { await callTickets(instance); } finally { discovery.release(instance); }
+   */
+  release(instance: Instance): void {
+    const key = keyOf(instance);
+    const count = this.#outstanding.get(key) ?? 0;
+    if (count <= 1) this.#outstanding.delete(key);
+    else this.#outstanding.set(key, count - 1);
+  }
+
+  /**
+   * Picks an instance, runs `fn` on it, and counts the call as outstanding until it settles.
+   * @example
+   * const body = await discovery.call('tickets', async (i) => (await fetch(`http://${i.host}:${i.port}/`)).text());
+   */
+  async call<T>(service: string, fn: (instance: Instance) => Promise<T>): Promise<T> {
+    const entry = await this.#loaded(service);
+    const instance = this.#choose(entry, new Set());
+    if (!instance) throw new UnavailableError(`service ${service} has no healthy instance`);
+    this.#acquire(instance);
+    try {
+      return await fn(instance);
+    } finally {
+      this.release(instance);
+    }
+  }
+
+  /**
+   * Calls `path` on an instance of `service` with Node's fetch. When the connection fails, the instance is skipped
+   * for the cool-down, and an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) whose body can be sent again is
+   * retried once on another instance. HTTP error statuses are answers, not failures: they are returned.
+   * @example
+   * const response = await discovery.fetch('tickets', '/tickets', { headers: { accept: 'application/json' } });
+   */
+  async fetch(service: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const entry = await this.#loaded(service);
+    const method = (init.method ?? 'GET').toUpperCase();
+    const retryable = IDEMPOTENT.has(method) && replayable(init.body);
+    const tried = new Set<string>();
+    for (;;) {
+      const instance = this.#choose(entry, tried);
+      if (!instance) {
+        throw new UnavailableError(
+          tried.size === 0 ? `service ${service} has no healthy instance` : `service ${service} has no other instance to retry on`,
+        );
+      }
+      tried.add(instance.id);
+      const url = this.#baseUrl(instance) + (path.startsWith('/') ? path : `/${path}`);
+      this.#acquire(instance);
+      try {
+        return await fetch(url, init);
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        this.#coolUntil.set(keyOf(instance), Date.now() + this.#coolDownMs);
+        if (!retryable || tried.size > 1 || entry.healthy.length <= 1) {
+          throw new UnavailableError(`${method} ${url} failed: ${describe(err)}`, { cause: err });
+        }
+      } finally {
+        this.release(instance);
+      }
+    }
+  }
+
+  /**
+   * Listens to changes of the services asked about.
+   * @example
+   * discovery.on('change', ({ service, instances }) => console.log(service, instances.map((i) => i.id)));
+   */
+  on(_event: 'change', listener: DiscoveryListener): this {
+    this.#listeners.add(listener);
+    return this;
+  }
+
+  /**
+   * Stops a listener.
+   * @example
+   * discovery.off('change', listener);
+   */
+  off(_event: 'change', listener: DiscoveryListener): this {
+    this.#listeners.delete(listener);
+    return this;
+  }
+
+  /**
+   * Stops every watch. Calls waiting for a first answer fail with UnavailableError.
+   * @example
+   * discovery.close();
+   */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#entries.values()) {
+      entry.controller.abort();
+      this.#fail(entry, new UnavailableError('discovery is closed'));
+    }
+    this.#entries.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async #loaded(service: string): Promise<Entry> {
+    if (this.#closed) throw new UnavailableError('discovery is closed');
+    const entry = this.#entries.get(service) ?? this.#start(service);
+    if (entry.loaded) return entry;
+    // Nothing is known yet and the registry cannot be reached: say so now rather than wait.
+    if (entry.error !== undefined && !entry.connected) throw unavailable(entry);
+    await new Promise<void>((resolve, reject) => {
+      entry.waiting.push({ resolve, reject });
+    });
+    return entry;
+  }
+
+  #start(service: string): Entry {
+    const entry: Entry = {
+      service,
+      controller: new AbortController(),
+      instances: new Map(),
+      healthy: [],
+      loaded: false,
+      connected: false,
+      error: undefined,
+      waiting: [],
+      next: 0,
+      weights: new Map(),
+    };
+    this.#entries.set(service, entry);
+    const events = this.#client.watch(service, {
+      signal: entry.controller.signal,
+      onStatus: (status) => {
+        this.#onStatus(entry, status);
+      },
+    });
+    void (async () => {
+      try {
+        for await (const event of events) this.#apply(entry, event);
+      } catch (err) {
+        // The registry refused the watch (e.g. an invalid name): forget the entry so a later call tries again.
+        if (this.#entries.get(service) === entry) this.#entries.delete(service);
+        entry.error = err;
+        this.#fail(entry, err);
+      }
+    })();
+    return entry;
+  }
+
+  #onStatus(entry: Entry, status: WatchStatus): void {
+    const wasStale = entry.loaded && !entry.connected;
+    entry.connected = status.connected;
+    if (!status.connected) {
+      entry.error = status.error;
+      if (!entry.loaded) this.#fail(entry, unavailable(entry));
+    }
+    if (entry.loaded && wasStale !== !entry.connected) this.#emit(entry);
+  }
+
+  #apply(entry: Entry, event: WatchEvent): void {
+    switch (event.type) {
+      case 'snapshot':
+        entry.instances.clear();
+        for (const instance of event.instances) entry.instances.set(instance.id, instance);
+        break;
+      case 'registered':
+      case 'updated':
+      case 'status':
+      case 'health':
+        entry.instances.set(event.instance.id, event.instance);
+        break;
+      case 'deregistered':
+      case 'expired':
+        entry.instances.delete(event.instance.id);
+        break;
+    }
+    entry.healthy = [...entry.instances.values()].filter(isHealthy).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const id of entry.weights.keys()) if (!entry.instances.has(id)) entry.weights.delete(id);
+    entry.error = undefined;
+    if (!entry.loaded) {
+      entry.loaded = true;
+      const waiting = entry.waiting;
+      entry.waiting = [];
+      for (const w of waiting) w.resolve();
+    }
+    this.#emit(entry);
+  }
+
+  #emit(entry: Entry): void {
+    const change: DiscoveryChange = { service: entry.service, instances: [...entry.healthy], stale: !entry.connected };
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's bug must not stop the cache from being kept current.
+      }
+    }
+  }
+
+  #fail(entry: Entry, err: unknown): void {
+    const waiting = entry.waiting;
+    entry.waiting = [];
+    for (const w of waiting) w.reject(err);
+  }
+
+  /** One healthy instance not in `exclude`, preferring those not cooling down after a failed connection. */
+  #choose(entry: Entry, exclude: ReadonlySet<string>): Instance | undefined {
+    const now = Date.now();
+    const candidates = exclude.size === 0 ? entry.healthy : entry.healthy.filter((i) => !exclude.has(i.id));
+    const warm = candidates.filter((i) => (this.#coolUntil.get(keyOf(i)) ?? 0) <= now);
+    // When every instance is cooling down, trying one beats failing outright.
+    const list = warm.length > 0 ? warm : candidates;
+    if (list.length === 0) return undefined;
+    switch (this.#strategy) {
+      case 'round-robin':
+        return list[entry.next++ % list.length];
+      case 'random':
+        return list[Math.floor(Math.random() * list.length)];
+      case 'weighted':
+        return smoothWeighted(entry, list);
+      case 'least-outstanding':
+        return this.#leastOutstanding(entry, list);
+    }
+  }
+
+  /** The instance with the fewest calls in flight; ties go round-robin so an idle service still spreads load. */
+  #leastOutstanding(entry: Entry, list: Instance[]): Instance {
+    const start = entry.next++ % list.length;
+    let best = list[start] as Instance;
+    let fewest = this.#outstanding.get(keyOf(best)) ?? 0;
+    for (let k = 1; k < list.length && fewest > 0; k++) {
+      const instance = list[(start + k) % list.length] as Instance;
+      const count = this.#outstanding.get(keyOf(instance)) ?? 0;
+      if (count < fewest) {
+        best = instance;
+        fewest = count;
+      }
+    }
+    return best;
+  }
+
+  #acquire(instance: Instance): void {
+    const key = keyOf(instance);
+    this.#outstanding.set(key, (this.#outstanding.get(key) ?? 0) + 1);
+  }
+}
+
+/**
+ * Smooth weighted round-robin (as in nginx): over any window of picks each instance gets its share of `weight`,
+ * interleaved rather than in runs.
+ */
+function smoothWeighted(entry: Entry, list: Instance[]): Instance {
+  let total = 0;
+  let best: Instance | undefined;
+  let bestWeight = -Infinity;
+  for (const instance of list) {
+    const weight = Math.max(0, instance.weight);
+    total += weight;
+    const current = (entry.weights.get(instance.id) ?? 0) + weight;
+    entry.weights.set(instance.id, current);
+    if (current > bestWeight) {
+      best = instance;
+      bestWeight = current;
+    }
+  }
+  // The list is never empty, so the loop always chose one.
+  const chosen = best as Instance;
+  entry.weights.set(chosen.id, bestWeight - total);
+  return chosen;
+}
+
+/** Status UP, health not critical, and not in maintenance (a registry may not report maintenance at all). */
+function isHealthy(instance: Instance): boolean {
+  return instance.status === 'UP' && instance.health !== 'critical' && instance.maintenance?.enabled !== true;
+}
+
+function keyOf(instance: Instance): string {
+  return `${instance.service}\u0000${instance.id}`;
+}
+
+function defaultBaseUrl(instance: Instance): string {
+  const host = instance.host.includes(':') && !instance.host.startsWith('[') ? `[${instance.host}]` : instance.host;
+  return `http://${host}:${instance.port}`;
+}
+
+/** A body fetch can send a second time (not a one-shot stream). */
+function replayable(body: RequestInit['body']): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams || body instanceof Blob || body instanceof FormData;
+}
+
+function unavailable(entry: Entry): RegistryError {
+  if (entry.error instanceof RegistryError && entry.error.code !== 'UNAVAILABLE') return entry.error;
+  return new UnavailableError(`cannot discover ${entry.service}: the registry cannot be reached (${describe(entry.error)})`, {
+    cause: entry.error,
+  });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? err.message;
+  }
+  return String(err);
+}

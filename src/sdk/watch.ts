@@ -1,0 +1,279 @@
+/**
+ * Watching the registry from a client (issue #6): Server-Sent Events from `GET /v1/events` underneath, resumed from
+ * the last index after a dropped connection, and blocking queries when the event stream is unavailable.
+ *
+ * Invariant: the iterator never skips a change silently and never yields one twice. After a reconnect it resumes
+ * after the last index it yielded; when the registry can no longer replay from there, the next event is a
+ * snapshot, which replaces everything the consumer knew.
+ */
+import { CHANGE_TYPES } from '../wire/index.js';
+import type { ChangeEvent, ChangeType, Instance, ServiceAnswer, ServiceList } from '../wire/index.js';
+import { UnavailableError, errorFromCode } from './errors.js';
+import { EventStreamParser } from './event-stream-parser.js';
+import type { Answer, RegistryClient, RequestOptions } from './registry-client.js';
+
+/** Every instance of the watched service (or of every service), whatever its status or health, at `index`. */
+export interface SnapshotEvent {
+  type: 'snapshot';
+  index: number;
+  instances: Instance[];
+}
+
+/** What `client.watch()` yields: a snapshot that replaces what was known, or one change. */
+export type WatchEvent = ChangeEvent | SnapshotEvent;
+
+/** The state of a watch's connection, reported through `onStatus`. */
+export interface WatchStatus {
+  /** True once the registry answers; false while the watch waits to reconnect. */
+  connected: boolean;
+  /** `events`: Server-Sent Events; `blocking`: blocking queries, when the event stream is unavailable. */
+  mode: 'events' | 'blocking';
+  /** Why the connection was lost (when not connected). */
+  error?: unknown;
+  /** When the next attempt is made (when not connected). */
+  retryInMs?: number;
+}
+
+export interface WatchOptions {
+  /** Resume after this index: changes after it are replayed (or a snapshot comes first when they are gone). */
+  since?: number;
+  /** Ends the watch: the iterator finishes without an error. */
+  signal?: AbortSignal;
+  /** Told whenever the connection is made or lost, e.g. to flag a cache as stale. */
+  onStatus?: (status: WatchStatus) => void;
+}
+
+/** What a watch needs from the RegistryClient that runs it. */
+export interface WatchTransport {
+  readonly urls: readonly string[];
+  readonly token: string | undefined;
+  readonly timeoutMs: number;
+  readonly client: Pick<RegistryClient, 'request' | 'instances' | 'url'>;
+}
+
+/** The event stream answered in a way that says it is not there (an older registry, or a proxy in between). */
+class EventsUnavailable extends Error {}
+
+const FIRST_RETRY_MS = 200;
+const MAX_RETRY_MS = 5_000;
+/** The registry sends a comment every 15 s by default; this much silence means the connection is dead. */
+const IDLE_TIMEOUT_MS = 50_000;
+/** How long each blocking query of the fallback waits. */
+const BLOCKING_WAIT = '5m';
+const BLOCKING_WAIT_MS = 5 * 60_000;
+const CHANGE_TYPE_SET = new Set<string>(CHANGE_TYPES);
+
+/**
+ * The events of `service` (every service when undefined), for `RegistryClient.watch`.
+ * Retries with jittered exponential backoff; only a request the registry refuses (bad name, no permission) ends it
+ * with an error.
+ */
+export async function* watchEvents(
+  transport: WatchTransport,
+  service: string | undefined,
+  options: WatchOptions = {},
+): AsyncGenerator<WatchEvent, void, undefined> {
+  const { signal } = options;
+  let since = options.since;
+  let node = Math.max(0, transport.urls.indexOf(transport.client.url));
+  let mode: WatchStatus['mode'] = 'events';
+  let failures = 0;
+  let connected = false;
+  const report = (status: WatchStatus): void => {
+    try {
+      options.onStatus?.(status);
+    } catch {
+      // A listener's bug must not end the watch.
+    }
+  };
+  const onOpen = (): void => {
+    failures = 0;
+    if (!connected) {
+      connected = true;
+      report({ connected: true, mode });
+    }
+  };
+
+  while (!isAborted(signal)) {
+    const attempt = new AbortController();
+    const attemptSignal = signal ? AbortSignal.any([signal, attempt.signal]) : attempt.signal;
+    let error: unknown;
+    try {
+      const source =
+        mode === 'events'
+          ? streamEvents(transport, { node: transport.urls[node] as string, service, since }, { signal: attemptSignal, attempt, onOpen })
+          : pollEvents(transport.client, { service, since }, { signal: attemptSignal, onOpen });
+      for await (const event of source) {
+        // Never hand out a change the consumer has already had (a replay overlapping what was delivered).
+        if (event.type !== 'snapshot' && since !== undefined && event.index <= since) continue;
+        since = event.index;
+        yield event;
+      }
+      error = new UnavailableError('the registry ended the event stream');
+    } catch (err) {
+      if (isAborted(signal)) return;
+      if (err instanceof EventsUnavailable) {
+        mode = 'blocking';
+        continue;
+      }
+      if (isRefusal(err)) throw err;
+      error = err;
+    } finally {
+      attempt.abort();
+    }
+    // Another node may answer: move on (a single node is simply retried).
+    node = (node + 1) % transport.urls.length;
+    // Full jitter: clients dropped together by one registry do not all come back at the same moment.
+    const retryInMs = Math.round(Math.random() * Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** failures));
+    failures += 1;
+    connected = false;
+    report({ connected: false, mode, error, retryInMs });
+    if (!(await sleep(retryInMs, signal))) return;
+  }
+}
+
+/** One connection to `GET /v1/events`, yielding its events until it ends. */
+async function* streamEvents(
+  transport: WatchTransport,
+  at: { node: string; service: string | undefined; since: number | undefined },
+  control: { signal: AbortSignal; attempt: AbortController; onOpen: () => void },
+): AsyncGenerator<WatchEvent, void, undefined> {
+  const params = new URLSearchParams();
+  if (at.service !== undefined) params.set('service', at.service);
+  if (at.since !== undefined) params.set('since', String(at.since));
+  const qs = params.toString();
+  const url = `${at.node}/v1/events${qs === '' ? '' : `?${qs}`}`;
+  const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache' };
+  if (transport.token !== undefined) headers['authorization'] = `Bearer ${transport.token}`;
+  // Abort when the registry is silent for too long: first for the headers, then between chunks.
+  let timer = setTimeout(() => {
+    control.attempt.abort();
+  }, transport.timeoutMs);
+  const idle = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      control.attempt.abort();
+    }, IDLE_TIMEOUT_MS);
+  };
+  try {
+    const response = await fetch(url, { headers, signal: control.signal });
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      if (response.status === 404 || response.status === 405 || response.status === 501) throw new EventsUnavailable();
+      throw errorOf(response.status, text);
+    }
+    if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
+      await response.body?.cancel();
+      throw new EventsUnavailable();
+    }
+    control.onOpen();
+    idle();
+    const parser = new EventStreamParser();
+    const decoder = new TextDecoder();
+    const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        idle();
+        for (const message of parser.push(decoder.decode(value, { stream: true }))) {
+          const event = toWatchEvent(message.event, message.data);
+          if (event) yield event;
+        }
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The fallback: blocking queries. Each answer whose index moved is yielded as a snapshot, since a read cannot say
+ * what changed in between.
+ */
+async function* pollEvents(
+  client: WatchTransport['client'],
+  at: { service: string | undefined; since: number | undefined },
+  control: { signal: AbortSignal; onOpen: () => void },
+): AsyncGenerator<WatchEvent, void, undefined> {
+  let index = at.since;
+  for (;;) {
+    const query: RequestOptions['query'] = index === undefined ? {} : { index, wait: BLOCKING_WAIT };
+    const blocking = { signal: control.signal, extraTimeoutMs: index === undefined ? 0 : (BLOCKING_WAIT_MS * 17) / 16 };
+    if (at.service !== undefined) {
+      const answer: Answer<ServiceAnswer> = await client.request<ServiceAnswer>({
+        method: 'GET',
+        path: `/v1/services/${encodeURIComponent(at.service)}`,
+        query: { ...query, status: 'any', health: 'any' },
+        ...blocking,
+      });
+      control.onOpen();
+      if (answer.body.index !== index) yield { type: 'snapshot', index: answer.body.index, instances: answer.body.instances };
+      index = answer.body.index;
+    } else {
+      const answer: Answer<ServiceList> = await client.request<ServiceList>({ method: 'GET', path: '/v1/services', query, ...blocking });
+      control.onOpen();
+      if (answer.body.index !== index) {
+        const instances: Instance[] = [];
+        for await (const instance of client.instances()) instances.push(instance);
+        yield { type: 'snapshot', index: answer.body.index, instances };
+      }
+      index = answer.body.index;
+    }
+  }
+}
+
+function toWatchEvent(type: string, data: string): WatchEvent | undefined {
+  if (type !== 'snapshot' && !CHANGE_TYPE_SET.has(type)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const event = parsed as Partial<SnapshotEvent> & Partial<ChangeEvent>;
+  if (typeof event.index !== 'number') return undefined;
+  if (type === 'snapshot') return Array.isArray(event.instances) ? { type, index: event.index, instances: event.instances } : undefined;
+  if (typeof event.service !== 'string' || typeof event.instance !== 'object') return undefined;
+  return { type: type as ChangeType, index: event.index, service: event.service, instance: event.instance };
+}
+
+/** Errors that retrying cannot fix: the registry refused the watch itself. */
+function isRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 'INVALID_ARGUMENT' || code === 'UNAUTHENTICATED' || code === 'PERMISSION_DENIED';
+}
+
+function errorOf(status: number, text: string): Error {
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof body.code === 'string') return errorFromCode(body.code, typeof body.message === 'string' ? body.message : `HTTP ${status}`);
+  } catch {
+    // not JSON: fall through
+  }
+  return new UnavailableError(`the event stream answered HTTP ${status}`);
+}
+
+/** Read through a function, so the compiler does not assume an abort seen once cannot happen later. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,2 @@
+export { addXmlRpcRoutes } from './xmlrpc-routes.js';
+export type { XmlRpcOptions } from './xmlrpc-routes.js';
