@@ -230,7 +230,7 @@ http {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { url: `http://127.0.0.1:${port}`, version, stop };
+  return { url: `http://127.0.0.1:${port}`, version, stop, pid: child.pid };
 }
 
 function canConnect(port) {
@@ -254,3 +254,5 @@ function freePort() {
     });
   });
 }
+
+export { startNginx as startNginxForTest };

@@ -41,7 +41,7 @@ export type {
   ServiceList,
   ServiceSummary,
   SnapshotEvent,
-  Strategy,
+  DiscoveryStrategy,
   WatchEvent,
   WatchOptions,
   WatchStatus,

@@ -14,7 +14,7 @@ import type { Gateway } from './gateway/index.js';
 import { Metrics } from './metrics/index.js';
 import type { Store } from './store/index.js';
 import { createMemoryStore } from './store/memory/index.js';
-import { createSqliteStore } from './store/sqlite/index.js';
+import { openSqliteStore } from './store/sqlite/index.js';
 import { addXmlRpcRoutes } from './xmlrpc/index.js';
 
 export type { Config } from './config/index.js';
@@ -50,7 +50,7 @@ const VERSION = readVersion();
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'switchboard' } });
-  const store = openStore(config);
+  const store = await openStore(config);
   let registry: Registry | undefined;
   try {
     registry = await createRegistry({ store, leases: config.leases, changeLogSize: config.watch.changeLogSize, logger });
@@ -102,12 +102,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
 }
 
-function openStore(config: Config): Store {
+async function openStore(config: Config): Promise<Store> {
   switch (config.store.kind) {
     case 'memory':
       return createMemoryStore();
     case 'sqlite':
-      return createSqliteStore({ dataDir: config.store.dataDir });
+      return openSqliteStore({ dataDir: config.store.dataDir });
   }
 }
 

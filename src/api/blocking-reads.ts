@@ -33,6 +33,8 @@ export class BlockingReads {
   readonly #waiters: Waiters;
   /** Tells this process's ETags from those of a registry that ran before with the same indexes. */
   readonly #boot = randomBytes(6).toString('base64url');
+  /** URL → its variant hash: the many reads woken together by one change mostly share one URL. */
+  readonly #variants = new Map<string, string>();
 
   /** Ends every held read when the server starts closing, so closing never waits for a wait to run out. */
   constructor(app: FastifyInstance, registry: Registry) {
@@ -83,7 +85,13 @@ export class BlockingReads {
     what: { service: string | undefined; read: ReadHandler<R> },
   ): void {
     const index = this.#waiters.indexOf(what.service);
-    const etag = `"${this.#boot}-${index}-${variantOf(request.url)}"`;
+    let variant = this.#variants.get(request.url);
+    if (variant === undefined) {
+      variant = variantOf(request.url);
+      if (this.#variants.size >= 1_000) this.#variants.clear();
+      this.#variants.set(request.url, variant);
+    }
+    const etag = `"${this.#boot}-${index}-${variant}"`;
     void reply.header('etag', etag);
     if (matches(request.headers['if-none-match'], etag)) {
       void reply.code(304).header(INDEX_HEADER, index).send();

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { checkInstanceId, checkServiceName } from '../core/index.js';
 import { ERROR_CODES, RegistryError, toRegistryError } from '../errors/index.js';
 import type { ErrorCode } from '../errors/index.js';
 import type { ErrorBody } from '../wire/index.js';
@@ -44,8 +45,24 @@ export function toApiError(err: FastifyError | Error): RegistryError {
   return toRegistryError(err);
 }
 
+/**
+ * A path parameter that fails its schema pattern gets the core's message, which says what a valid service name or
+ * instance id looks like (the schema's own message only quotes the regular expression).
+ */
+function explainParams(err: FastifyError | Error, request: FastifyRequest): RegistryError | undefined {
+  if ((err as Partial<FastifyError>).validationContext !== 'params') return undefined;
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  try {
+    if ('service' in params) checkServiceName(params['service']);
+    if ('id' in params) checkInstanceId(params['id']);
+  } catch (explained) {
+    if (explained instanceof RegistryError) return explained;
+  }
+  return undefined;
+}
+
 export function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
-  const error = toApiError(err);
+  const error = explainParams(err, request) ?? toApiError(err);
   const body = errorBody(error);
   if (body.statusCode >= 500) request.log.error({ err }, error.message);
   else request.log.info({ code: error.code }, error.message);

@@ -41,6 +41,8 @@ export function addWatchRoutes(app: FastifyInstance, registry: Registry, options
       },
     },
     (request, reply) => {
+      // A HEAD request gets the headers only: a stream without a body would never end.
+      if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').send();
       const { service } = request.query;
       const lastEventId = request.headers['last-event-id'];
       // A reconnecting EventSource sends the id of the last event it saw: that is where it resumes.
@@ -48,6 +50,7 @@ export function addWatchRoutes(app: FastifyInstance, registry: Registry, options
         typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId.trim()) ? Number(lastEventId.trim()) : request.query.since;
       reply.hijack();
       streams.open(reply.raw, { service, since });
+      return reply;
     },
   );
 }

@@ -39,9 +39,10 @@ function oneOf(values: readonly string[]) {
 }
 
 function duration(raw: unknown): number {
-  if (typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw)) return parseDuration(Number(raw), 'value');
-  if (typeof raw !== 'string' && typeof raw !== 'number') throw new Error('must be a duration');
-  const ms = parseDuration(raw, 'value');
+  // Plain seconds ("2") are a duration too, and must pass the same check as "2s".
+  const value = typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  if (typeof value !== 'string' && typeof value !== 'number') throw new Error('must be a duration');
+  const ms = parseDuration(value, 'value');
   if (ms <= 0) throw new Error('must be above zero');
   return ms;
 }

@@ -3,9 +3,13 @@ import { formatDuration } from '../wire/index.js';
 import type { Health, Instance } from '../wire/index.js';
 import { CheckState, checkKey, worst } from './check-state.js';
 
+/** Shared by every instance without checks (most of them), so they cost no array each. */
+const NO_CHECKS: readonly CheckState[] = Object.freeze([]);
+
 /**
  * One instance in memory: its durable record plus what the registry knows at run time.
- * `wire` is the answer shape, rebuilt once per change so reads never rebuild it.
+ * `wire` is the answer shape, built on first read after a change and kept until the next one, so reads never
+ * rebuild it; instances nobody reads (most of them, in a large registry) never hold one.
  */
 export class InstanceState {
   record: InstanceRecord;
@@ -14,17 +18,27 @@ export class InstanceState {
   /** The lease has lapsed (ttl passed without a heartbeat). */
   leaseCritical = false;
   /** Run-time state of the record's checks, in the record's order (issue #5). */
-  checks: CheckState[] = [];
+  checks: readonly CheckState[] = NO_CHECKS;
   /** Epoch ms since which the instance has been critical (maintenance aside), for `deregisterCriticalAfter`. */
   criticalSince: number | undefined;
-  wire: Instance;
+  #wire: Instance | undefined;
 
   /** `restored`: the record comes from the store at start-up (its checks then start passing, not critical). */
   constructor(record: InstanceRecord, lastHeartbeat: number, restored = false) {
     this.record = record;
     this.lastHeartbeat = lastHeartbeat;
     this.syncChecks(lastHeartbeat, restored);
-    this.wire = this.#build();
+  }
+
+  /** The answer shape as of the last change. */
+  get wire(): Instance {
+    this.#wire ??= this.#build();
+    return this.#wire;
+  }
+
+  /** A new answer shape, not kept (change events carry one; the instance itself keeps none until read). */
+  toWire(): Instance {
+    return this.#wire ?? this.#build();
   }
 
   get key(): string {
@@ -59,7 +73,7 @@ export class InstanceState {
   syncChecks(now: number, restored = false): void {
     const specs = this.record.checks ?? [];
     if (specs.length === 0) {
-      this.checks = [];
+      this.checks = NO_CHECKS;
       return;
     }
     const kept = new Map(this.checks.map((c) => [c.key, c]));
@@ -79,14 +93,14 @@ export class InstanceState {
     return this.lastHeartbeat + (this.record.deregisterAfterMs ?? 3 * ttlMs);
   }
 
-  /** Rebuilds the answer shape after a change. */
+  /** Drops the answer shape after a change; the next read builds it. */
   refresh(): void {
-    this.wire = this.#build();
+    this.#wire = undefined;
   }
 
   /** The answer shape with the live heartbeat time (which changes without a change index). */
   live(): Instance {
-    const live = { ...this.wire, lastHeartbeat: new Date(this.lastHeartbeat).toISOString() };
+    const live = { ...this.toWire(), lastHeartbeat: new Date(this.lastHeartbeat).toISOString() };
     if (this.checks.length > 0) live.checks = this.checks.map((c) => c.current());
     return live;
   }

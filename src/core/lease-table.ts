@@ -1,27 +1,34 @@
 /**
  * Lease deadlines, ordered, with no timer per lease: a binary min-heap swept once per interval.
  *
- * Invariant: a key is in the heap at most once, and its heap deadline is never later than its real next
- * deadline. Renewing a lease therefore costs nothing here: the sweep finds the entry early, asks for the real
- * deadline and pushes it back. That keeps heartbeats O(1) and the sweep O(due · log n).
+ * Invariant: a key is scheduled at most once, and its scheduled deadline is never later than its real next
+ * deadline. Renewing a lease (a later deadline) therefore costs nothing here: the sweep finds the entry early, asks
+ * for the real deadline and pushes it back. That keeps heartbeats O(1) and the sweep O(due · log n). Moving a key
+ * to an earlier deadline (a lapsed lease revived, a shorter ttl) pushes a new entry; the old one is dropped when it
+ * surfaces, as are the entries of deleted keys.
  */
 export class LeaseTable<K> {
   readonly #deadlines: number[] = [];
   readonly #keys: K[] = [];
-  readonly #members = new Set<K>();
+  /** Each scheduled key and the deadline of its live heap entry. */
+  readonly #scheduled = new Map<K, number>();
 
   get size(): number {
-    return this.#members.size;
+    return this.#scheduled.size;
   }
 
   has(key: K): boolean {
-    return this.#members.has(key);
+    return this.#scheduled.has(key);
   }
 
-  /** Schedules `key` at `deadline` unless it is already scheduled (its entry then fires early and is re-read). */
+  /**
+   * Schedules `key` at `deadline`. A key already scheduled no later keeps its entry (which then fires early and is
+   * re-read); one scheduled later moves to `deadline`.
+   */
   add(key: K, deadline: number): void {
-    if (this.#members.has(key)) return;
-    this.#members.add(key);
+    const scheduled = this.#scheduled.get(key);
+    if (scheduled !== undefined && scheduled <= deadline) return;
+    this.#scheduled.set(key, deadline);
     this.#deadlines.push(deadline);
     this.#keys.push(key);
     this.#up(this.#keys.length - 1);
@@ -29,15 +36,20 @@ export class LeaseTable<K> {
 
   /** Forgets `key`; its heap entry is dropped when it surfaces. */
   delete(key: K): void {
-    this.#members.delete(key);
+    this.#scheduled.delete(key);
   }
 
   /** Removes and returns every live key whose deadline is at or before `now`, earliest first. */
   popDue(now: number): K[] {
     const due: K[] = [];
     while (this.#keys.length > 0 && (this.#deadlines[0] ?? Infinity) <= now) {
+      const deadline = this.#deadlines[0] as number;
       const key = this.#pop();
-      if (this.#members.delete(key)) due.push(key);
+      // Only the key's live entry counts: others are left from a delete or a move to an earlier deadline.
+      if (this.#scheduled.get(key) === deadline) {
+        this.#scheduled.delete(key);
+        due.push(key);
+      }
     }
     return due;
   }

@@ -28,6 +28,7 @@ import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { InstanceState } from './instance-state.js';
 import { LeaseTable } from './lease-table.js';
+import { withChanges } from './record.js';
 import { checkInstanceId, checkReason, checkServiceName, checkStatus, normalizeRegistration } from './validate.js';
 import type { RecordFields } from './validate.js';
 
@@ -219,13 +220,12 @@ export class Registry {
       // Re-registering what is already there is a heartbeat, not a change.
       return { instance: await this.renew(fields.service, fields.id), created: false };
     }
-    const record: InstanceRecord = {
-      ...fields,
+    const record = withChanges(fields, {
       registeredAt: existing?.record.registeredAt ?? now,
       updatedAt: now,
       createIndex: existing?.record.createIndex ?? 0,
       modifyIndex: existing?.record.modifyIndex ?? 0,
-    };
+    });
     const creating = !existing && !this.#creating.has(key);
     if (creating) this.#creating.add(key);
     let index: number;
@@ -237,7 +237,8 @@ export class Registry {
     const current = this.#find(fields.service, fields.id);
     if (current && current.record.modifyIndex > index) return { instance: current.live(), created: false };
     record.modifyIndex = index;
-    record.createIndex ||= index;
+    // A registration that raced another creating the same id keeps the first write's createIndex, as the store does.
+    record.createIndex ||= current?.record.createIndex ?? index;
     let state: InstanceState;
     let type: ChangeType;
     if (current) {
@@ -289,7 +290,7 @@ export class Registry {
     checkStatus(status);
     const state = this.#require(service, id);
     if (state.record.status === status) return state.live();
-    const record: InstanceRecord = { ...state.record, status, updatedAt: this.#clock.now() };
+    const record = withChanges(state.record, { status, updatedAt: this.#clock.now() });
     const index = await this.#write({ op: 'put', record });
     if (this.#find(service, id) === state && state.record.modifyIndex < index) {
       state.record = record;
@@ -616,7 +617,7 @@ export class Registry {
     const current = this.#find(service, id);
     if (current && current.record.modifyIndex < index) {
       this.#remove(current);
-      current.record = { ...current.record, modifyIndex: index };
+      current.record = withChanges(current.record, { modifyIndex: index });
       current.refresh();
       this.#emit(type, current);
       return current.wire;
@@ -638,7 +639,7 @@ export class Registry {
   }
 
   #applyIndex(state: InstanceState, index: number): void {
-    state.record = { ...state.record, modifyIndex: index };
+    state.record = withChanges(state.record, { modifyIndex: index });
     state.refresh();
   }
 
@@ -656,7 +657,7 @@ export class Registry {
     if (index > this.#index) this.#index = index;
     this.#serviceIndex.set(service, Math.max(this.#serviceIndex.get(service) ?? 0, index));
     if (type !== 'deregistered' && type !== 'expired') this.#noteHealth(state);
-    const change: ChangeEvent = { type, index, service, instance: state.wire };
+    const change: ChangeEvent = { type, index, service, instance: state.toWire() };
     this.#log.append(change);
     const listeners = this.#serviceListeners.get(service);
     if (listeners) for (const listener of listeners) this.#call(listener, change);

@@ -41,6 +41,13 @@ export const CHECK_LIMITS = {
   minDeregisterCriticalAfterMs: 1_000,
 } as const;
 
+/**
+ * Shared, frozen empties for absent lists and metadata: records are never mutated in place, and at 100,000
+ * instances one empty array each would cost megabytes.
+ */
+const NONE = Object.freeze([]) as unknown as never[];
+const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 export type RecordFields = Omit<InstanceRecord, 'registeredAt' | 'updatedAt' | 'createIndex' | 'modifyIndex'>;
 
 export function checkServiceName(name: unknown): string {
@@ -89,7 +96,7 @@ function checkString(value: unknown, field: string, max: number): string {
 }
 
 function checkStrings(value: unknown, field: string, limits: { count: number; each: number }): string[] {
-  if (value === undefined) return [];
+  if (value === undefined) return NONE;
   if (!Array.isArray(value) || value.length > limits.count) fail(field, `must be a list of at most ${limits.count} strings`);
   return value.map((v, i) => checkString(v, `${field}[${i}]`, limits.each));
 }
@@ -238,7 +245,7 @@ function checkWeight(value: unknown): number {
 }
 
 function checkEndpoints(value: unknown): InstanceRecord['endpoints'] {
-  if (value === undefined) return [];
+  if (value === undefined) return NONE;
   if (!Array.isArray(value) || value.length > LIMITS.endpoints) {
     fail('endpoints', `must be a list of at most ${LIMITS.endpoints} {type, url} objects`);
   }
@@ -250,7 +257,7 @@ function checkEndpoints(value: unknown): InstanceRecord['endpoints'] {
 }
 
 function checkMetadata(value: unknown): Record<string, string> {
-  if (value === undefined) return {};
+  if (value === undefined) return NO_METADATA;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('metadata', 'must be an object of strings');
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length > LIMITS.metadataKeys) fail('metadata', `must have at most ${LIMITS.metadataKeys} keys`);

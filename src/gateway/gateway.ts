@@ -15,7 +15,7 @@ import type { WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
 import { GatewayCounters } from './gateway-counters.js';
 import type { GatewayMetrics } from './gateway-counters.js';
-import { Proxy } from './proxy.js';
+import { ReverseProxy } from './reverse-proxy.js';
 import { sendError, sendJson } from './responses.js';
 import { createRoleVerifier } from './role-verifier.js';
 import type { JwtOptions } from './role-verifier.js';
@@ -158,7 +158,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     );
   };
 
-  const proxy = new Proxy({
+  const proxy = new ReverseProxy({
     table,
     verifier,
     counters,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy Proxy-Connection and RFC 7235's proxy credentials). */
-const HOP_BY_HOP = new Set([
+const HOP_BY_HOP = [
   'connection',
   'proxy-connection',
   'keep-alive',
@@ -18,13 +18,50 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'proxy-authenticate',
   'proxy-authorization',
+];
+
+/** What a header means to the gateway; 0 (absent from the map) is "forward as it is". */
+const enum Kind {
+  HopByHop = 1,
+  Connection,
+  Upgrade,
+  TransferEncoding,
+  /** The gateway answers `100-continue` itself, and undici refuses to send it. */
+  Expect,
+  Host,
+  ContentLength,
+  Authorization,
+  ForwardedFor,
+  ForwardedProto,
+  ForwardedHost,
+  RequestId,
+}
+
+const KINDS = new Map<string, Kind>([
+  ...HOP_BY_HOP.map((name) => [name, Kind.HopByHop] as const),
+  ['connection', Kind.Connection],
+  ['upgrade', Kind.Upgrade],
+  ['transfer-encoding', Kind.TransferEncoding],
+  ['expect', Kind.Expect],
+  ['host', Kind.Host],
+  ['content-length', Kind.ContentLength],
+  ['authorization', Kind.Authorization],
+  ['x-forwarded-for', Kind.ForwardedFor],
+  ['x-forwarded-proto', Kind.ForwardedProto],
+  ['x-forwarded-host', Kind.ForwardedHost],
+  ['x-request-id', Kind.RequestId],
 ]);
 
 /**
- * Request headers the gateway drops or sets itself: hop-by-hop ones, `expect` (the gateway answers
- * `100-continue` itself, and undici refuses to send it), and the ones rewritten below.
+ * Name lengths that can be special: most headers (user-agent, accept, cookie…) are told apart by their length alone,
+ * without lower-casing them.
  */
-const REQUEST_OWN = new Set([...HOP_BY_HOP, 'expect', 'x-forwarded-for', 'x-request-id']);
+const SPECIAL_LENGTH = new Uint8Array(32);
+for (const name of KINDS.keys()) SPECIAL_LENGTH[name.length] = 1;
+
+function kindOf(name: string): Kind | undefined {
+  return name.length < 32 && SPECIAL_LENGTH[name.length] === 1 ? KINDS.get(name.toLowerCase()) : undefined;
+}
 
 /** What the single pass over the request's raw headers found, besides the headers to forward. */
 export interface ForwardedRequest {
@@ -67,50 +104,50 @@ export function forwardRequestHeaders(raw: readonly string[], context: ForwardCo
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (REQUEST_OWN.has(lower)) {
-      switch (lower) {
-        case 'x-forwarded-for':
-          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-          break;
-        case 'x-request-id':
-          requestId ??= value;
-          break;
-        case 'connection':
-          connection = connection === undefined ? value : `${connection}, ${value}`;
-          if (context.upgrade) headers.push(name, value);
-          break;
-        case 'upgrade':
-          if (context.upgrade) headers.push(name, value);
-          break;
-        case 'transfer-encoding':
-          hasBody = true;
-          break;
-        default:
-          break;
-      }
-      continue;
-    }
-    switch (lower) {
-      case 'host':
+    switch (kindOf(name)) {
+      case undefined:
+        headers.push(name, value);
+        break;
+      case Kind.HopByHop:
+      case Kind.Expect:
+        break;
+      case Kind.Connection:
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+        if (context.upgrade) headers.push(name, value);
+        break;
+      case Kind.Upgrade:
+        if (context.upgrade) headers.push(name, value);
+        break;
+      case Kind.TransferEncoding:
+        hasBody = true;
+        break;
+      case Kind.Host:
         host = value;
+        headers.push(name, value);
         break;
-      case 'content-length':
+      case Kind.ContentLength:
         if (value !== '0') hasBody = true;
+        headers.push(name, value);
         break;
-      case 'authorization':
+      case Kind.Authorization:
         if (value.length > 7 && value.slice(0, 7).toLowerCase() === 'bearer ') bearer = value.slice(7).trim();
+        headers.push(name, value);
         break;
-      case 'x-forwarded-proto':
+      case Kind.ForwardedFor:
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      case Kind.ForwardedProto:
         hasProto = true;
+        headers.push(name, value);
         break;
-      case 'x-forwarded-host':
+      case Kind.ForwardedHost:
         hasForwardedHost = true;
+        headers.push(name, value);
         break;
-      default:
+      case Kind.RequestId:
+        requestId ??= value;
         break;
     }
-    headers.push(name, value);
   }
   // Before the gateway adds its own headers, so a client cannot name X-Forwarded-For in Connection to have it dropped.
   if (connection !== undefined) dropNamedByConnection(headers, connection, context.upgrade);
@@ -134,12 +171,13 @@ export function forwardResponseHeaders(raw: readonly Buffer[], requestId: string
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
     const value = (raw[i + 1] as Buffer).toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    const kind = kindOf(name);
+    if (kind === Kind.HopByHop || kind === Kind.Upgrade || kind === Kind.TransferEncoding) continue;
+    if (kind === Kind.Connection) {
+      connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
-    if (lower === 'x-request-id') hasRequestId = true;
+    if (kind === Kind.RequestId) hasRequestId = true;
     headers.push(name, value);
   }
   if (connection !== undefined) dropNamedByConnection(headers, connection, false);
@@ -147,8 +185,12 @@ export function forwardResponseHeaders(raw: readonly Buffer[], requestId: string
   return headers;
 }
 
+const OPTIONS_ONLY = new Set(['keep-alive', 'close', 'upgrade']);
+
 /** Removes, in place, the headers that a Connection header lists as hop-by-hop for this connection. */
 function dropNamedByConnection(headers: string[], connection: string, upgrade: boolean): void {
+  // Nearly every Connection header is just one of these: nothing to drop.
+  if (OPTIONS_ONLY.has(connection.toLowerCase())) return;
   const named = new Set<string>();
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();

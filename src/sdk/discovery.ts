@@ -14,11 +14,11 @@ import type { RegistryClient } from './registry-client.js';
 import type { WatchEvent, WatchStatus } from './watch.js';
 
 /** How `pick` chooses among a service's healthy instances. */
-export type Strategy = 'round-robin' | 'random' | 'weighted' | 'least-outstanding';
+export type DiscoveryStrategy = 'round-robin' | 'random' | 'weighted' | 'least-outstanding';
 
 export interface DiscoveryOptions {
   /** Default `round-robin`. `weighted` follows each instance's `weight`; `least-outstanding` the calls in flight. */
-  strategy?: Strategy;
+  strategy?: DiscoveryStrategy;
   /** How long `fetch` skips an instance it could not connect to (passive health). Default 5 s. */
   coolDownMs?: number;
   /** The base URL `fetch` calls for an instance. Default `http://<host>:<port>`. */
@@ -66,7 +66,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
  */
 export class Discovery implements Disposable {
   readonly #client: RegistryClient;
-  readonly #strategy: Strategy;
+  readonly #strategy: DiscoveryStrategy;
   readonly #coolDownMs: number;
   readonly #baseUrl: (instance: Instance) => string;
   readonly #entries = new Map<string, Entry>();

@@ -11,7 +11,7 @@ export {
 export { RegistryClient } from './registry-client.js';
 export { registerSelf } from './register-self.js';
 export { Discovery } from './discovery.js';
-export type { DiscoveryChange, DiscoveryListener, DiscoveryOptions, Strategy } from './discovery.js';
+export type { DiscoveryChange, DiscoveryListener, DiscoveryOptions, DiscoveryStrategy } from './discovery.js';
 export type { SnapshotEvent, WatchEvent, WatchOptions, WatchStatus } from './watch.js';
 export type { AgentLogger, RegisterSelfOptions, RegistrationAgent } from './register-self.js';
 export type {

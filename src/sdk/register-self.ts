@@ -21,13 +21,29 @@ import { InvalidArgumentError, NotFoundError } from './errors.js';
 import { RegistryClient } from './registry-client.js';
 import type { RequestOptions } from './registry-client.js';
 
-/** Where the agent reports what happens to the registration; the default prints warnings on stderr. */
+/**
+ * Where the agent reports what happens to the registration; the default prints warnings on stderr.
+ * @example
+ * const logger: AgentLogger = { info: (m) => log.info(m), warn: (m) => log.warn(m) };
+ * registerSelf({ registry: 'http://127.0.0.1:8900', service: 'tickets', port: 3001, logger });
+ */
 export interface AgentLogger {
   info(message: string): void;
   warn(message: string): void;
 }
 
-/** Options of {@link registerSelf}: the instance fields of the REST body plus how the agent behaves. */
+/**
+ * Options of {@link registerSelf}: the instance fields of the REST body plus how the agent behaves.
+ * @example
+ * const options: RegisterSelfOptions = {
+ *   registry: new RegistryClient({ urls: ['http://10.0.0.1:8900', 'http://10.0.0.2:8900'], token }),
+ *   service: 'tickets',
+ *   port: 3001,
+ *   tags: ['v2'],
+ *   ttl: '10s',
+ * };
+ * const agent = registerSelf(options);
+ */
 export interface RegisterSelfOptions extends Omit<InstanceRegistration, 'host' | 'port' | 'status' | 'ttl'> {
   /** The registry: its URL (e.g. `http://127.0.0.1:8900`) or a client (for several URLs or a token). */
   registry: string | RegistryClient;
@@ -51,7 +67,14 @@ export interface RegisterSelfOptions extends Omit<InstanceRegistration, 'host' |
   logger?: AgentLogger;
 }
 
-/** A running self-registration, as {@link registerSelf} returns it. */
+/**
+ * A running self-registration, as {@link registerSelf} returns it.
+ * @example
+ * const agent: RegistrationAgent = registerSelf({ registry: url, service: 'tickets', port: 3001, ready: false });
+ * const instance = await agent.whenRegistered(); // STARTING
+ * await agent.ready();                           // UP
+ * await agent.stop();                            // deregistered
+ */
 export interface RegistrationAgent extends AsyncDisposable {
   /** The instance id the agent registers under. */
   readonly id: string;
@@ -390,10 +413,10 @@ function isPermanent(code: ErrorCode): boolean {
     case 'UNAUTHENTICATED':
     case 'PERMISSION_DENIED':
       return true;
+    // The gateway's codes (issue #7) come from a registry reached through a gateway, and they pass.
     case 'NOT_FOUND':
     case 'UNAVAILABLE':
     case 'INTERNAL':
-    // The gateway's codes (issue #7): a registry reached through a gateway may answer them, and they pass.
     case 'NO_ROUTE':
     case 'UPSTREAM_ERROR':
     case 'NO_HEALTHY_INSTANCE':

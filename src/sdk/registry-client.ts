@@ -38,6 +38,11 @@ export interface InstanceInput extends InstanceRegistration {
   id?: string;
 }
 
+/**
+ * Options of {@link RegistryClient.register}.
+ * @example
+ * await client.register({ service: 'tickets', id: 'tickets-1', host: '127.0.0.1', port: 3001 }, { exclusive: true });
+ */
 export interface RegisterOptions {
   /** Refuse, with ExistingServiceError, to update an instance whose id is already registered. */
   exclusive?: boolean;

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { ChangeEvent, CheckDefinition, Health, Instance } from '../../src/wire/index.js';
-import { startTestServer } from '../fixtures/server.js';
+import { startTestServer, tempDir } from '../fixtures/server.js';
 
 /** Sub-second checks and sweeps keep these tests short; thresholds are the defaults (1 and 3). */
 const FAST_CHECK = { interval: '200ms', timeout: '150ms' };
@@ -380,6 +380,33 @@ describe('self-preservation against a partition', () => {
       loop.stopped = true;
       await heartbeats;
     }
+  });
+});
+
+describe('durability', () => {
+  it('keeps check definitions and maintenance across a restart, restoring checks as passing', async () => {
+    using dir = tempDir();
+    const config = { ...FAST_CONFIG, store: { kind: 'sqlite' as const, dataDir: dir.path } };
+    const definition = {
+      service: 'db',
+      id: 'db1',
+      host: '127.0.0.1',
+      port: 1,
+      checks: [{ tcp: '127.0.0.1:1', interval: '1m' }],
+    };
+    {
+      await using server = await startTestServer(config);
+      const client = new RegistryClient({ url: server.url });
+      await client.register({ ...definition, deregisterCriticalAfter: '1h' });
+      await client.setMaintenance('db', 'db1', { enable: true, reason: 'migrating' });
+    }
+    await using server = await startTestServer(config);
+    const instance = await new RegistryClient({ url: server.url }).getInstance('db', 'db1');
+    expect(instance).toMatchObject({
+      deregisterCriticalAfter: '1h',
+      maintenance: { enabled: true, reason: 'migrating' },
+    });
+    expect(instance.checks?.map((c) => [c.id, c.interval, c.status])).toEqual([['tcp:127.0.0.1:1', '1m', 'passing']]);
   });
 });
 

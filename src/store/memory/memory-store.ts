@@ -18,12 +18,17 @@ export function createMemoryStore(): Store {
       switch (mutation.op) {
         case 'put': {
           const { record } = mutation;
-          // The registry never mutates a record it has handed over, so a shallow copy is enough.
-          records.set(keyOf(record.service, record.id), {
-            ...record,
-            createIndex: record.createIndex || index,
-            modifyIndex: index,
-          });
+          const key = keyOf(record.service, record.id);
+          // The registry never mutates a record it has handed over, so a shallow copy is enough. A key keeps the
+          // index of the write that created it, even when a racing writer sends 0 (as the sqlite store does).
+          // Object.assign, not a spread: see core/record.ts on hidden classes.
+          records.set(
+            key,
+            Object.assign({}, record, {
+              createIndex: records.get(key)?.createIndex ?? (record.createIndex || index),
+              modifyIndex: index,
+            }),
+          );
           break;
         }
         case 'delete':

@@ -1,2 +1,2 @@
-export { createSqliteStore } from './sqlite-store.js';
+export { openSqliteStore } from './sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite-store.js';

@@ -1,6 +1,7 @@
+/** Two exclusive registrations of one id, racing in the core: the check and the write used to be apart (issue #4). */
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore } from '../store/memory/index.js';
-import { createRegistry } from './index.js';
+import { createMemoryStore } from '../../src/store/memory/index.js';
+import { createRegistry } from '../../src/core/index.js';
 
 describe('exclusive registration', () => {
   it('lets exactly one of several concurrent exclusive registrations of one id win', async () => {

@@ -29,8 +29,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-const kExchange = Symbol('exchange');
-
 /** An error the gateway answers itself, with a code it counts. */
 interface OwnError extends GatewayError {
   code: GatewayErrorCode;
@@ -39,7 +37,7 @@ interface OwnError extends GatewayError {
 /** Writes one of the gateway's own errors to wherever the request came from (a response, or a raw socket). */
 type Answer = (error: OwnError) => void;
 
-export interface ProxyOptions {
+export interface ReverseProxyOptions {
   table: RouteTable;
   verifier: RoleVerifier | undefined;
   outlier: OutlierOptions;
@@ -58,8 +56,8 @@ interface Routed {
   target: string;
 }
 
-export class Proxy {
-  readonly #options: ProxyOptions;
+export class ReverseProxy {
+  readonly #options: ReverseProxyOptions;
   readonly #table: RouteTable;
   /** Upgraded connections piped through, closed with the gateway. */
   readonly tunnels = new Set<Socket>();
@@ -67,7 +65,7 @@ export class Proxy {
   readonly #unchecked = new Set<string>();
   readonly counters: GatewayCounters;
 
-  constructor(options: ProxyOptions) {
+  constructor(options: ReverseProxyOptions) {
     this.#options = options;
     this.#table = options.table;
     this.counters = options.counters;
@@ -278,7 +276,7 @@ export class Proxy {
  * hands over the raw header buffers as they were parsed instead of building a header object per response.
  */
 class Exchange implements Dispatcher.DispatchHandler {
-  readonly #proxy: Proxy;
+  readonly #proxy: ReverseProxy;
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #routed: Routed;
@@ -291,15 +289,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
 
-  constructor(proxy: Proxy, client: { req: IncomingMessage; res: ServerResponse }, routed: Routed) {
+  constructor(proxy: ReverseProxy, client: { req: IncomingMessage; res: ServerResponse }, routed: Routed) {
     this.#proxy = proxy;
     this.#req = client.req;
     this.#res = client.res;
     this.#routed = routed;
     this.#path = upstreamPath(routed.route, routed.target);
-    // One shared listener finds its exchange on the response, so no closure is made per request.
-    (client.res as ExchangeResponse)[kExchange] = this;
-    client.res.on('close', onResponseClose);
+    client.res.on('close', this.#onClose);
   }
 
   send(upstream: Upstream): void {
@@ -380,13 +376,6 @@ class Exchange implements Dispatcher.DispatchHandler {
     sendError(res, error, this.#routed.forwarded.requestId);
   }
 
-  /** The client's connection closed: stop the upstream request if it is still under way. */
-  clientClosed(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#abort?.(new Error('the client closed the connection'));
-  }
-
   #retryable(): boolean {
     const req = this.#req;
     if (!IDEMPOTENT.has(req.method as string)) return false;
@@ -404,9 +393,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #onDrain = (): void => {
     this.#resume?.();
   };
-}
 
-type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
+  /** The response closed: when that was the client going away, stop the upstream request still under way. */
+  readonly #onClose = (): void => {
+    if (this.#done) return;
+    this.#done = true;
+    this.#abort?.(new Error('the client closed the connection'));
+  };
+}
 
 /** 504 when the instance was too slow, 502 for anything else it did. */
 function upstreamError(route: Route, upstream: Upstream, err: Error & { code?: string }): OwnError {
@@ -414,10 +408,6 @@ function upstreamError(route: Route, upstream: Upstream, err: Error & { code?: s
   return err.code !== undefined && TIMEOUT_CODES.has(err.code)
     ? { code: 'UPSTREAM_TIMEOUT', message: `${what} did not answer in time` }
     : { code: 'UPSTREAM_ERROR', message: `${what} failed: ${err.code ?? err.message}` };
-}
-
-function onResponseClose(this: ExchangeResponse): void {
-  this[kExchange]?.clientClosed();
 }
 
 /** `http://host/path?q` (absolute-form, as sent to proxies) → `/path?q`; undefined for `*` and the like. */

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from './config.js';
+import { loadConfig } from './load-config.js';
+
+describe('watch options', () => {
+  it('defaults to a 10,000-change log, a 15 s keep-alive and a 1 MiB stream bound', () => {
+    expect(DEFAULTS.watch).toEqual({ changeLogSize: 10_000, keepAliveIntervalMs: 15_000, streamBufferBytes: 1_048_576 });
+  });
+
+  it('reads flags and environment variables', () => {
+    const config = loadConfig({
+      env: { SWITCHBOARD_WATCH_KEEP_ALIVE_INTERVAL: '30s', SWITCHBOARD_WATCH_STREAM_BUFFER: '65536' },
+      flags: { 'watch-change-log-size': '500' },
+    });
+    expect(config.watch).toEqual({ changeLogSize: 500, keepAliveIntervalMs: 30_000, streamBufferBytes: 65_536 });
+  });
+
+  it('reports every bad value at once', () => {
+    expect(() => loadConfig({ env: {}, flags: { 'watch-change-log-size': '0', 'watch-stream-buffer': 'lots' } })).toThrow(
+      /--watch-change-log-size.*--watch-stream-buffer/,
+    );
+  });
+});

@@ -1,0 +1,228 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Instance } from '../wire/index.js';
+import { RouteTable, normalizePrefix, upstreamPath } from './route-table.js';
+import type { RouteFeedEvent, RouteTableOptions } from './route-table.js';
+
+let index = 0;
+
+function instance(service: string, id: string, fields: Partial<Instance> = {}): Instance {
+  index += 1;
+  return {
+    id,
+    service,
+    host: '127.0.0.1',
+    port: 9000 + index,
+    endpoints: [],
+    status: 'UP',
+    health: 'passing',
+    tags: [],
+    metadata: {},
+    weight: 100,
+    authorizedRoles: [],
+    registeredAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    lastHeartbeat: '2026-01-01T00:00:00.000Z',
+    createIndex: index,
+    modifyIndex: index,
+    ...fields,
+  };
+}
+
+const tables: RouteTable[] = [];
+
+function table(options: Partial<RouteTableOptions> = {}, instances: Instance[] = []): RouteTable {
+  const t = new RouteTable({
+    routeByName: false,
+    balance: 'round-robin',
+    pool: { upstreamTimeoutMs: 1_000, connectTimeoutMs: 1_000, maxConnections: 4 },
+    ...options,
+  });
+  tables.push(t);
+  t.apply({ type: 'snapshot', index: 1, instances });
+  return t;
+}
+
+function change(type: Exclude<RouteFeedEvent['type'], 'snapshot'>, inst: Instance): RouteFeedEvent {
+  index += 1;
+  return { type, index, service: inst.service, instance: inst };
+}
+
+afterEach(async () => {
+  await Promise.all(tables.splice(0).map((t) => t.close()));
+});
+
+describe('RouteTable', () => {
+  it('routes a path to the service whose instances carry its url prefix', () => {
+    const t = table({}, [instance('tickets', 't1', { url: '/tickets' })]);
+    expect(t.match('/tickets')?.service).toBe('tickets');
+    expect(t.match('/tickets/')?.service).toBe('tickets');
+    expect(t.match('/tickets/7?full=1')?.service).toBe('tickets');
+    expect(t.match('/tickets?x=/a/b')?.service).toBe('tickets');
+  });
+
+  it('matches prefixes on whole path segments only', () => {
+    const t = table({}, [instance('tickets', 't1', { url: '/tickets' })]);
+    expect(t.match('/ticketsx')).toBeUndefined();
+    expect(t.match('/ticket')).toBeUndefined();
+    expect(t.match('/')).toBeUndefined();
+  });
+
+  it('lets the longest prefix win', () => {
+    const t = table({}, [
+      instance('tickets', 't1', { url: '/tickets' }),
+      instance('tickets-admin', 'a1', { url: '/tickets/admin' }),
+      instance('deep', 'd1', { url: '/a/b/c/d' }),
+      instance('root', 'r1', { url: '/' }),
+    ]);
+    expect(t.match('/tickets/admin/users')?.service).toBe('tickets-admin');
+    expect(t.match('/tickets/admin')?.service).toBe('tickets-admin');
+    expect(t.match('/tickets/administrators')?.service).toBe('tickets');
+    expect(t.match('/tickets/7')?.service).toBe('tickets');
+    expect(t.match('/a/b/c/d/e')?.service).toBe('deep');
+    expect(t.match('/a/b/c')?.service).toBe('root');
+    expect(t.match('/elsewhere')?.service).toBe('root');
+  });
+
+  it('routes by service name only when asked to', () => {
+    const instances = [instance('users', 'u1')];
+    expect(table({}, instances).match('/users/me')).toBeUndefined();
+    const byName = table({ routeByName: true }, [instance('users', 'u1')]);
+    expect(byName.match('/users/me')?.service).toBe('users');
+    expect(byName.match('/users')?.source).toBe('name');
+  });
+
+  it('prefers a url prefix over another service of the same name and reports the conflict', () => {
+    const t = table({ routeByName: true }, [
+      instance('billing', 'b1', { url: '/payments' }),
+      instance('payments', 'p1'),
+      instance('alpha', 'x1', { url: '/shared' }),
+      instance('beta', 'y1', { url: '/shared' }),
+    ]);
+    expect(t.match('/payments/1')?.service).toBe('billing');
+    expect(t.match('/shared')?.service).toBe('alpha');
+    expect(t.view().conflicts).toEqual([
+      { prefix: '/payments', services: ['billing', 'payments'], routedTo: 'billing' },
+      { prefix: '/shared', services: ['alpha', 'beta'], routedTo: 'alpha' },
+    ]);
+  });
+
+  it('sends traffic only to instances that are UP, not critical and not in maintenance', () => {
+    const t = table({}, [
+      instance('web', 'up', { url: '/web' }),
+      instance('web', 'down', { url: '/web', status: 'DOWN' }),
+      instance('web', 'starting', { url: '/web', status: 'STARTING' }),
+      instance('web', 'critical', { url: '/web', health: 'critical' }),
+      instance('web', 'warning', { url: '/web', health: 'warning' }),
+      instance('web', 'drained', { url: '/web', maintenance: { enabled: true, reason: 'deploy' } }),
+    ]);
+    const route = t.match('/web');
+    expect(route?.eligible.map((u) => u.instance.id).sort()).toEqual(['up', 'warning']);
+    expect(route?.members).toHaveLength(6);
+  });
+
+  it('follows registrations, status changes and deregistrations', () => {
+    const t = table();
+    const a = instance('web', 'a', { url: '/web' });
+    t.apply(change('registered', a));
+    expect(t.match('/web')?.eligible.map((u) => u.instance.id)).toEqual(['a']);
+    t.apply(change('status', { ...a, status: 'OUT_OF_SERVICE' }));
+    expect(t.match('/web')?.eligible).toEqual([]);
+    t.apply(change('status', { ...a, status: 'UP' }));
+    expect(t.match('/web')?.eligible).toHaveLength(1);
+    t.apply(change('deregistered', a));
+    expect(t.match('/web')).toBeUndefined();
+    const b = instance('web', 'b', { url: '/web' });
+    t.apply(change('registered', b));
+    t.apply(change('expired', b));
+    expect(t.match('/web')).toBeUndefined();
+    expect(t.index).toBe(index);
+  });
+
+  it('keeps an instance’s upstream (and its outlier state) while its address stays the same', () => {
+    const a = instance('web', 'a', { url: '/web' });
+    const t = table({}, [a]);
+    const first = t.match('/web')?.eligible[0];
+    t.apply(change('updated', { ...a, tags: ['v2'] }));
+    expect(t.match('/web')?.eligible[0]).toBe(first);
+    t.apply(change('updated', { ...a, port: a.port + 1000 }));
+    const moved = t.match('/web')?.eligible[0];
+    expect(moved).not.toBe(first);
+    expect(moved?.port).toBe(a.port + 1000);
+    expect(first?.closed).toBe(true);
+  });
+
+  it('replaces everything on a new snapshot', () => {
+    const t = table({}, [instance('old', 'o1', { url: '/old' })]);
+    t.apply({ type: 'snapshot', index: 50, instances: [instance('new', 'n1', { url: '/new' })] });
+    expect(t.match('/old')).toBeUndefined();
+    expect(t.match('/new')?.service).toBe('new');
+    expect(t.index).toBe(50);
+  });
+
+  it('reads the balancer and prefix stripping from metadata, and roles from every instance', () => {
+    const t = table({ balance: 'least-outstanding' }, [
+      instance('api', 'a1', {
+        url: '/api',
+        metadata: { 'gateway.stripPrefix': 'true', 'gateway.balance': 'weighted' },
+      }),
+      instance('api', 'a2', { url: '/api', authorizedRoles: ['reader'] }),
+      instance('open', 'o1', { url: '/open', metadata: { 'gateway.balance': 'bogus' } }),
+      instance('locked', 'l1', { url: '/locked', authorizedRoles: ['admin', 'ops'] }),
+    ]);
+    const api = t.match('/api/x');
+    // a2 changed last, and it says nothing: defaults apply, but its role closes the service.
+    expect(api?.balancer.strategy).toBe('least-outstanding');
+    expect(api?.stripPrefix).toBe(false);
+    expect([...(api?.authorizedRoles ?? [])]).toEqual(['reader']);
+    expect(t.match('/open')?.balancer.strategy).toBe('least-outstanding');
+    expect(t.match('/open')?.authorizedRoles).toBeUndefined();
+    expect([...(t.match('/locked')?.authorizedRoles ?? [])].sort()).toEqual(['admin', 'ops']);
+
+    const strip = table({}, [
+      instance('api', 'a1', {
+        url: '/api',
+        metadata: { 'gateway.stripPrefix': 'true', 'gateway.balance': 'weighted' },
+      }),
+    ]);
+    const route = strip.match('/api/v1/items?q=1');
+    expect(route?.balancer.strategy).toBe('weighted');
+    expect(route && upstreamPath(route, '/api/v1/items?q=1')).toBe('/v1/items?q=1');
+    expect(route && upstreamPath(route, '/api')).toBe('/');
+    expect(route && upstreamPath(route, '/api?q=1')).toBe('/?q=1');
+  });
+
+  it('keeps its balancer across changes that leave the instances as they were', () => {
+    const a = instance('web', 'a', { url: '/web' });
+    const t = table({}, [a, instance('web', 'b', { url: '/web' })]);
+    const balancer = t.match('/web')?.balancer;
+    t.apply(change('updated', { ...a, tags: ['x'] }));
+    expect(t.match('/web')?.balancer).toBe(balancer);
+    t.apply(change('updated', { ...a, weight: 5 }));
+    expect(t.match('/web')?.balancer).not.toBe(balancer);
+  });
+
+  it('shows the table for operators', () => {
+    const t = table({}, [instance('tickets', 't1', { url: '/tickets', host: '10.0.0.5', port: 3001 })]);
+    const view = t.view();
+    expect(view.routes).toEqual([
+      expect.objectContaining({
+        prefix: '/tickets',
+        service: 'tickets',
+        source: 'url',
+        balance: 'round-robin',
+        instances: [expect.objectContaining({ id: 't1', address: '10.0.0.5:3001', eligible: true, ejected: false })],
+      }),
+    ]);
+  });
+});
+
+describe('normalizePrefix', () => {
+  it('keeps absolute paths without their trailing slash, and refuses anything else', () => {
+    expect(normalizePrefix('/tickets/')).toBe('/tickets');
+    expect(normalizePrefix('/a/b?x')).toBe('/a/b');
+    expect(normalizePrefix('/')).toBe('/');
+    expect(normalizePrefix('http://10.0.0.5/tickets')).toBeUndefined();
+    expect(normalizePrefix('tickets')).toBeUndefined();
+    expect(normalizePrefix(undefined)).toBeUndefined();
+  });
+});
