@@ -15,7 +15,7 @@ const layer = (files, patterns, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', 'examples/**/*.mjs', 'bench/**/*.mjs', 'eslint.config.js'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', '.tmp/', 'examples/**/*.mjs', 'bench/**/*.mjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

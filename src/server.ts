@@ -88,6 +88,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: config.gateway.port }),
           registry: url,
           logger,
+          metrics,
         });
       } catch (err) {
         await close();

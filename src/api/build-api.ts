@@ -39,7 +39,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     // Instance ids may be 128 characters (INSTANCE_ID_PATTERN); the router's default limit is 100.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     // A URL Fastify cannot decode (`/v1/services/%ff`) is answered in the one error shape too, not Fastify's own.
     frameworkErrors: (error, request, reply) => {

@@ -226,11 +226,12 @@ export class EventStreams {
   #send(streams: Set<Stream>, frames: Frame[]): void {
     const first = (frames[0] as Frame).index;
     const last = (frames[frames.length - 1] as Frame).index;
-    let shared: string | undefined;
+    // Encoded once for every stream that is up to date (nearly all of them).
+    let shared: Buffer | undefined;
     for (const stream of [...streams]) {
-      let text: string;
+      let text: Buffer | string;
       if (stream.last < first) {
-        shared ??= frames.map((f) => f.text).join('');
+        shared ??= Buffer.from(frames.map((f) => f.text).join(''));
         text = shared;
       } else {
         text = frames
@@ -243,7 +244,7 @@ export class EventStreams {
     }
   }
 
-  #write(stream: Stream, text: string): void {
+  #write(stream: Stream, text: Buffer | string): void {
     const { res } = stream;
     if (res.destroyed || res.writableEnded) return;
     res.write(text);

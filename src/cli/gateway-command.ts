@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import { RegistryError } from '../errors/index.js';
 import { ENV, clientSettings, loadConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { createGateway, gatewayOptionsFrom } from '../gateway/index.js';
 import type { ParsedFlags } from './flags.js';
 
@@ -57,7 +58,16 @@ export async function gatewayCommand(flags: ParsedFlags): Promise<void> {
     }
     configFlags[mapped] = value;
   }
-  const config = loadConfig({ flags: configFlags });
+  let config: Config;
+  try {
+    config = loadConfig({ flags: configFlags });
+  } catch (err) {
+    // Name the flags as the operator typed them (--port, not the --gateway-port it stands for).
+    if (!(err instanceof RegistryError)) throw err;
+    let message = err.message;
+    for (const [own, mapped] of Object.entries(FLAGS)) message = message.replaceAll(`--${mapped} `, `--${own} `);
+    throw new RegistryError(err.code, message, { cause: err });
+  }
   const registry = clientSettings(flags.values);
   const logger = pino({ level: config.log.level, base: { service: 'switchboard-gateway' } });
   const gateway = await createGateway({

@@ -41,7 +41,10 @@ describe('loadConfig', () => {
   });
 
   it('layers DEFAULTS < file < env < flags, key by key', () => {
-    const file = configFile({ http: { host: '10.0.0.1', port: 1_001 }, store: { kind: 'memory', dataDir: '/from/file' } });
+    const file = configFile({
+      http: { host: '10.0.0.1', port: 1_001 },
+      store: { kind: 'memory', dataDir: '/from/file' },
+    });
     const env = { [ENV.port]: '2002', [ENV.dataDir]: '/from/env' };
     const flags = { port: '3003' };
     const config = loadConfig({ file, env, flags });
@@ -92,7 +95,9 @@ describe('loadConfig', () => {
     const fromFlag = configFile({ http: { port: 1 } });
     const fromEnv = configFile({ http: { port: 2 } });
     const fromOption = configFile({ http: { port: 3 } });
-    expect(loadConfig({ flags: { config: fromFlag }, env: { [ENV.config]: fromEnv }, file: fromOption }).http.port).toBe(1);
+    expect(
+      loadConfig({ flags: { config: fromFlag }, env: { [ENV.config]: fromEnv }, file: fromOption }).http.port,
+    ).toBe(1);
     expect(loadConfig({ env: { [ENV.config]: fromEnv }, file: fromOption }).http.port).toBe(2);
     expect(loadConfig({ env: {}, file: fromOption }).http.port).toBe(3);
   });
@@ -109,7 +114,14 @@ describe('loadConfig', () => {
       flags: { host: '', bogus: 'x' },
     });
     expect(error.code).toBe('INVALID_ARGUMENT');
-    for (const part of [`${file}: http.port`, `${file}: log.level`, ENV.store, ENV.sweepInterval, '--host', '--bogus: unknown option']) {
+    for (const part of [
+      `${file}: http.port`,
+      `${file}: log.level`,
+      ENV.store,
+      ENV.sweepInterval,
+      '--host',
+      '--bogus: unknown option',
+    ]) {
       expect(error.message).toContain(part);
     }
   });
@@ -128,7 +140,10 @@ describe('loadConfig', () => {
     const missing = join(dir, 'missing.json');
     expect(failure({ env: {}, file: missing }).message).toContain(missing);
     const broken = configFile('{ "http": ');
-    expect(failure({ env: {}, file: broken })).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(broken) as string });
+    expect(failure({ env: {}, file: broken })).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(broken) as string,
+    });
   });
 
   it('answers a deeply frozen object and leaves DEFAULTS untouched', () => {

@@ -69,7 +69,8 @@ function web(id: string, extra: Partial<RegisterRequest> = {}): RegisterRequest 
 }
 
 /** What discovery answers by default, and what it answers with `?health=any`. */
-const discoverable = (registry: Registry, service = 'web'): string[] => registry.list(service).instances.map((i) => i.id);
+const discoverable = (registry: Registry, service = 'web'): string[] =>
+  registry.list(service).instances.map((i) => i.id);
 const present = (registry: Registry, service = 'web'): string[] =>
   registry.list(service, { status: 'any', health: 'any' }).instances.map((i) => i.id);
 
@@ -104,7 +105,7 @@ describe('Registry leases', () => {
     expect(h.store.records.size).toBe(0);
   });
 
-  it("removes a lapsed instance after its own deregisterAfter", async () => {
+  it('removes a lapsed instance after its own deregisterAfter', async () => {
     const h = await harness();
     await h.registry.register(web('w1', { ttl: 10, deregisterAfter: '15s' }));
     await h.registry.register(web('w2', { ttl: 10 }));
@@ -335,7 +336,8 @@ describe('Registry pagination', () => {
       await h.registry.register({ service, id, host: 'h', port: 1 });
       live.add(`${service}/${id}`);
     };
-    for (const service of services) for (let i = 0; i < 50; i += 1) await register(service, `i${String(i * 2).padStart(3, '0')}`);
+    for (const service of services)
+      for (let i = 0; i < 50; i += 1) await register(service, `i${String(i * 2).padStart(3, '0')}`);
     const initial = new Set(live);
     const removed = new Set<string>();
 
@@ -384,7 +386,11 @@ describe('Registry pagination', () => {
     expect(second).toMatchObject({ nextCursor: null });
     expect(second.instances.map((i) => i.id)).toEqual(['w3', 'w4']);
     expect(h.registry.page(undefined, 5).nextCursor).toBeNull();
-    for (const bad of ['not-a-cursor', Buffer.from('[1,2]').toString('base64url'), Buffer.from('{}').toString('base64url')]) {
+    for (const bad of [
+      'not-a-cursor',
+      Buffer.from('[1,2]').toString('base64url'),
+      Buffer.from('{}').toString('base64url'),
+    ]) {
       expect(() => h.registry.page(bad, 3)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as Error);
     }
   });
@@ -429,7 +435,10 @@ describe('Registry validation', () => {
     const h = await harness();
     const attempt = h.registry.register(web('w1', fields));
     await expect(attempt).rejects.toBeInstanceOf(RegistryError);
-    await expect(attempt).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) as string });
+    await expect(attempt).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(message) as string,
+    });
     expect(h.registry.index).toBe(0);
     expect(h.changes).toEqual([]);
   });

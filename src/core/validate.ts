@@ -46,7 +46,7 @@ export const CHECK_LIMITS = {
  * instances one empty array each would cost megabytes.
  */
 const NONE = Object.freeze([]) as unknown as never[];
-const NO_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_METADATA: Record<string, string> = Object.freeze({});
 
 export type RecordFields = Omit<InstanceRecord, 'registeredAt' | 'updatedAt' | 'createIndex' | 'modifyIndex'>;
 

@@ -2,6 +2,7 @@
  * The gateway's counters: plain numbers bumped on the hot path and read by `gateway.metrics()`, which the registry's
  * metrics endpoint exports with the rest. Counters only grow; gauges (outstanding, ejected) are read from upstreams.
  */
+import type { Metrics } from '../metrics/index.js';
 
 /** Errors the gateway answers itself. */
 export const GATEWAY_ERRORS = [
@@ -58,4 +59,54 @@ export interface GatewayMetrics {
   /** The registry index the route table reflects. */
   index: number;
   upstreams: UpstreamMetrics[];
+}
+
+/** The gateway's families on the registry's `GET /metrics` (when it runs inside `serve`). */
+export function exportGatewayMetrics(
+  metrics: Metrics,
+  read: () => { metrics: GatewayMetrics; routes: number; stale: boolean },
+): void {
+  // Counters are read when scraped, as the checker's are: the hot path only bumps plain numbers.
+  metrics.gauge('switchboard_gateway_requests_total', 'Requests the gateway received.', () => read().metrics.requests);
+  metrics.gauge('switchboard_gateway_responses_total', 'Upstream answers relayed, by status class.', () =>
+    Object.entries(read().metrics.responses).map(([status, value]) => ({ labels: { class: status }, value })),
+  );
+  metrics.gauge('switchboard_gateway_errors_total', 'Errors the gateway answered itself, by code.', () =>
+    Object.entries(read().metrics.errors).map(([code, value]) => ({ labels: { code }, value })),
+  );
+  metrics.gauge(
+    'switchboard_gateway_retries_total',
+    'Requests retried on another instance.',
+    () => read().metrics.retries,
+  );
+  metrics.gauge('switchboard_gateway_ejections_total', 'Outlier ejections.', () => read().metrics.ejections);
+  metrics.gauge(
+    'switchboard_gateway_upgrades_total',
+    'Upgrades (WebSocket) piped through.',
+    () => read().metrics.upgrades,
+  );
+  metrics.gauge('switchboard_gateway_routes', 'Routes in the gateway table.', () => read().routes);
+  metrics.gauge('switchboard_gateway_stale', '1 while the registry cannot be reached.', () => (read().stale ? 1 : 0));
+  const perUpstream = (pick: (u: UpstreamMetrics) => number) => () =>
+    read().metrics.upstreams.map((u) => ({ labels: { service: u.service, instance: u.id }, value: pick(u) }));
+  metrics.gauge(
+    'switchboard_gateway_upstream_requests_total',
+    'Requests sent, per instance.',
+    perUpstream((u) => u.requests),
+  );
+  metrics.gauge(
+    'switchboard_gateway_upstream_failures_total',
+    'Failed requests, per instance.',
+    perUpstream((u) => u.failures),
+  );
+  metrics.gauge(
+    'switchboard_gateway_upstream_outstanding',
+    'Requests in flight, per instance.',
+    perUpstream((u) => u.outstanding),
+  );
+  metrics.gauge(
+    'switchboard_gateway_upstream_ejected',
+    '1 while an instance is ejected.',
+    perUpstream((u) => (u.ejected ? 1 : 0)),
+  );
 }

@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { RegistryClient } from '../sdk/index.js';
 import type { WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
-import { GatewayCounters } from './gateway-counters.js';
+import type { Metrics } from '../metrics/index.js';
+import { GatewayCounters, exportGatewayMetrics } from './gateway-counters.js';
 import type { GatewayMetrics } from './gateway-counters.js';
 import { ReverseProxy } from './reverse-proxy.js';
 import { sendError, sendJson } from './responses.js';
@@ -55,6 +56,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** How long startup waits for the registry's first snapshot before listening anyway. Default 5 s. */
   readyTimeoutMs?: number;
+  /** Where to add the gateway's metric families (the registry's `GET /metrics` when it runs inside `serve`). */
+  metrics?: Metrics;
   /** Replaces the registry watch (tests). */
   feed?: RouteFeed;
 }
@@ -138,6 +141,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ejected: u.ejected,
     })),
   });
+
+  if (options.metrics) {
+    // One snapshot per scrape: render() reads every family synchronously.
+    let snapshot: { metrics: GatewayMetrics; routes: number; stale: boolean } | undefined;
+    exportGatewayMetrics(options.metrics, () => {
+      if (snapshot === undefined) {
+        snapshot = { metrics: metrics(), routes: table.size, stale: state.stale };
+        queueMicrotask(() => {
+          snapshot = undefined;
+        });
+      }
+      return snapshot;
+    });
+  }
 
   const admin = (req: IncomingMessage, res: ServerResponse, target: string): void => {
     const query = target.indexOf('?');

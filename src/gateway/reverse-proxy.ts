@@ -100,6 +100,8 @@ export class ReverseProxy {
   /** The `upgrade` listener: WebSocket (or any) upgrades are piped as raw TCP to the chosen instance. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => undefined);
+    // Hold what the client sends next until the upstream connection is piped in.
+    socket.pause();
     const target = req.url as string;
     this.counters.requests += 1;
     const forwarded = forwardRequestHeaders(req.rawHeaders, {
@@ -316,6 +318,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
+    // The client left while the request waited for a connection.
+    if (this.#done) abort(new Error('the client closed the connection'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {

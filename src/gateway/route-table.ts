@@ -176,6 +176,12 @@ export class RouteTable {
     return this.#root;
   }
 
+  /** How many routes the table holds. */
+  get size(): number {
+    if (this.#dirty) this.#rebuild();
+    return this.#routes.size + (this.#root ? 1 : 0);
+  }
+
   /** The table for operators (`GET /_gateway/routes`). */
   view(): RouteTableView {
     if (this.#dirty) this.#rebuild();

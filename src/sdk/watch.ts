@@ -118,6 +118,8 @@ export async function* watchEvents(
       }
       if (isRefusal(err)) throw err;
       error = err;
+      // The registry may have changed (or the proxy in between): look for the event stream again.
+      mode = 'events';
     } finally {
       attempt.abort();
     }

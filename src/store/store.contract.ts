@@ -127,37 +127,47 @@ export function describeStoreContract(name: string, open: OpenStore, options: Co
       expect((await store.load()).index).toBe(12);
     });
 
-    contractCase('createIndex', 'keeps createIndex across updates while modifyIndex follows the last write', async () => {
-      const store = await openAt(newPlace());
-      const created = await store.write(put(recordOf('web', 'w1')));
-      await store.write(put(recordOf('web', 'other')));
-      const updated = await store.write(put(recordOf('web', 'w1', { host: '10.0.0.2', createIndex: created, modifyIndex: created })));
-      // A writer that does not know the key exists (two registrations of one new id racing) sends createIndex 0:
-      // the key was still created by the first write.
-      const raced = await store.write(put(recordOf('web', 'w1', { host: '10.0.0.3' })));
-      const w1 = byKey((await store.load()).instances)['web/w1'];
-      expect(updated).toBe(3);
-      expect(w1).toMatchObject({ host: '10.0.0.3', createIndex: created, modifyIndex: raced });
-    });
+    contractCase(
+      'createIndex',
+      'keeps createIndex across updates while modifyIndex follows the last write',
+      async () => {
+        const store = await openAt(newPlace());
+        const created = await store.write(put(recordOf('web', 'w1')));
+        await store.write(put(recordOf('web', 'other')));
+        const updated = await store.write(
+          put(recordOf('web', 'w1', { host: '10.0.0.2', createIndex: created, modifyIndex: created })),
+        );
+        // A writer that does not know the key exists (two registrations of one new id racing) sends createIndex 0:
+        // the key was still created by the first write.
+        const raced = await store.write(put(recordOf('web', 'w1', { host: '10.0.0.3' })));
+        const w1 = byKey((await store.load()).instances)['web/w1'];
+        expect(updated).toBe(3);
+        expect(w1).toMatchObject({ host: '10.0.0.3', createIndex: created, modifyIndex: raced });
+      },
+    );
 
-    contractCase('reopen', 'loads every record and the index after a reopen, and continues the index upward', async () => {
-      const place = newPlace();
-      const first = await openAt(place);
-      const records = Array.from({ length: 20 }, (_, i) =>
-        recordOf(`svc-${i % 4}`, `id-${i}`, { port: 9000 + i, metadata: { n: String(i) }, zone: i % 2 ? 'a' : 'b' }),
-      );
-      for (const record of records) await first.write(put(record));
-      await first.write(del('svc-1', 'id-5'));
-      const before = await first.load();
-      await first.close();
+    contractCase(
+      'reopen',
+      'loads every record and the index after a reopen, and continues the index upward',
+      async () => {
+        const place = newPlace();
+        const first = await openAt(place);
+        const records = Array.from({ length: 20 }, (_, i) =>
+          recordOf(`svc-${i % 4}`, `id-${i}`, { port: 9000 + i, metadata: { n: String(i) }, zone: i % 2 ? 'a' : 'b' }),
+        );
+        for (const record of records) await first.write(put(record));
+        await first.write(del('svc-1', 'id-5'));
+        const before = await first.load();
+        await first.close();
 
-      const second = await openAt(place);
-      const after = await second.load();
-      expect(after.index).toBe(21);
-      expect(byKey(after.instances)).toEqual(byKey(before.instances));
-      expect(after.instances).toHaveLength(19);
-      expect(await second.write(put(recordOf('svc-0', 'late')))).toBe(22);
-    });
+        const second = await openAt(place);
+        const after = await second.load();
+        expect(after.index).toBe(21);
+        expect(byKey(after.instances)).toEqual(byKey(before.instances));
+        expect(after.instances).toHaveLength(19);
+        expect(await second.write(put(recordOf('svc-0', 'late')))).toBe(22);
+      },
+    );
 
     contractCase('concurrent writes', 'gives writes issued in one turn their own indexes in call order', async () => {
       const store = await openAt(newPlace());
@@ -172,7 +182,8 @@ export function describeStoreContract(name: string, open: OpenStore, options: Co
       // Each key holds its last put, with that put's index.
       const expected = new Map<string, { port: number; modifyIndex: number }>();
       mutations.forEach((m, i) => {
-        if (m.op === 'put') expected.set(`${m.record.service}/${m.record.id}`, { port: m.record.port, modifyIndex: i + 1 });
+        if (m.op === 'put')
+          expected.set(`${m.record.service}/${m.record.id}`, { port: m.record.port, modifyIndex: i + 1 });
         else expected.delete(`${m.service}/${m.id}`);
       });
       const loaded = byKey((await store.load()).instances);

@@ -29,7 +29,10 @@ describe('parseDuration', () => {
 
   it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('rejects the number %d', (value) => {
     expect(() => parseDuration(value, 'checks[0].interval')).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^checks\[0\]\.interval: /) as string }) as Error,
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^checks\[0\]\.interval: /) as string,
+      }) as Error,
     );
   });
 });

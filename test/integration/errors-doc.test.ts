@@ -20,7 +20,12 @@ const DOC = new URL('../../docs/errors.md', import.meta.url);
 function documentedRows(): Row[] {
   const rows: Row[] = [];
   for (const line of readFileSync(DOC, 'utf8').split('\n')) {
-    const cells = line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((cell) => cell.trim());
+    const cells = line
+      .trim()
+      .replace(/^\|/, '')
+      .replace(/\|$/, '')
+      .split('|')
+      .map((cell) => cell.trim());
     const code = /^`([A-Z_]+)`$/.exec(cells[0] ?? '')?.[1];
     if (code === undefined) continue;
     expect(cells, `the row of ${code} has four cells: | Code | HTTP | XML-RPC fault | When |`).toHaveLength(4);

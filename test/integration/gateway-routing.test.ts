@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { ErrorBody } from '../../src/wire/index.js';
@@ -19,7 +20,13 @@ describe('gateway routing', () => {
     await using admin = await startUpstream('admin');
     const client = new RegistryClient({ url: server.url });
     await client.register({ service: 'tickets', id: 't1', host: '127.0.0.1', port: tickets.port, url: '/tickets' });
-    await client.register({ service: 'tickets-admin', id: 'a1', host: '127.0.0.1', port: admin.port, url: '/tickets/admin' });
+    await client.register({
+      service: 'tickets-admin',
+      id: 'a1',
+      host: '127.0.0.1',
+      port: admin.port,
+      url: '/tickets/admin',
+    });
     await using gateway = await startTestGateway(server.url);
 
     const ticket = await getJson<TicketsBody>(`${gateway.url}/tickets/1`);
@@ -40,7 +47,12 @@ describe('gateway routing', () => {
 
     const missing = await getJson<ErrorBody>(`${gateway.url}/ticketsx`);
     expect(missing.status).toBe(404);
-    expect(missing.body).toEqual({ statusCode: 404, code: 'NO_ROUTE', error: 'Not Found', message: 'no route for /ticketsx' });
+    expect(missing.body).toEqual({
+      statusCode: 404,
+      code: 'NO_ROUTE',
+      error: 'Not Found',
+      message: 'no route for /ticketsx',
+    });
     expect(missing.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -69,8 +81,24 @@ describe('gateway routing', () => {
     await using light = await spawnTickets();
     const client = new RegistryClient({ url: server.url });
     const metadata = { 'gateway.balance': 'weighted' };
-    await client.register({ service: 'tickets', id: 'heavy', host: '127.0.0.1', port: heavy.port, url: '/tickets', weight: 3, metadata });
-    await client.register({ service: 'tickets', id: 'light', host: '127.0.0.1', port: light.port, url: '/tickets', weight: 1, metadata });
+    await client.register({
+      service: 'tickets',
+      id: 'heavy',
+      host: '127.0.0.1',
+      port: heavy.port,
+      url: '/tickets',
+      weight: 3,
+      metadata,
+    });
+    await client.register({
+      service: 'tickets',
+      id: 'light',
+      host: '127.0.0.1',
+      port: light.port,
+      url: '/tickets',
+      weight: 1,
+      metadata,
+    });
     await using gateway = await startTestGateway(server.url);
     let toHeavy = 0;
     for (let i = 0; i < 40; i++) {
@@ -122,7 +150,10 @@ describe('gateway routing', () => {
     });
     await using gateway = await startTestGateway(server.url, { routeByName: true });
     expect((await getJson(`${gateway.url}/users/me`)).body).toMatchObject({ name: 'users', url: '/users/me' });
-    expect((await getJson(`${gateway.url}/public/api/v2/items?x=1`)).body).toMatchObject({ name: 'api', url: '/v2/items?x=1' });
+    expect((await getJson(`${gateway.url}/public/api/v2/items?x=1`)).body).toMatchObject({
+      name: 'api',
+      url: '/v2/items?x=1',
+    });
     expect((await getJson(`${gateway.url}/public/api`)).body).toMatchObject({ name: 'api', url: '/' });
     // Stripping applies to the name route of the service too.
     expect((await getJson(`${gateway.url}/api/v2`)).body).toMatchObject({ name: 'api', url: '/v2' });
@@ -150,11 +181,28 @@ describe('gateway routing', () => {
   it('refuses paths with dot segments instead of letting an upstream resolve them past the route', async () => {
     await using server = await startTestServer();
     await using web = await startUpstream('web');
-    await new RegistryClient({ url: server.url }).register({ service: 'web', id: 'w1', host: '127.0.0.1', port: web.port, url: '/web' });
+    await new RegistryClient({ url: server.url }).register({
+      service: 'web',
+      id: 'w1',
+      host: '127.0.0.1',
+      port: web.port,
+      url: '/web',
+    });
     await using gateway = await startTestGateway(server.url);
-    const { status, body } = await getJson<ErrorBody>(`${gateway.url}/web/%2e%2e/admin`);
-    expect(status).toBe(400);
-    expect(body.code).toBe('INVALID_ARGUMENT');
+    // fetch() and URL strings would resolve the dot segments first; node:http sends a `path` option as it is.
+    for (const path of ['/web/../admin', '/web/%2e%2e/admin', '/web/./x']) {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        get({ host: '127.0.0.1', port: gateway.port, path }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body });
+          });
+        }).on('error', reject);
+      });
+      expect(answer.status).toBe(400);
+      expect((JSON.parse(answer.body) as ErrorBody).code).toBe('INVALID_ARGUMENT');
+    }
     expect(web.hits).toBe(0);
   });
 
@@ -193,11 +241,22 @@ describe('gateway routing', () => {
 
   it('runs inside the registry process with serve --gateway-port', async () => {
     await using registry = await spawnRegistry(['--store', 'memory', '--gateway-port', '0', '--gateway-route-by-name']);
-    await eventually(() => /switchboard gateway listening/.test(registry.output()), 10_000);
-    const gatewayUrl = /"url":"(http:\/\/[^"]+)"[^\n]*switchboard gateway listening/.exec(registry.output())?.[1] as string;
+    await eventually(() => registry.output().includes('switchboard gateway listening'), 10_000);
+    const gatewayUrl = /"url":"(http:\/\/[^"]+)"[^\n]*switchboard gateway listening/.exec(
+      registry.output(),
+    )?.[1] as string;
     await using users = await startUpstream('users');
-    await new RegistryClient({ url: registry.url }).register({ service: 'users', id: 'u1', host: '127.0.0.1', port: users.port });
+    await new RegistryClient({ url: registry.url }).register({
+      service: 'users',
+      id: 'u1',
+      host: '127.0.0.1',
+      port: users.port,
+    });
     await eventually(async () => (await getJson(`${gatewayUrl}/users/1`)).status === 200);
     expect((await getJson(`${gatewayUrl}/users/1`)).body.name).toBe('users');
+    // Its counters join the registry's metrics.
+    const metrics = await (await fetch(`${registry.url}/metrics`)).text();
+    expect(metrics).toMatch(/^switchboard_gateway_requests_total [1-9]/m);
+    expect(metrics).toContain('switchboard_gateway_upstream_requests_total{service="users",instance="u1"}');
   });
 });

@@ -36,7 +36,12 @@ function api(base: string) {
       body = options.raw;
       headers['content-type'] = options.type ?? 'application/json';
     }
-    const response = await fetch(base + path, { method, headers, body: body ?? null, signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(base + path, {
+      method,
+      headers,
+      body: body ?? null,
+      signal: AbortSignal.timeout(10_000),
+    });
     const text = await response.text();
     const index = response.headers.get('x-switchboard-index');
     return {
@@ -56,18 +61,23 @@ function api(base: string) {
 }
 
 /** Asserts the one error shape of every REST error, with its stable code. */
-function expectError(reply: Reply<unknown>, status: number, code: string, message?: RegExp): void {
+function expectError(reply: Reply<unknown>, expected: { status: number; code: string; message?: RegExp }): void {
+  const { status, code, message } = expected;
   expect(reply.status).toBe(status);
   expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
   expect(reply.body).toEqual({
     statusCode: status,
     code,
     error: STATUS_CODES[status],
-    message: message ? expect.stringMatching(message) : expect.any(String),
+    message: (message ? expect.stringMatching(message) : expect.any(String)) as unknown,
   });
 }
 
-const body = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ host: '10.0.0.1', port: 8080, ...extra });
+const body = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  host: '10.0.0.1',
+  port: 8080,
+  ...extra,
+});
 
 /** Polls `check` until it holds (the server's sweep runs on its own timer); fails after a few seconds. */
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -82,7 +92,10 @@ describe('REST API v1: registration', () => {
   it('answers 201 when a PUT creates an instance and 200 when it updates one', async () => {
     await using server = await startTestServer();
     const http = api(server.url);
-    const created = await http.put('/v1/services/web/instances/w1', body({ tags: ['a'], metadata: { v: '1' }, zone: 'eu-1' }));
+    const created = await http.put(
+      '/v1/services/web/instances/w1',
+      body({ tags: ['a'], metadata: { v: '1' }, zone: 'eu-1' }),
+    );
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       id: 'w1',
@@ -151,7 +164,11 @@ describe('REST API v1: registration', () => {
     const fetched = await http.get<Instance>(`/v1/services/web/instances/${first.body.id}`);
     expect(fetched.status).toBe(200);
     expect(fetched.body.id).toBe(first.body.id);
-    expectError(await http.post('/v1/services/web/instances', { host: 'h' }), 400, 'INVALID_ARGUMENT', /port/);
+    expectError(await http.post('/v1/services/web/instances', { host: 'h' }), {
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      message: /port/,
+    });
   });
 
   it('deregisters with DELETE and answers 404 NOT_FOUND for an instance it does not know', async () => {
@@ -162,9 +179,9 @@ describe('REST API v1: registration', () => {
     expect(removed.status).toBe(200);
     expect(removed.body.id).toBe('w1');
     expect(removed.index).toBe(2);
-    expectError(await http.del('/v1/services/web/instances/w1'), 404, 'NOT_FOUND', /w1/);
-    expectError(await http.del('/v1/services/nothing/instances/w1'), 404, 'NOT_FOUND');
-    expectError(await http.get('/v1/services/web/instances/w1'), 404, 'NOT_FOUND');
+    expectError(await http.del('/v1/services/web/instances/w1'), { status: 404, code: 'NOT_FOUND', message: /w1/ });
+    expectError(await http.del('/v1/services/nothing/instances/w1'), { status: 404, code: 'NOT_FOUND' });
+    expectError(await http.get('/v1/services/web/instances/w1'), { status: 404, code: 'NOT_FOUND' });
   });
 
   it('renews a lease on heartbeat and answers 404 for an unknown instance, so the client registers again', async () => {
@@ -178,7 +195,7 @@ describe('REST API v1: registration', () => {
     // A heartbeat is not a change.
     expect(beat.body.modifyIndex).toBe(registered.modifyIndex);
     expect(beat.index).toBe(1);
-    expectError(await http.put('/v1/services/web/instances/w2/heartbeat'), 404, 'NOT_FOUND');
+    expectError(await http.put('/v1/services/web/instances/w2/heartbeat'), { status: 404, code: 'NOT_FOUND' });
   });
 
   it('sets a status from the set and refuses any other with 400 INVALID_ARGUMENT', async () => {
@@ -192,9 +209,15 @@ describe('REST API v1: registration', () => {
       expect((await http.put('/v1/services/web/instances/w1/status', { status })).body.status).toBe(status);
     }
     for (const bad of [{ status: 'RUNNING' }, { status: 'up' }, { status: 1 }, {}, { status: 'UP', extra: 1 }]) {
-      expectError(await http.put('/v1/services/web/instances/w1/status', bad), 400, 'INVALID_ARGUMENT');
+      expectError(await http.put('/v1/services/web/instances/w1/status', bad), {
+        status: 400,
+        code: 'INVALID_ARGUMENT',
+      });
     }
-    expectError(await http.put('/v1/services/web/instances/w9/status', { status: 'DOWN' }), 404, 'NOT_FOUND');
+    expectError(await http.put('/v1/services/web/instances/w9/status', { status: 'DOWN' }), {
+      status: 404,
+      code: 'NOT_FOUND',
+    });
     expect((await http.get<Instance>('/v1/services/web/instances/w1')).body.status).toBe('UP');
   });
 
@@ -208,13 +231,20 @@ describe('REST API v1: registration', () => {
       [1.5, '1h', '1500ms', '1h'],
     ];
     for (const [i, [ttl, deregisterAfter, wantTtl, wantAfter]] of cases.entries()) {
-      const { status, body: instance } = await http.put(`/v1/services/web/instances/d${i}`, body({ ttl, deregisterAfter }));
+      const { status, body: instance } = await http.put(
+        `/v1/services/web/instances/d${i}`,
+        body({ ttl, deregisterAfter }),
+      );
       expect(status).toBe(201);
       expect(instance.ttl).toBe(wantTtl);
       if (deregisterAfter !== undefined) expect(instance.deregisterAfter).toBe(wantAfter);
     }
     for (const ttl of ['10 s', '10d', 'soon', -1, '0.5s', '', { s: 10 }]) {
-      expectError(await http.put('/v1/services/web/instances/bad', body({ ttl })), 400, 'INVALID_ARGUMENT', /ttl/);
+      expectError(await http.put('/v1/services/web/instances/bad', body({ ttl })), {
+        status: 400,
+        code: 'INVALID_ARGUMENT',
+        message: /ttl/,
+      });
     }
   });
 
@@ -226,7 +256,11 @@ describe('REST API v1: registration', () => {
   ])('refuses %s with 400 and a message that says what a name may hold', async (_what, path) => {
     await using server = await startTestServer();
     const http = api(server.url);
-    expectError(await http.put(path, body()), 400, 'INVALID_ARGUMENT', /service name .*1–63 letters, digits/);
+    expectError(await http.put(path, body()), {
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      message: /service name .*1–63 letters, digits/,
+    });
   });
 
   it('takes names and ids as long as their rules allow', async () => {
@@ -245,8 +279,16 @@ describe('REST API v1: registration', () => {
   it('refuses a bad instance id with 400 and a message that says what an id may hold', async () => {
     await using server = await startTestServer();
     const http = api(server.url);
-    expectError(await http.put('/v1/services/web/instances/-w1', body()), 400, 'INVALID_ARGUMENT', /instance id/);
-    expectError(await http.get(`/v1/services/web/instances/${'x'.repeat(129)}`), 400, 'INVALID_ARGUMENT', /instance id/);
+    expectError(await http.put('/v1/services/web/instances/-w1', body()), {
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      message: /instance id/,
+    });
+    expectError(await http.get(`/v1/services/web/instances/${'x'.repeat(129)}`), {
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      message: /instance id/,
+    });
   });
 
   it.each([
@@ -264,7 +306,11 @@ describe('REST API v1: registration', () => {
   ])('refuses a registration with %s with 400 INVALID_ARGUMENT', async (_what, extra, message) => {
     await using server = await startTestServer();
     const http = api(server.url);
-    expectError(await http.put('/v1/services/web/instances/w1', body(extra)), 400, 'INVALID_ARGUMENT', message);
+    expectError(await http.put('/v1/services/web/instances/w1', body(extra)), {
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      message,
+    });
     expect((await http.get<ServiceList>('/v1/services')).body.services).toEqual([]);
   });
 });
@@ -317,8 +363,15 @@ describe('REST API v1: discovery', () => {
     expect(await ids('?zone=b')).toEqual(['up-b']);
     expect(await ids('?zone=b&status=any')).toEqual(['oos-b', 'up-b']);
     expect(await ids('?zone=a&tag=v2&status=UP&status=DOWN')).toEqual(['down-a', 'up-a']);
-    for (const bad of ['?status=RUNNING', '?health=sick', '?tag=', '?zone=', '?colour=blue', '?status=UP&status=nope']) {
-      expectError(await http.get(`/v1/services/web${bad}`), 400, 'INVALID_ARGUMENT');
+    for (const bad of [
+      '?status=RUNNING',
+      '?health=sick',
+      '?tag=',
+      '?zone=',
+      '?colour=blue',
+      '?status=UP&status=nope',
+    ]) {
+      expectError(await http.get(`/v1/services/web${bad}`), { status: 400, code: 'INVALID_ARGUMENT' });
     }
   });
 
@@ -359,7 +412,7 @@ describe('REST API v1: discovery', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ id: 'w1', service: 'web', status: 'DOWN' });
     expect(reply.index).toBe(1);
-    expectError(await http.get('/v1/services/web/instances/w2'), 404, 'NOT_FOUND');
+    expectError(await http.get('/v1/services/web/instances/w2'), { status: 404, code: 'NOT_FOUND' });
   });
 
   it('pages through every instance with limit and cursor, and refuses a bad cursor or limit', async () => {
@@ -398,20 +451,14 @@ describe('REST API v1: discovery', () => {
         expect(reply.status).toBe(200);
         continue;
       }
-      expectError(reply, 400, 'INVALID_ARGUMENT');
+      expectError(reply, { status: 400, code: 'INVALID_ARGUMENT' });
     }
   });
 
   it('answers X-Switchboard-Index on every read, rising with every change', async () => {
     await using server = await startTestServer();
     const http = api(server.url);
-    const reads = [
-      '/v1/services',
-      '/v1/services/web',
-      '/v1/services/web/instances/w1',
-      '/v1/instances',
-      '/health',
-    ];
+    const reads = ['/v1/services', '/v1/services/web', '/v1/services/web/instances/w1', '/v1/instances', '/health'];
     let last = 0;
     for (const [step, change] of [
       () => http.put('/v1/services/web/instances/w1', body()),
@@ -441,7 +488,9 @@ describe('REST API v1: system routes and errors', () => {
 
   it('describes every route of the API in /openapi.json', async () => {
     await using server = await startTestServer();
-    const reply = await api(server.url).get<{ openapi: string; paths: Record<string, Record<string, unknown>> }>('/openapi.json');
+    const reply = await api(server.url).get<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
+      '/openapi.json',
+    );
     expect(reply.status).toBe(200);
     expect(reply.body.openapi).toMatch(/^3\./);
     const routes: [string, string][] = [
@@ -470,16 +519,20 @@ describe('REST API v1: system routes and errors', () => {
   it('answers unknown routes with 404 NOT_FOUND in the error shape', async () => {
     await using server = await startTestServer();
     const http = api(server.url);
-    expectError(await http.get('/v2/services'), 404, 'NOT_FOUND', /no route GET \/v2\/services/);
-    expectError(await http.send('PATCH', '/v1/services/web'), 404, 'NOT_FOUND');
-    expectError(await http.get('/v1/services/web/instances/w1/nothing'), 404, 'NOT_FOUND');
+    expectError(await http.get('/v2/services'), {
+      status: 404,
+      code: 'NOT_FOUND',
+      message: /no route GET \/v2\/services/,
+    });
+    expectError(await http.send('PATCH', '/v1/services/web'), { status: 404, code: 'NOT_FOUND' });
+    expectError(await http.get('/v1/services/web/instances/w1/nothing'), { status: 404, code: 'NOT_FOUND' });
   });
 
   it('refuses a body over 1 MiB with 413 PAYLOAD_TOO_LARGE', async () => {
     await using server = await startTestServer();
     const http = api(server.url);
     const big = body({ metadata: { blob: 'x'.repeat(1024 * 1024) } });
-    expectError(await http.put('/v1/services/web/instances/w1', big), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(await http.put('/v1/services/web/instances/w1', big), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
     expect((await http.get<ServiceList>('/v1/services')).body.services).toEqual([]);
   });
 
@@ -487,23 +540,27 @@ describe('REST API v1: system routes and errors', () => {
     await using server = await startTestServer();
     const http = api(server.url);
     for (const raw of ['{"host": "h", "port": 1', '{host: "h"}', 'null', '', '[]', '"text"']) {
-      expectError(await http.send('PUT', '/v1/services/web/instances/w1', { raw }), 400, 'INVALID_ARGUMENT');
+      expectError(await http.send('PUT', '/v1/services/web/instances/w1', { raw }), {
+        status: 400,
+        code: 'INVALID_ARGUMENT',
+      });
     }
     expectError(
-      await http.send('PUT', '/v1/services/web/instances/w1', { raw: 'host=h&port=1', type: 'application/x-www-form-urlencoded' }),
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
+      await http.send('PUT', '/v1/services/web/instances/w1', {
+        raw: 'host=h&port=1',
+        type: 'application/x-www-form-urlencoded',
+      }),
+      { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     );
-    expectError(
-      await http.send('PUT', '/v1/services/web/instances/w1', { raw: '<xml/>', type: 'application/xml' }),
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-    );
+    expectError(await http.send('PUT', '/v1/services/web/instances/w1', { raw: '<xml/>', type: 'application/xml' }), {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
   });
 
   it('answers a malformed URL in the error shape', async () => {
     await using server = await startTestServer();
-    expectError(await api(server.url).get('/v1/services/web/instances/%ff'), 400, 'INVALID_ARGUMENT');
+    expectError(await api(server.url).get('/v1/services/web/instances/%ff'), { status: 400, code: 'INVALID_ARGUMENT' });
   });
 });
 
@@ -525,24 +582,94 @@ describe('REST API v1: fuzz', () => {
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
 
     const segments = [
-      'v1', 'services', 'instances', 'web', 'w1', 'heartbeat', 'status', 'health', 'openapi.json', '', '..', '.', '%2e%2e',
-      '%00', '%ff', '%', 'a%2Fb', '-x', 'x'.repeat(300), 'é', '%F0%9F%98%80', '*', '~', 'null', '0', '-1', '{id}', ':id',
+      'v1',
+      'services',
+      'instances',
+      'web',
+      'w1',
+      'heartbeat',
+      'status',
+      'health',
+      'openapi.json',
+      '',
+      '..',
+      '.',
+      '%2e%2e',
+      '%00',
+      '%ff',
+      '%',
+      'a%2Fb',
+      '-x',
+      'x'.repeat(300),
+      'é',
+      '%F0%9F%98%80',
+      '*',
+      '~',
+      'null',
+      '0',
+      '-1',
+      '{id}',
+      ':id',
     ];
     const queries = [
-      '', '?status=', '?status=any&status=UP', '?health=any', '?health=x', '?tag=a&tag=', '?zone=%00', '?limit=-1',
-      '?limit=1e3', '?limit=99999999999999999999', '?cursor=%ff', '?cursor=e30', '?a=b', '?status[]=UP', '?&&&',
-      '?status=UP&status=UP&status=UP', '?wait=1s', '?wait=-1', '?index=abc',
+      '',
+      '?status=',
+      '?status=any&status=UP',
+      '?health=any',
+      '?health=x',
+      '?tag=a&tag=',
+      '?zone=%00',
+      '?limit=-1',
+      '?limit=1e3',
+      '?limit=99999999999999999999',
+      '?cursor=%ff',
+      '?cursor=e30',
+      '?a=b',
+      '?status[]=UP',
+      '?&&&',
+      '?status=UP&status=UP&status=UP',
+      '?wait=1s',
+      '?wait=-1',
+      '?index=abc',
     ];
     const bodies: (string | undefined)[] = [
-      undefined, '', '{', '}', 'null', 'true', '0', '-1', '1e999', '"x"', '[]', '[{}]', '{}', '{"host":1,"port":"x"}',
-      '{"host":"h","port":1,"ttl":"1e9h"}', '{"host":"h","port":1,"ttl":1e308}', '{"host":"h","port":1,"weight":-0}',
-      '{"host":"h","port":1,"metadata":{"__proto__":{"x":"y"}}}', '{"host":"h","port":1,"tags":[null]}',
-      '{"host":"h","port":1,"endpoints":[{"type":"t"}]}', '{"status":"DOWN"}', '{"status":null}',
-      `{"host":"${'h'.repeat(300)}","port":1}`, '{"host":"h","port":1,"deregisterAfter":"0s","ttl":"1s"}',
-      '{"host":"h","port":1,"checks":[{"http":"ftp://x","interval":"1s"}]}', `${'['.repeat(5_000)}${']'.repeat(5_000)}`,
-      '{"host":"h","port":1,"url":"/\\u0000"}', '\u0000\u0001', '{"host":"\ud800","port":1}',
+      undefined,
+      '',
+      '{',
+      '}',
+      'null',
+      'true',
+      '0',
+      '-1',
+      '1e999',
+      '"x"',
+      '[]',
+      '[{}]',
+      '{}',
+      '{"host":1,"port":"x"}',
+      '{"host":"h","port":1,"ttl":"1e9h"}',
+      '{"host":"h","port":1,"ttl":1e308}',
+      '{"host":"h","port":1,"weight":-0}',
+      '{"host":"h","port":1,"metadata":{"__proto__":{"x":"y"}}}',
+      '{"host":"h","port":1,"tags":[null]}',
+      '{"host":"h","port":1,"endpoints":[{"type":"t"}]}',
+      '{"status":"DOWN"}',
+      '{"status":null}',
+      `{"host":"${'h'.repeat(300)}","port":1}`,
+      '{"host":"h","port":1,"deregisterAfter":"0s","ttl":"1s"}',
+      '{"host":"h","port":1,"checks":[{"http":"ftp://x","interval":"1s"}]}',
+      `${'['.repeat(5_000)}${']'.repeat(5_000)}`,
+      '{"host":"h","port":1,"url":"/\\u0000"}',
+      '\u0000\u0001',
+      '{"host":"\ud800","port":1}',
     ];
-    const types = ['application/json', 'application/json; charset=latin1', 'text/plain', 'application/octet-stream', 'application/xml'];
+    const types = [
+      'application/json',
+      'application/json; charset=latin1',
+      'text/plain',
+      'application/octet-stream',
+      'application/xml',
+    ];
     const methods = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'];
 
     const failures: string[] = [];
