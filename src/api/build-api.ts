@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from '../core/index.js';
@@ -25,6 +26,14 @@ export interface ApiOptions {
 }
 
 /**
+ * Query strings and paths are text, so their values are converted to the schema's types (and a single `?tag=a`
+ * becomes an array). Bodies are JSON and keep their types: `"port": "80"` or `"ttl": true` is refused, not converted.
+ */
+const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+const coercingAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: 'array' });
+const strictAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
+
+/**
  * The REST API v1 on Fastify, not yet listening: server.ts adds the other transports' routes and listens.
  * Tests drive it with `app.inject()`.
  */
@@ -40,12 +49,12 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return503OnClosing: true,
     // Instance ids may be 128 characters (INSTANCE_ID_PATTERN); the router's default limit is 100.
     routerOptions: { maxParamLength: 256 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     // A URL Fastify cannot decode (`/v1/services/%ff`) is answered in the one error shape too, not Fastify's own.
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);
     },
   });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from './config.js';
+import { loadConfig } from './load-config.js';
+
+describe('gateway options', () => {
+  it('runs no gateway inside serve by default', () => {
+    expect(DEFAULTS.gateway).toEqual({
+      port: null,
+      host: null,
+      routeByName: false,
+      balance: 'round-robin',
+      upstreamTimeoutMs: 60_000,
+      jwt: { secret: null, publicKeyFile: null, jwksUrl: null },
+    });
+  });
+
+  it('reads flags and environment variables, flags winning', () => {
+    const config = loadConfig({
+      env: {
+        SWITCHBOARD_GATEWAY_PORT: '9000',
+        SWITCHBOARD_JWT_SECRET: 's3cret',
+        SWITCHBOARD_GATEWAY_ROUTE_BY_NAME: 'true',
+      },
+      flags: {
+        'gateway-port': '8080',
+        'gateway-host': '0.0.0.0',
+        'gateway-balance': 'least-outstanding',
+        'gateway-upstream-timeout': '5s',
+        'jwks-url': 'https://idp.example/jwks.json',
+      },
+    });
+    expect(config.gateway).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      routeByName: true,
+      balance: 'least-outstanding',
+      upstreamTimeoutMs: 5_000,
+      jwt: { secret: 's3cret', publicKeyFile: null, jwksUrl: 'https://idp.example/jwks.json' },
+    });
+  });
+
+  it('reports every bad value at once', () => {
+    expect(() =>
+      loadConfig({
+        env: {},
+        flags: { 'gateway-port': '70000', 'gateway-balance': 'random', 'gateway-route-by-name': 'maybe' },
+      }),
+    ).toThrow(/--gateway-port.*--gateway-route-by-name.*--gateway-balance/);
+  });
+});
