@@ -2,14 +2,19 @@
 // `switchboard gateway`, and through nginx as a reverse proxy with upstream keep-alive, in the same run with the same
 // load generator; then how fast a registration and a deregistration reach the gateway's routes.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { CLI, fmt, load, rssMiB, spawnNode, startBare, startRegistry } from './lib.mjs';
 
-const BODY = JSON.stringify({ id: 42, title: 'Printer on floor 3 is out of toner', status: 'open', tags: ['it', 'printer'] });
+const BODY = JSON.stringify({
+  id: 42,
+  title: 'Printer on floor 3 is out of toner',
+  status: 'open',
+  tags: ['it', 'printer'],
+});
 const SERIAL_REQUESTS = 4_000;
 
 export default async function run() {
@@ -18,6 +23,7 @@ export default async function run() {
   const notes = [];
   const rows = [];
   let gateway;
+  let relay;
   const nginxes = [];
   try {
     const upstreamPort = Number(new URL(bare.url).port);
@@ -25,9 +31,14 @@ export default async function run() {
     gateway = await spawnNode([CLI, 'gateway', '--registry', registry.url, '--port', '0', '--log-level', 'info'], {
       ready: /"url":"(http:\/\/[^"]+)".*switchboard gateway listening/,
     });
+    relay = await spawnNode([new URL('./undici-relay.mjs', import.meta.url).pathname], {
+      ready: /listening (http:\/\/\S+)/,
+      env: { UPSTREAM: bare.url },
+    });
     const targets = [
-      { name: 'direct to the upstream', url: bare.url },
-      { name: '**switchboard gateway**', url: gateway.url, pid: gateway.child.pid },
+      { name: 'direct to the upstream', url: bare.url, pids: () => [] },
+      { name: '**switchboard gateway**', url: gateway.url, pid: gateway.child.pid, pids: () => [gateway.child.pid] },
+      { name: 'floor: node:http + undici relay, no logic', url: relay.url, pids: () => [relay.child.pid] },
     ];
     for (const workers of [1, 'auto']) {
       const nginx = await startNginx(upstreamPort, workers).catch((err) => {
@@ -36,14 +47,27 @@ export default async function run() {
       });
       if (!nginx) continue;
       nginxes.push(nginx);
-      targets.push({ name: `nginx ${nginx.version}, worker_processes ${workers}`, url: nginx.url });
+      targets.push({
+        name: `nginx ${nginx.version}, worker_processes ${workers}`,
+        url: nginx.url,
+        pids: () => [nginx.pid, ...childrenOf(nginx.pid)],
+      });
     }
     // Warm every path (connections, JIT), then measure each target twice, interleaved, and keep the better run:
     // the machine is shared, and a neighbour's burst should not decide a row.
     for (const target of targets) await load({ url: `${target.url}/bench/1`, duration: 2 });
     const results = new Map(targets.map((t) => [t, []]));
     for (let round = 0; round < 2; round++) {
-      for (const target of targets) results.get(target).push(await load({ url: `${target.url}/bench/1` }));
+      for (const target of targets) {
+        // The proxy's CPU time per request (user + system, all its processes), read from /proc around the run.
+        const pids = target.pids();
+        const before = cpuTicks(pids);
+        const started = performance.now();
+        const result = await load({ url: `${target.url}/bench/1` });
+        const seconds = (performance.now() - started) / 1000;
+        result.cpuUs = pids.length === 0 ? undefined : ((cpuTicks(pids) - before) * 10_000) / (result.rps * seconds);
+        results.get(target).push(result);
+      }
     }
     for (const target of targets) {
       const best = results.get(target).reduce((a, b) => (b.rps > a.rps ? b : a));
@@ -56,14 +80,22 @@ export default async function run() {
     const table = rows
       .map(
         (r) =>
-          `| ${r.target.name} | ${fmt.rps(r.load.rps)} | ${fmt.ms(r.load.p50)} | ${fmt.ms(r.load.p99)} | ${us(r.serial.p50)} | ${us(r.serial.p99)} | ${r === direct ? '—' : `+${us(r.serial.p50 - direct.serial.p50)}`} | ${r.load.errors + r.load.non2xx} |`,
+          `| ${r.target.name} | ${fmt.rps(r.load.rps)} | ${fmt.ms(r.load.p50)} | ${fmt.ms(r.load.p99)} | ${r.load.cpuUs === undefined ? '—' : us(r.load.cpuUs)} | ${us(r.serial.p50)} | ${us(r.serial.p99)} | ${r === direct ? '—' : `+${us(r.serial.p50 - direct.serial.p50)}`} | ${r.load.errors + r.load.non2xx} |`,
       )
       .join('\n');
     const gw = rows[1];
-    const bestNginx = rows.slice(2).reduce((a, b) => (a === undefined || b.load.rps > a.load.rps ? b : a), undefined);
-    const verdict = bestNginx
-      ? `Gateway throughput = ${fmt.pct(gw.load.rps / bestNginx.load.rps)} of the faster nginx row and ${fmt.pct(gw.load.rps / direct.load.rps)} of direct.`
-      : `nginx did not run, so there is no nginx row to compare with. Gateway throughput = ${fmt.pct(gw.load.rps / direct.load.rps)} of direct.`;
+    const floor = rows[2];
+    const bestNginx = rows.slice(3).reduce((a, b) => (a === undefined || b.load.rps > a.load.rps ? b : a), undefined);
+    const addedSerial = gw.serial.p50 - direct.serial.p50;
+    const addedLoaded = gw.load.p50 - direct.load.p50;
+    const met = (ok) => (ok ? '**met**' : '**not met**');
+    const verdict = [
+      bestNginx
+        ? `- Throughput at least nginx's: ${met(gw.load.rps >= bestNginx.load.rps)}, ${fmt.pct(gw.load.rps / bestNginx.load.rps)} of the faster nginx row (${fmt.pct(gw.load.rps / direct.load.rps)} of direct). The floor row, a relay with none of the gateway's work, reaches ${fmt.pct(floor.load.rps / bestNginx.load.rps)}: the CPU a Node.js HTTP server and undici spend per request, not the routing, sets the limit.`
+        : `- Throughput at least nginx's: nginx did not run, so there is nothing to compare with. Gateway = ${fmt.pct(gw.load.rps / direct.load.rps)} of direct.`,
+      `- Added p50 under 1 ms: ${met(addedSerial < 1000)} for one request at a time (+${us(addedSerial)}); at 50 connections the p50 grows by ${fmt.ms(addedLoaded)}, the queueing of a proxy run at its throughput limit.`,
+      `- A registration or deregistration routed within 100 ms: ${met(propagation.register.max < 100 && propagation.deregister.max < 100)} (slowest ${ms(Math.max(propagation.register.max, propagation.deregister.max))}).`,
+    ].join('\n');
     return `## API gateway: proxy overhead against direct and nginx (issue 7)
 
 Upstream: a bare \`node:http\` server (own process) answering a ${BODY.length}-byte JSON body. Gateway:
@@ -72,23 +104,25 @@ pool, hop-by-hop headers dropped, X-Forwarded-* and X-Request-Id added. nginx: \
 \`keepalive 64\`, HTTP/1.1, the same X-Forwarded-For / X-Request-Id headers, access log off. Load: autocannon,
 50 connections, 8 s, best of two interleaved rounds after a warm-up; the load generator shares the 2 cores with
 the upstream and the proxy. Serial latency: one keep-alive connection, ${fmt.rps(SERIAL_REQUESTS)} sequential requests
-timed with \`hrtime\` (µs resolution, which autocannon's whole milliseconds lack).
+timed with \`hrtime\` (µs resolution, which autocannon's whole milliseconds lack). Proxy CPU / request: the proxy's
+user + system CPU time (all its processes, from /proc) during the 50-connection run, divided by the requests served.
 
-| path | req/s (50 conns) | p50 | p99 | serial p50 | serial p99 | added serial p50 | errors / non-2xx |
-|---|---:|---:|---:|---:|---:|---:|---:|
+| path | req/s (50 conns) | p50 | p99 | proxy CPU / request | serial p50 | serial p99 | added serial p50 | errors / non-2xx |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 ${table}
 
-${verdict} Gateway RSS after the runs: ${Math.round(gw.rss)} MiB.
+Gateway RSS after the runs: ${Math.round(gw.rss)} MiB.
 ${notes.length > 0 ? `\nNotes: ${notes.join('; ')}.\n` : ''}
-**Route propagation** (registration or deregistration acknowledged by the registry → first request the gateway
-routes accordingly, polled back to back on one connection, ${propagation.samples} samples each): registration p50
-${ms(propagation.register.p50)}, max ${ms(propagation.register.max)}; deregistration p50
+**Route propagation**: from a registration (deregistration) acknowledged by the registry to the first request
+the gateway routes accordingly, polled back to back on one connection, ${propagation.samples} samples each:
+registration p50 ${ms(propagation.register.p50)}, max ${ms(propagation.register.max)}; deregistration p50
 ${ms(propagation.deregister.p50)}, max ${ms(propagation.deregister.max)}.
 
-Targets (issue 7): at least nginx's throughput at 50 connections; under 1 ms added p50; a registration or
-deregistration routed within 100 ms.`;
+**Targets (issue 7)**
+${verdict}`;
   } finally {
     for (const nginx of nginxes) await nginx.stop();
+    await relay?.stop();
     await gateway?.stop();
     await bare.stop();
     await registry.stop();
@@ -207,7 +241,9 @@ http {
 }
 `,
   );
-  const child = spawn('nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (c) => (output += c));
   child.stderr.on('data', (c) => (output += c));
@@ -233,6 +269,24 @@ http {
   return { url: `http://127.0.0.1:${port}`, version, stop, pid: child.pid };
 }
 
+/** CPU time (user + system) of processes, in clock ticks (1/100 s). */
+function cpuTicks(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks;
+}
+
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function canConnect(port) {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -254,5 +308,3 @@ function freePort() {
     });
   });
 }
-
-export { startNginx as startNginxForTest };

@@ -113,7 +113,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance ?? 256 },
   });
   const counters = new GatewayCounters();
-  const state = { stale: true, updatedAt: null as string | null };
+  const state = { stale: true, updatedAt: null as string | null, reported: undefined as boolean | undefined };
 
   const routes = (): GatewayRoutes => ({ ...table.view(), stale: state.stale, updatedAt: state.updatedAt });
   const metrics = (): GatewayMetrics => ({
@@ -201,11 +201,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (event.type === 'snapshot') markReady();
     },
     onStatus: (status) => {
-      if (state.stale !== !status.connected) {
-        state.stale = !status.connected;
-        if (state.stale) logger.warn({ err: status.error }, 'gateway: registry unreachable, routing on the last table');
-        else logger.info('gateway: registry watch connected');
-      }
+      state.stale = !status.connected;
+      // Log each change of state once, not every retry of the watch.
+      if (status.connected === state.reported) return;
+      state.reported = status.connected;
+      if (status.connected) logger.info('gateway: following the registry');
+      else logger.warn({ reason: reasonOf(status.error) }, 'gateway: registry unreachable, routing on the last table');
     },
   });
 
@@ -318,6 +319,13 @@ async function follow(spec: {
     });
     pauseMs = Math.min(pauseMs * 2, 10_000);
   }
+}
+
+/** One line for the log: a fetch failure's cause says more than "fetch failed". */
+function reasonOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
 }
 
 /** A function, so the compiler does not take `aborted` for a constant inside a loop. */

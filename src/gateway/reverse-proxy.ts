@@ -199,14 +199,16 @@ export class ReverseProxy {
   }
 
   #forward(req: IncomingMessage, res: ServerResponse, routed: Routed): void {
+    // The client may have left while its token was checked.
+    if (res.destroyed) return;
     const upstream = routed.route.balancer.pick();
     if (upstream === undefined) {
-      this.#count({ code: 'NO_HEALTHY_INSTANCE', message: '' });
-      sendError(
-        res,
-        { code: 'NO_HEALTHY_INSTANCE', message: `no healthy instance of ${routed.route.service}` },
-        routed.forwarded.requestId,
-      );
+      const error: OwnError = {
+        code: 'NO_HEALTHY_INSTANCE',
+        message: `no healthy instance of ${routed.route.service}`,
+      };
+      this.#count(error);
+      sendError(res, error, routed.forwarded.requestId);
       return;
     }
     new Exchange(this, { req, res }, routed).send(upstream);
