@@ -1,2 +1,1 @@
-export { Counter, METRICS_CONTENT_TYPE, Metrics } from './metrics.js';
-export type { Labels, MetricType, Sample } from './metrics.js';
+export { METRICS_CONTENT_TYPE, Metrics } from './metrics.js';

@@ -1,1 +1,1 @@
-export type { CheckSpec, InstanceRecord, Mutation, Store, StoreHealth, StoreKind, StoreSnapshot } from './store.js';
+export type { CheckSpec, InstanceRecord, Mutation, Store, StoreHealth } from './store.js';
