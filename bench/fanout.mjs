@@ -215,9 +215,11 @@ ${verdict(blocking.latencies)}.
 
 Each change is serialized once for all streams, and each blocking answer once per service index. It is written on the
 next turn of the event loop, and one registry listener serves every watcher of a service. What remains is the cost
-per watcher. An SSE event is one write to a stream that is already open. A blocking answer is a whole HTTP response:
-a write plus the response's lifecycle in Node, about 30 µs each here, all on the registry's one thread. For large
-fleets, watch over SSE.`;
+per watcher, and most of it is the kernel's. A CPU profile of the registry shows that one socket write costs about
+14 µs on this VM, so 1,000 writes take about 14 ms however little the code does. An SSE event is one such write, to a
+stream that is already open. A blocking answer is a whole HTTP response: the write plus the response's lifecycle in
+Node, about 30 µs each. All of it runs on the registry's one thread, so these figures move with the machine's load.
+For large fleets, watch over SSE.`;
   } finally {
     writer.destroy();
     await registry.stop();

@@ -79,19 +79,24 @@ export class BlockingReads {
     };
   }
 
+  /** The ETag of a read of `url` answered at `index`. */
+  etagOf(url: string, index: number): string {
+    let variant = this.#variants.get(url);
+    if (variant === undefined) {
+      variant = variantOf(url);
+      if (this.#variants.size >= 1_000) this.#variants.clear();
+      this.#variants.set(url, variant);
+    }
+    return `"${this.#boot}-${index}-${variant}"`;
+  }
+
   #answer<R extends RouteGenericInterface>(
     request: FastifyRequest<R>,
     reply: FastifyReply,
     what: { service: string | undefined; read: ReadHandler<R> },
   ): void {
     const index = this.#waiters.indexOf(what.service);
-    let variant = this.#variants.get(request.url);
-    if (variant === undefined) {
-      variant = variantOf(request.url);
-      if (this.#variants.size >= 1_000) this.#variants.clear();
-      this.#variants.set(request.url, variant);
-    }
-    const etag = `"${this.#boot}-${index}-${variant}"`;
+    const etag = this.etagOf(request.url, index);
     void reply.header('etag', etag);
     if (matches(request.headers['if-none-match'], etag)) {
       void reply.code(304).header(INDEX_HEADER, index).send();

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -7,6 +9,9 @@ import { handleError, handleNotFound } from './error-handler.js';
 import { addInstanceRoutes } from './instance-routes.js';
 import { addMetricsRoutes } from './metrics-routes.js';
 import { collectOpenApi } from './openapi.js';
+import { AnswerCache } from './answer-cache.js';
+import { BlockingReads } from './blocking-reads.js';
+import { createFastPath } from './fast-path.js';
 import { addServiceRoutes } from './service-routes.js';
 import { addSeedRoutes } from './seed-routes.js';
 import { addSystemRoutes } from './system-routes.js';
@@ -38,14 +43,23 @@ const strictAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
  * Tests drive it with `app.inject()`.
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
+  // The server hands requests to the fast path (set once the routes exist), which hands the rest to Fastify.
+  const fast: { handler?: RequestListener; next: RequestListener } = { next: () => undefined };
   const app = Fastify({
+    serverFactory: (fastifyHandler) => {
+      fast.next = fastifyHandler;
+      const server = createServer((req, res) => {
+        (fast.handler ?? fastifyHandler)(req, res);
+      });
+      // Blocking queries may hold a request for minutes; idle keep-alive sockets are closed after 72 s.
+      server.requestTimeout = 0;
+      server.keepAliveTimeout = 72_000;
+      return server;
+    },
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // Per-request log lines would cost more than the lookups themselves; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
-    // Blocking queries may hold a request for minutes; idle keep-alive sockets are closed after 72 s.
-    requestTimeout: 0,
-    keepAliveTimeout: 72_000,
     return503OnClosing: true,
     // Instance ids may be 128 characters (INSTANCE_ID_PATTERN); the router's default limit is 100.
     routerOptions: { maxParamLength: 256 },
@@ -61,7 +75,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   addSystemRoutes(app, options.registry, openApi);
   addMetricsRoutes(app, options.registry, options.metrics ?? new Metrics());
   addInstanceRoutes(app, options.registry);
-  addServiceRoutes(app, options.registry);
+  const cache = new AnswerCache();
+  const blocking = new BlockingReads(app, options.registry);
+  addServiceRoutes(app, options.registry, { cache, blocking });
+  fast.handler = createFastPath({ registry: options.registry, cache, blocking, logger: options.logger }, fast.next);
   addSeedRoutes(app, options.registry);
   addWatchRoutes(app, options.registry, options.watch);
   return app;

@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { InstanceFilter, Registry } from '../core/index.js';
 import type { Health, InstanceStatus } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
-import { AnswerCache } from './answer-cache.js';
-import { BlockingReads } from './blocking-reads.js';
+import type { AnswerCache } from './answer-cache.js';
+import type { BlockingReads } from './blocking-reads.js';
 import {
   blockingQuery,
   errorSchema,
@@ -27,18 +27,29 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** Turns the query into a filter and a key naming it (equal filters, equal keys). */
 export function filterOf(query: ServiceQuery): { filter: InstanceFilter; key: string } {
   const filter: InstanceFilter = {};
-  if (query.status) filter.status = query.status.includes('any') ? 'any' : [...new Set(query.status as InstanceStatus[])].sort();
-  if (query.health) filter.health = query.health.includes('any') ? 'any' : [...new Set(query.health as Health[])].sort();
+  if (query.status)
+    filter.status = query.status.includes('any') ? 'any' : [...new Set(query.status as InstanceStatus[])].sort();
+  if (query.health)
+    filter.health = query.health.includes('any') ? 'any' : [...new Set(query.health as Health[])].sort();
   if (query.tag) filter.tags = [...new Set(query.tag)].sort();
   if (query.zone !== undefined) filter.zone = query.zone;
   return { filter, key: JSON.stringify(filter) };
 }
 
+/** The cache key of a service's answers, and the variant of the default (unfiltered) query. */
+export const serviceCacheKey = (service: string): string => `s:${service}`;
+export const DEFAULT_VARIANT = filterOf({}).key;
+
+export interface ServiceRouteParts {
+  /** Serialized answers, shared with the fast path (fast-path.ts). */
+  cache: AnswerCache;
+  /** `?index=&wait=` blocking queries and ETags (issue #6); a read's scope index must be the index it answers. */
+  blocking: BlockingReads;
+}
+
 /** Discovery reads: the service list, one service's instances, and the paginated traversal. */
-export function addServiceRoutes(app: FastifyInstance, registry: Registry): void {
-  const cache = new AnswerCache();
-  // `?index=&wait=` blocking queries and ETags (issue #6); a read's scope index must be the index it answers.
-  const blocking = new BlockingReads(app, registry);
+export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts: ServiceRouteParts): void {
+  const { cache, blocking } = parts;
 
   app.get(
     '/v1/services',
@@ -73,7 +84,7 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry): void
         const index = registry.serviceIndex(service);
         const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter) });
         // Only known services are cached, so lookups of random names cannot grow the cache.
-        const body = index === 0 ? build() : cache.get({ key: `s:${service}`, variant: key, index }, build);
+        const body = index === 0 ? build() : cache.get({ key: serviceCacheKey(service), variant: key, index }, build);
         return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
       },
     ),
@@ -83,7 +94,10 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry): void
     '/v1/instances',
     {
       schema: { querystring: pageQuery },
-      config: { summary: 'Every instance, in pages ordered by (service, id)', responses: { 200: instancePageSchema, 400: errorSchema } },
+      config: {
+        summary: 'Every instance, in pages ordered by (service, id)',
+        responses: { 200: instancePageSchema, 400: errorSchema },
+      },
     },
     (request, reply) => {
       const page = registry.page(request.query.cursor, request.query.limit);

@@ -1,0 +1,101 @@
+/**
+ * The two requests a registry answers most — a plain discovery read and a heartbeat — answered straight from the
+ * node:http request handler, before Fastify's routing, hooks and reply machinery (which cost about as much CPU as
+ * the rest of such a request together; see bench/RESULTS.md).
+ *
+ * Invariant: a fast answer is byte-for-byte what the Fastify route would answer (same body from the same cache,
+ * same headers, same error shape). Anything else — a query string, a conditional request, a body, another method,
+ * a name that breaks the rules — is left to Fastify, which stays the one place that validates and documents routes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Registry } from '../core/index.js';
+import { INDEX_HEADER, INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from '../wire/index.js';
+import type { AnswerCache } from './answer-cache.js';
+import type { BlockingReads } from './blocking-reads.js';
+import { errorBody, toApiError } from './error-handler.js';
+import { DEFAULT_VARIANT, serviceCacheKey } from './service-routes.js';
+
+const SERVICE_READ = new RegExp(`^/v1/services/(${SERVICE_NAME_PATTERN.slice(1, -1)})$`);
+const HEARTBEAT = new RegExp(
+  `^/v1/services/(${SERVICE_NAME_PATTERN.slice(1, -1)})/instances/(${INSTANCE_ID_PATTERN.slice(1, -1)})/heartbeat$`,
+);
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export interface FastPathParts {
+  registry: Registry;
+  cache: AnswerCache;
+  blocking: BlockingReads;
+  logger: FastifyBaseLogger;
+}
+
+/** Returns a request handler that answers what it can and hands the rest to `next` (Fastify). */
+export function createFastPath(
+  parts: FastPathParts,
+  next: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { registry, cache, blocking, logger } = parts;
+
+  function read(service: string, req: IncomingMessage, res: ServerResponse): void {
+    const index = registry.serviceIndex(service);
+    const build = (): string => JSON.stringify({ name: service, ...registry.list(service, {}) });
+    const body =
+      index === 0 ? build() : cache.get({ key: serviceCacheKey(service), variant: DEFAULT_VARIANT, index }, build);
+    res.writeHead(200, {
+      [INDEX_HEADER]: index,
+      etag: blocking.etagOf(req.url ?? '', index),
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
+  function heartbeat(service: string, id: string, res: ServerResponse): void {
+    registry.renew(service, id).then(
+      (instance) => {
+        send(res, { status: 200, body: JSON.stringify(instance), index: registry.index });
+      },
+      (err: unknown) => {
+        const error = toApiError(err as Error);
+        const body = errorBody(error);
+        if (body.statusCode >= 500) logger.error({ err }, error.message);
+        send(res, { status: body.statusCode, body: JSON.stringify(body), index: registry.index });
+      },
+    );
+  }
+
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (req.method === 'GET' && req.headers['if-none-match'] === undefined) {
+      const match = SERVICE_READ.exec(url);
+      if (match) {
+        read(match[1] as string, req, res);
+        return;
+      }
+    } else if (req.method === 'PUT' && !hasBody(req)) {
+      const match = HEARTBEAT.exec(url);
+      if (match) {
+        // The request has no body to read: resume so that 'end' fires and the socket can take the next request.
+        req.resume();
+        heartbeat(match[1] as string, match[2] as string, res);
+        return;
+      }
+    }
+    next(req, res);
+  };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+function send(res: ServerResponse, answer: { status: number; body: string; index: number }): void {
+  const { status, body, index } = answer;
+  res.writeHead(status, {
+    [INDEX_HEADER]: index,
+    'content-type': JSON_TYPE,
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
