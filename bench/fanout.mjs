@@ -28,12 +28,20 @@ function change(base, agent, round) {
     const body = JSON.stringify({ host: '127.0.0.1', port: 10_000 + round });
     const req = http.request(
       `${base}/v1/services/${SERVICE}/instances/i1`,
-      { method: 'PUT', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        method: 'PUT',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (text += c));
-        res.on('end', () => (res.statusCode < 300 ? resolve(JSON.parse(text).modifyIndex) : reject(new Error(`PUT ${res.statusCode}: ${text}`))));
+        res.on('end', () =>
+          res.statusCode < 300
+            ? resolve(JSON.parse(text).modifyIndex)
+            : reject(new Error(`PUT ${res.statusCode}: ${text}`)),
+        );
       },
     );
     req.on('error', reject);
@@ -71,11 +79,18 @@ async function openStreams(base, count, since) {
         }
         text = text.slice(Math.max(consumed, text.length - 64));
       });
-      socket.write(`GET /v1/events?service=${SERVICE}&since=${since} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n`);
+      socket.write(
+        `GET /v1/events?service=${SERVICE}&since=${since} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n`,
+      );
       return stream;
     }),
   );
-  return { streams, close: () => { for (const s of streams) s.socket.destroy(); } };
+  return {
+    streams,
+    close: () => {
+      for (const s of streams) s.socket.destroy();
+    },
+  };
 }
 
 /** Rounds of: change, then time until every stream has an event at or after the change's index. */
@@ -132,7 +147,11 @@ async function rawClient(base) {
     buffer = buffer.subarray(headerEnd + 4 + length);
     const done = pending;
     pending = undefined;
-    done({ at, status: Number(head.slice(9, 12)), index: Number(/\r\nx-switchboard-index: *(\d+)/i.exec(head)?.[1] ?? -1) });
+    done({
+      at,
+      status: Number(head.slice(9, 12)),
+      index: Number(/\r\nx-switchboard-index: *(\d+)/i.exec(head)?.[1] ?? -1),
+    });
   });
   return {
     get(path) {
@@ -164,7 +183,8 @@ async function measureBlocking(base, writer, count) {
       t0 = performance.now();
       const next = await change(base, writer, round);
       const results = await Promise.all(answers);
-      if (results.some((a) => a.status !== 200 || a.index < next)) throw new Error('a blocking query failed or returned an old index');
+      if (results.some((a) => a.status !== 200 || a.index < next))
+        throw new Error('a blocking query failed or returned an old index');
       if (round > WARMUP) latencies.push(Math.max(...results.map((a) => a.at)) - t0);
       index = next;
     }

@@ -53,7 +53,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = await openStore(config);
   let registry: Registry | undefined;
   try {
-    registry = await createRegistry({ store, leases: config.leases, changeLogSize: config.watch.changeLogSize, logger });
+    registry = await createRegistry({
+      store,
+      leases: config.leases,
+      changeLogSize: config.watch.changeLogSize,
+      logger,
+    });
     // One Metrics for every component: each adds its families, and the API serves them at /metrics.
     const metrics = new Metrics();
     const app = buildApi({ registry, logger, version: VERSION, watch: config.watch, metrics });

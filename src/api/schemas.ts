@@ -118,18 +118,33 @@ export const statusBody = {
 /** The parameters of a blocking query, accepted by every read that can wait for a change. */
 export const blockingQueryProperties = {
   index: { type: 'integer', minimum: 0, description: 'blocking query: answer once the index passes this one' },
-  wait: { ...duration, description: 'how long a blocking query may wait (default 5m, at most 10m, plus up to 1/16 jitter)' },
+  wait: {
+    ...duration,
+    description: 'how long a blocking query may wait (default 5m, at most 10m, plus up to 1/16 jitter)',
+  },
 } as const;
 
-export const blockingQuery = { type: 'object', additionalProperties: false, properties: blockingQueryProperties } as const;
+export const blockingQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: blockingQueryProperties,
+} as const;
 
 /** `GET /v1/events`: the stream of changes. */
 export const eventsQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    service: { type: 'string', pattern: SERVICE_NAME_PATTERN, description: 'only this service (default: every service)' },
-    since: { type: 'integer', minimum: 0, description: 'replay the changes after this index (default: start with a snapshot)' },
+    service: {
+      type: 'string',
+      pattern: SERVICE_NAME_PATTERN,
+      description: 'only this service (default: every service)',
+    },
+    since: {
+      type: 'integer',
+      minimum: 0,
+      description: 'replay the changes after this index (default: start with a snapshot)',
+    },
   },
 } as const;
 

@@ -14,7 +14,11 @@ const DEFAULTS: WatchRouteOptions = { keepAliveIntervalMs: 15_000, streamBufferB
  * `id: <index>`, `data: ChangeEvent`; a stream without `since` (or with one older than the change log) starts
  * with `event: snapshot`. `Last-Event-ID` is taken as `since`, so a browser EventSource resumes by itself.
  */
-export function addWatchRoutes(app: FastifyInstance, registry: Registry, options: Partial<WatchRouteOptions> = {}): void {
+export function addWatchRoutes(
+  app: FastifyInstance,
+  registry: Registry,
+  options: Partial<WatchRouteOptions> = {},
+): void {
   const streams = new EventStreams(
     registry,
     {
@@ -47,7 +51,9 @@ export function addWatchRoutes(app: FastifyInstance, registry: Registry, options
       const lastEventId = request.headers['last-event-id'];
       // A reconnecting EventSource sends the id of the last event it saw: that is where it resumes.
       const since =
-        typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId.trim()) ? Number(lastEventId.trim()) : request.query.since;
+        typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId.trim())
+          ? Number(lastEventId.trim())
+          : request.query.since;
       reply.hijack();
       streams.open(reply.raw, { service, since });
       return reply;

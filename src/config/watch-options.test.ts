@@ -4,7 +4,11 @@ import { loadConfig } from './load-config.js';
 
 describe('watch options', () => {
   it('defaults to a 10,000-change log, a 15 s keep-alive and a 1 MiB stream bound', () => {
-    expect(DEFAULTS.watch).toEqual({ changeLogSize: 10_000, keepAliveIntervalMs: 15_000, streamBufferBytes: 1_048_576 });
+    expect(DEFAULTS.watch).toEqual({
+      changeLogSize: 10_000,
+      keepAliveIntervalMs: 15_000,
+      streamBufferBytes: 1_048_576,
+    });
   });
 
   it('reads flags and environment variables', () => {
@@ -16,8 +20,8 @@ describe('watch options', () => {
   });
 
   it('reports every bad value at once', () => {
-    expect(() => loadConfig({ env: {}, flags: { 'watch-change-log-size': '0', 'watch-stream-buffer': 'lots' } })).toThrow(
-      /--watch-change-log-size.*--watch-stream-buffer/,
-    );
+    expect(() =>
+      loadConfig({ env: {}, flags: { 'watch-change-log-size': '0', 'watch-stream-buffer': 'lots' } }),
+    ).toThrow(/--watch-change-log-size.*--watch-stream-buffer/);
   });
 });

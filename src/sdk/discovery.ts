@@ -165,7 +165,9 @@ export class Discovery implements Disposable {
       const instance = this.#choose(entry, tried);
       if (!instance) {
         throw new UnavailableError(
-          tried.size === 0 ? `service ${service} has no healthy instance` : `service ${service} has no other instance to retry on`,
+          tried.size === 0
+            ? `service ${service} has no healthy instance`
+            : `service ${service} has no other instance to retry on`,
         );
       }
       tried.add(instance.id);
@@ -295,7 +297,9 @@ export class Discovery implements Disposable {
         entry.instances.delete(event.instance.id);
         break;
     }
-    entry.healthy = [...entry.instances.values()].filter(isHealthy).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    entry.healthy = [...entry.instances.values()]
+      .filter(isHealthy)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const id of entry.weights.keys()) if (!entry.instances.has(id)) entry.weights.delete(id);
     entry.error = undefined;
     if (!entry.loaded) {
@@ -406,15 +410,26 @@ function defaultBaseUrl(instance: Instance): string {
 
 /** A body fetch can send a second time (not a one-shot stream). */
 function replayable(body: RequestInit['body']): boolean {
-  return body === undefined || body === null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) ||
-    body instanceof URLSearchParams || body instanceof Blob || body instanceof FormData;
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob ||
+    body instanceof FormData
+  );
 }
 
 function unavailable(entry: Entry): RegistryError {
   if (entry.error instanceof RegistryError && entry.error.code !== 'UNAVAILABLE') return entry.error;
-  return new UnavailableError(`cannot discover ${entry.service}: the registry cannot be reached (${describe(entry.error)})`, {
-    cause: entry.error,
-  });
+  return new UnavailableError(
+    `cannot discover ${entry.service}: the registry cannot be reached (${describe(entry.error)})`,
+    {
+      cause: entry.error,
+    },
+  );
 }
 
 function describe(err: unknown): string {

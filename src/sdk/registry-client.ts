@@ -239,7 +239,11 @@ export class RegistryClient {
    * }
    */
   watch(service?: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent, void, undefined> {
-    return watchEvents({ urls: this.#urls, token: this.#token, timeoutMs: this.#timeoutMs, client: this }, service, options);
+    return watchEvents(
+      { urls: this.#urls, token: this.#token, timeoutMs: this.#timeoutMs, client: this },
+      service,
+      options,
+    );
   }
 
   /**

@@ -101,7 +101,11 @@ export async function* watchEvents(
     try {
       const source =
         mode === 'events'
-          ? streamEvents(transport, { node: transport.urls[node] as string, service, since }, { signal: attemptSignal, attempt, onOpen })
+          ? streamEvents(
+              transport,
+              { node: transport.urls[node] as string, service, since },
+              { signal: attemptSignal, attempt, onOpen },
+            )
           : pollEvents(transport.client, { service, since }, { signal: attemptSignal, onOpen });
       for await (const event of source) {
         // Never hand out a change the consumer has already had (a replay overlapping what was delivered).
@@ -212,10 +216,16 @@ async function* pollEvents(
         ...blocking,
       });
       control.onOpen();
-      if (answer.body.index !== index) yield { type: 'snapshot', index: answer.body.index, instances: answer.body.instances };
+      if (answer.body.index !== index)
+        yield { type: 'snapshot', index: answer.body.index, instances: answer.body.instances };
       index = answer.body.index;
     } else {
-      const answer: Answer<ServiceList> = await client.request<ServiceList>({ method: 'GET', path: '/v1/services', query, ...blocking });
+      const answer: Answer<ServiceList> = await client.request<ServiceList>({
+        method: 'GET',
+        path: '/v1/services',
+        query,
+        ...blocking,
+      });
       control.onOpen();
       if (answer.body.index !== index) {
         const instances: Instance[] = [];
@@ -238,7 +248,8 @@ function toWatchEvent(type: string, data: string): WatchEvent | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const event = parsed as Partial<SnapshotEvent> & Partial<ChangeEvent>;
   if (typeof event.index !== 'number') return undefined;
-  if (type === 'snapshot') return Array.isArray(event.instances) ? { type, index: event.index, instances: event.instances } : undefined;
+  if (type === 'snapshot')
+    return Array.isArray(event.instances) ? { type, index: event.index, instances: event.instances } : undefined;
   if (typeof event.service !== 'string' || typeof event.instance !== 'object') return undefined;
   return { type: type as ChangeType, index: event.index, service: event.service, instance: event.instance };
 }
@@ -252,7 +263,8 @@ function isRefusal(err: unknown): boolean {
 function errorOf(status: number, text: string): Error {
   try {
     const body = JSON.parse(text) as { code?: unknown; message?: unknown };
-    if (typeof body.code === 'string') return errorFromCode(body.code, typeof body.message === 'string' ? body.message : `HTTP ${status}`);
+    if (typeof body.code === 'string')
+      return errorFromCode(body.code, typeof body.message === 'string' ? body.message : `HTTP ${status}`);
   } catch {
     // not JSON: fall through
   }

@@ -56,7 +56,9 @@ describe('blocking queries', () => {
     const client = new RegistryClient({ url: server.url });
     await client.register({ service: 'web', id: 'w1', host: '127.0.0.1', port: 9001 });
     const first = await client.request<ServiceList>({ method: 'GET', path: '/v1/services' });
-    const next = track(client.request<ServiceList>({ method: 'GET', path: '/v1/services', query: { index: first.index, wait: '20s' } }));
+    const next = track(
+      client.request<ServiceList>({ method: 'GET', path: '/v1/services', query: { index: first.index, wait: '20s' } }),
+    );
     await sleep(200);
     expect(next.settled()).toBe(false);
     await client.register({ service: 'api', id: 'a1', host: '127.0.0.1', port: 9100 });

@@ -68,7 +68,8 @@ describe('Discovery', () => {
     await using server = await startTestServer();
     const client = new RegistryClient({ url: server.url });
     const weights = { a: 1, b: 2, c: 7 };
-    for (const [id, weight] of Object.entries(weights)) await client.register({ service: 'web', id, host: '127.0.0.1', port: 9000, weight });
+    for (const [id, weight] of Object.entries(weights))
+      await client.register({ service: 'web', id, host: '127.0.0.1', port: 9000, weight });
     using weighted = new Discovery(client, { strategy: 'weighted' });
     const counts = await tally(weighted, 'web', 2_000);
     for (const [id, weight] of Object.entries(weights)) {
@@ -183,7 +184,9 @@ describe('Discovery', () => {
     await client.register({ service: 'web', id: 'a-dead', host: '127.0.0.1', port: await deadPort() });
     await client.register({ service: 'web', id: 'b-good', host: '127.0.0.1', port: good.port });
     using discovery = new Discovery(client);
-    await expect(discovery.fetch('web', '/orders', { method: 'POST', body: '{}' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(discovery.fetch('web', '/orders', { method: 'POST', body: '{}' })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
     // The next call skips a-dead.
     const response = await discovery.fetch('web', '/orders', { method: 'POST', body: '{}' });
     expect(await response.text()).toBe('good');

@@ -39,7 +39,8 @@ function eventsOf(text: string): { event: string; id: string; data: unknown }[] 
     .split('\n\n')
     .filter((block) => block.includes('data: '))
     .map((block) => {
-      const field = (name: string): string => /^(\w+): (.*)$/m.exec(block.split('\n').find((l) => l.startsWith(`${name}: `)) ?? '')?.[2] ?? '';
+      const field = (name: string): string =>
+        /^(\w+): (.*)$/m.exec(block.split('\n').find((l) => l.startsWith(`${name}: `)) ?? '')?.[2] ?? '';
       return { event: field('event'), id: field('id'), data: JSON.parse(field('data')) as unknown };
     });
 }
@@ -50,7 +51,11 @@ function collect(client: RegistryClient, service: string | undefined, options: {
   const events: WatchEvent[] = [];
   const statuses: WatchStatus[] = [];
   const done = (async () => {
-    for await (const event of client.watch(service, { ...options, signal: controller.signal, onStatus: (s) => statuses.push(s) })) {
+    for await (const event of client.watch(service, {
+      ...options,
+      signal: controller.signal,
+      onStatus: (s) => statuses.push(s),
+    })) {
       events.push(event);
     }
   })();
@@ -62,7 +67,10 @@ function collect(client: RegistryClient, service: string | undefined, options: {
     async until(predicate: (events: WatchEvent[]) => boolean, ms = 10_000): Promise<void> {
       const deadline = performance.now() + ms;
       while (!predicate(events)) {
-        if (performance.now() > deadline) throw new Error(`watch did not get there in ${ms} ms: ${JSON.stringify(events.map((e) => [e.type, e.index]))}`);
+        if (performance.now() > deadline)
+          throw new Error(
+            `watch did not get there in ${ms} ms: ${JSON.stringify(events.map((e) => [e.type, e.index]))}`,
+          );
         await sleep(10);
       }
     },
@@ -81,7 +89,10 @@ describe('GET /v1/events', () => {
     const client = new RegistryClient({ url: server.url });
     await client.register({ service: 'web', id: 'w1', host: '127.0.0.1', port: 9001, ttl: '30s' });
     await client.register({ service: 'api', id: 'a1', host: '127.0.0.1', port: 9100 });
-    const reading = readStream(`${server.url}/v1/events?service=web`, (text) => text.includes('event: deregistered') && text.includes(': keep-alive'));
+    const reading = readStream(
+      `${server.url}/v1/events?service=web`,
+      (text) => text.includes('event: deregistered') && text.includes(': keep-alive'),
+    );
     await sleep(200);
     await client.heartbeat('web', 'w1');
     await client.register({ service: 'api', id: 'a2', host: '127.0.0.1', port: 9101 });
@@ -106,14 +117,17 @@ describe('GET /v1/events', () => {
   it('replays the changes after `since` and takes Last-Event-ID as since', async () => {
     await using server = await startTestServer();
     const client = new RegistryClient({ url: server.url });
-    for (let i = 1; i <= 4; i++) await client.register({ service: 'web', id: `w${i}`, host: '127.0.0.1', port: 9000 + i });
+    for (let i = 1; i <= 4; i++)
+      await client.register({ service: 'web', id: `w${i}`, host: '127.0.0.1', port: 9000 + i });
     const replayed = eventsOf(await readStream(`${server.url}/v1/events?since=2`, (text) => text.includes('id: 4')));
     expect(replayed.map((e) => [e.event, e.id])).toEqual([
       ['registered', '3'],
       ['registered', '4'],
     ]);
     const resumed = eventsOf(
-      await readStream(`${server.url}/v1/events?since=0`, (text) => text.includes('id: 4'), { headers: { 'last-event-id': '3' } }),
+      await readStream(`${server.url}/v1/events?since=0`, (text) => text.includes('id: 4'), {
+        headers: { 'last-event-id': '3' },
+      }),
     );
     expect(resumed.map((e) => e.id)).toEqual(['4']);
   });
@@ -121,7 +135,8 @@ describe('GET /v1/events', () => {
   it('gives a watcher older than the change log a snapshot first', async () => {
     await using server = await startTestServer({ watch: { changeLogSize: 5 } });
     const client = new RegistryClient({ url: server.url });
-    for (let i = 1; i <= 10; i++) await client.register({ service: 'web', id: `w${i}`, host: '127.0.0.1', port: 9000 + i });
+    for (let i = 1; i <= 10; i++)
+      await client.register({ service: 'web', id: `w${i}`, host: '127.0.0.1', port: 9000 + i });
     // Within the log: a replay.
     const recent = eventsOf(await readStream(`${server.url}/v1/events?since=7`, (text) => text.includes('id: 10')));
     expect(recent.map((e) => e.event)).toEqual(['registered', 'registered', 'registered']);
@@ -148,7 +163,8 @@ describe('GET /v1/events', () => {
     for (let i = 0; i < 60; i++) {
       const id = `w${i % 7}`;
       let instance;
-      if (i % 5 === 4) instance = await writer.setStatus('web', 'w2', i % 2 === 0 ? 'DOWN' : 'UP').catch(() => undefined);
+      if (i % 5 === 4)
+        instance = await writer.setStatus('web', 'w2', i % 2 === 0 ? 'DOWN' : 'UP').catch(() => undefined);
       else if (i % 9 === 8) instance = await writer.deregister('web', id).catch(() => undefined);
       else instance = await writer.register({ service: 'web', id, host: '127.0.0.1', port: 9000 + i });
       if (instance) expected.push(instance.modifyIndex);
@@ -158,7 +174,11 @@ describe('GET /v1/events', () => {
         const connects = watch.statuses.filter((st) => st.connected).length;
         proxy.cut();
         // Changes made while the watch is disconnected must reach it too.
-        for (let k = 0; k < 3; k++) expected.push((await writer.register({ service: 'web', id: `cut${i}-${k}`, host: '127.0.0.1', port: 9900 + k })).modifyIndex);
+        for (let k = 0; k < 3; k++)
+          expected.push(
+            (await writer.register({ service: 'web', id: `cut${i}-${k}`, host: '127.0.0.1', port: 9900 + k }))
+              .modifyIndex,
+          );
         await watch.until(() => watch.statuses.filter((st) => st.connected).length > connects);
       }
     }
@@ -226,7 +246,9 @@ describe('GET /v1/events', () => {
     // A proxy that does not pass /v1/events on, as an older registry or a strict proxy would.
     const proxy: Server = createServer((req, res) => {
       if ((req.url ?? '').startsWith('/v1/events')) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"statusCode":404,"code":"NOT_FOUND","error":"Not Found","message":"no route"}');
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"statusCode":404,"code":"NOT_FOUND","error":"Not Found","message":"no route"}');
         return;
       }
       void fetch(server.url + (req.url ?? '/'), { method: req.method ?? 'GET' }).then(async (upstream) => {
