@@ -15,7 +15,18 @@ const layer = (files, patterns, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', '.tmp/', 'examples/**/*.mjs', 'bench/**/*.mjs', 'eslint.config.js'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'data/',
+      '.tmp/',
+      'examples/**/*.mjs',
+      'bench/**/*.mjs',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
@@ -28,12 +39,25 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       // `x as T` after a bounds check reads better than `x!`, which strictTypeChecked forbids anyway.
       '@typescript-eslint/non-nullable-type-assertion-style': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   layer(
     ['src/errors/**', 'src/wire/**'],
-    ['../store/*', '../core/*', '../api/*', '../xmlrpc/*', '../gateway/*', '../sdk/*', '../cli/*', '../config/*', '../server.js'],
+    [
+      '../store/*',
+      '../core/*',
+      '../api/*',
+      '../xmlrpc/*',
+      '../gateway/*',
+      '../sdk/*',
+      '../cli/*',
+      '../config/*',
+      '../server.js',
+    ],
     'errors/ and wire/ are leaves: they import nothing of the project.',
   ),
   layer(
@@ -44,14 +68,34 @@ export default tseslint.config(
   layer(
     ['src/core/**'],
     [
-      ...['../api/*', '../xmlrpc/*', '../gateway/*', '../sdk/*', '../cli/*', '../server.js', 'fastify', 'etcd3', '../store/*/*'],
+      ...[
+        '../api/*',
+        '../xmlrpc/*',
+        '../gateway/*',
+        '../sdk/*',
+        '../cli/*',
+        '../server.js',
+        'fastify',
+        'etcd3',
+        '../store/*/*',
+      ],
       ...['../checks/*', '../metrics/*', 'node:http', 'node:https', 'node:net', 'undici'],
     ],
     'core/ knows only the Store interface (store/index.ts): no transport, no concrete backend, no network I/O (the prober in checks/ calls it).',
   ),
   layer(
     ['src/checks/**'],
-    ['../api/*', '../xmlrpc/*', '../gateway/*', '../sdk/*', '../cli/*', '../config/*', '../server.js', '../store/*/*', 'fastify'],
+    [
+      '../api/*',
+      '../xmlrpc/*',
+      '../gateway/*',
+      '../sdk/*',
+      '../cli/*',
+      '../config/*',
+      '../server.js',
+      '../store/*/*',
+      'fastify',
+    ],
     'checks/ is the prober: it reaches the registry through core/ and server.ts wires it in.',
   ),
   layer(
@@ -66,7 +110,18 @@ export default tseslint.config(
   ),
   layer(
     ['src/sdk/**'],
-    ['../core/*', '../store/*', '../api/*', '../xmlrpc/*', '../gateway/*', '../cli/*', '../config/*', '../server.js', 'fastify', 'better-sqlite3'],
+    [
+      '../core/*',
+      '../store/*',
+      '../api/*',
+      '../xmlrpc/*',
+      '../gateway/*',
+      '../cli/*',
+      '../config/*',
+      '../server.js',
+      'fastify',
+      'better-sqlite3',
+    ],
     'The SDK speaks HTTP only: it must never import server code.',
   ),
   prettier,

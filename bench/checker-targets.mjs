@@ -5,7 +5,9 @@ import { createServer as createTcpServer } from 'node:net';
 
 const count = Number(process.argv[2] ?? 8);
 const listen = (server) =>
-  new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => resolve(server.address().port)));
+  new Promise((resolve) =>
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => resolve(server.address().port)),
+  );
 
 const http = [];
 const tcp = [];

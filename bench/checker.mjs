@@ -46,7 +46,11 @@ function specsFor(targets) {
     return {
       id: `i${i}`,
       check: http
-        ? { http: `http://127.0.0.1:${port}/health`, interval: `${INTERVAL_MS / 1000}s`, timeout: `${TIMEOUT_MS / 1000}s` }
+        ? {
+            http: `http://127.0.0.1:${port}/health`,
+            interval: `${INTERVAL_MS / 1000}s`,
+            timeout: `${TIMEOUT_MS / 1000}s`,
+          }
         : { tcp: `127.0.0.1:${port}`, interval: `${INTERVAL_MS / 1000}s`, timeout: `${TIMEOUT_MS / 1000}s` },
     };
   });
@@ -103,7 +107,13 @@ async function measureChecker(targets) {
   });
   checker.start();
   for (const { id, check } of specsFor(targets)) {
-    await registry.register({ service: `svc${Number(id.slice(1)) % 100}`, id, host: '127.0.0.1', port: 1, checks: [check] });
+    await registry.register({
+      service: `svc${Number(id.slice(1)) % 100}`,
+      id,
+      host: '127.0.0.1',
+      port: 1,
+      checks: [check],
+    });
   }
   const registeredIn = performance.now() - t0;
   await sleep(WARMUP_MS);

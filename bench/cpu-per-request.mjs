@@ -16,12 +16,27 @@ async function measure(server, options) {
 }
 
 const registry = await startRegistry(['--store', 'memory']);
-await registerMany(registry.url, 10, (i) => ({ service: 'lookup', id: `l${i}`, body: { host: `10.0.0.${i}`, port: 80, tags: ['v1'], ttl: '60s' } }));
+await registerMany(registry.url, 10, (i) => ({
+  service: 'lookup',
+  id: `l${i}`,
+  body: { host: `10.0.0.${i}`, port: 80, tags: ['v1'], ttl: '60s' },
+}));
 const body = await (await fetch(`${registry.url}/v1/services/lookup`)).text();
 const bare = await startBare(body);
 console.log('bare lookup      ', await measure(bare, { url: `${bare.url}/v1/services/lookup` }));
 console.log('registry lookup  ', await measure(registry, { url: `${registry.url}/v1/services/lookup` }));
 let h = 0;
-console.log('registry heartbeat', await measure(registry, { url: registry.url, requests: [{ method: 'PUT', setupRequest: (req) => ({ ...req, path: `/v1/services/lookup/instances/l${h++ % 10}/heartbeat` }) }] }));
+console.log(
+  'registry heartbeat',
+  await measure(registry, {
+    url: registry.url,
+    requests: [
+      {
+        method: 'PUT',
+        setupRequest: (req) => ({ ...req, path: `/v1/services/lookup/instances/l${h++ % 10}/heartbeat` }),
+      },
+    ],
+  }),
+);
 await bare.stop();
 await registry.stop();

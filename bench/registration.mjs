@@ -88,7 +88,12 @@ export default async function run() {
       stopAgent.push(Math.max(exitedAt, goneAt));
     }
     rows.push(['Start → listening (no registry)', median(listen), 'Start → registered and visible', median(visible)]);
-    rows.push(['SIGTERM → exited (no registry)', median(stopBare), 'SIGTERM → deregistered and exited', median(stopAgent)]);
+    rows.push([
+      'SIGTERM → exited (no registry)',
+      median(stopBare),
+      'SIGTERM → deregistered and exited',
+      median(stopAgent),
+    ]);
 
     // 3. Registry outage: SIGKILL the registry, restart it on the same data directory, time until the agent's
     //    first heartbeat reaches the new process (ttl 3s: heartbeats every 1 s, retries capped at 1 s).
@@ -126,7 +131,10 @@ export default async function run() {
       nodeOnly.push(await timed(() => runCli(['-e', ''], env)));
       register.push(
         await timed(() =>
-          runCli([CLI, 'register', '--service', 'tickets', '--id', `cli-${i}`, '--host', '127.0.0.1', '--port', '3001'], env),
+          runCli(
+            [CLI, 'register', '--service', 'tickets', '--id', `cli-${i}`, '--host', '127.0.0.1', '--port', '3001'],
+            env,
+          ),
         ),
       );
       deregister.push(await timed(() => runCli([CLI, 'deregister', '--service', 'tickets', '--id', `cli-${i}`], env)));

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, load, registerMany, rssMiB, startBare, startRegistry } from './lib.mjs';
 
-const instanceBody = (i) => ({ host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 8080, ttl: '60s', tags: ['v1'] });
+const instanceBody = (i) => ({
+  host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+  port: 8080,
+  ttl: '60s',
+  tags: ['v1'],
+});
 
 export default async function run() {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
@@ -30,12 +35,21 @@ export default async function run() {
             headers: { 'content-type': 'application/json' },
             setupRequest: (req) => {
               const i = n++;
-              return { ...req, path: `/v1/services/reg-${i % 1000}/instances/r${i}`, body: JSON.stringify(instanceBody(i)) };
+              return {
+                ...req,
+                path: `/v1/services/reg-${i % 1000}/instances/r${i}`,
+                body: JSON.stringify(instanceBody(i)),
+              };
             },
           },
         ],
       });
-      const bareWrite = await load({ url: bare.url, method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(instanceBody(1)) });
+      const bareWrite = await load({
+        url: bare.url,
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(instanceBody(1)),
+      });
       rows.push([`Durable registration (unique instances; ${fmt.rps(n)} written)`, registration, bareWrite]);
 
       const hbCount = 10_000;
@@ -43,7 +57,15 @@ export default async function run() {
       let h = 0;
       const heartbeat = await load({
         url,
-        requests: [{ method: 'PUT', setupRequest: (req) => ({ ...req, path: `/v1/services/hb-${h % 100}/instances/hb${h++ % hbCount}/heartbeat` }) }],
+        requests: [
+          {
+            method: 'PUT',
+            setupRequest: (req) => ({
+              ...req,
+              path: `/v1/services/hb-${h % 100}/instances/hb${h++ % hbCount}/heartbeat`,
+            }),
+          },
+        ],
       });
       rows.push([`Heartbeat (${fmt.rps(hbCount)} leased instances)`, heartbeat, bareWrite]);
     } finally {
@@ -61,7 +83,12 @@ export default async function run() {
   try {
     const rssEmpty = rssMiB(big.child.pid);
     const started = Date.now();
-    await registerMany(big.url, 100_000, (i) => ({ service: `svc-${i % 10_000}`, id: `i${i}`, body: instanceBody(i) }), 128);
+    await registerMany(
+      big.url,
+      100_000,
+      (i) => ({ service: `svc-${i % 10_000}`, id: `i${i}`, body: instanceBody(i) }),
+      128,
+    );
     const seconds = (Date.now() - started) / 1000;
     await registerMany(big.url, 10, (i) => ({ service: 'lookup', id: `lookup-${i}`, body: instanceBody(i) }));
     const lookup = await load({ url: `${big.url}/v1/services/lookup` });
@@ -74,7 +101,10 @@ export default async function run() {
   }
 
   const table = rows
-    .map(([name, r, b]) => `| ${name} | ${fmt.rps(r.rps)} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p99)} | ${fmt.rps(b.rps)} | ${fmt.pct(r.rps / b.rps)} | ${r.errors + r.non2xx} |`)
+    .map(
+      ([name, r, b]) =>
+        `| ${name} | ${fmt.rps(r.rps)} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p99)} | ${fmt.rps(b.rps)} | ${fmt.pct(r.rps / b.rps)} | ${r.errors + r.non2xx} |`,
+    )
     .join('\n');
   const lookupRatio = bigRow.lookup.rps / rows[0][1].rps;
   return `## Registry: lookups, registrations, heartbeats (issue 2)

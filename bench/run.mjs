@@ -30,7 +30,9 @@ for (const name of names) {
     text = text.replace(pattern, () => section);
   } else {
     // Keep sections in ORDER: insert before the first later section that is present.
-    const later = ORDER.slice(ORDER.indexOf(name) + 1).map((n) => text.indexOf(`<!-- bench:${n} -->`)).filter((i) => i >= 0);
+    const later = ORDER.slice(ORDER.indexOf(name) + 1)
+      .map((n) => text.indexOf(`<!-- bench:${n} -->`))
+      .filter((i) => i >= 0);
     const at = later.length > 0 ? Math.min(...later) : text.length;
     text = `${text.slice(0, at).trimEnd()}\n\n${section}\n\n${text.slice(at).trimStart()}`.trimEnd() + '\n';
   }

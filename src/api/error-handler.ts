@@ -37,7 +37,14 @@ export function toApiError(err: FastifyError | Error): RegistryError {
   const fastifyError = err as Partial<FastifyError>;
   if (fastifyError.validation) return new RegistryError('INVALID_ARGUMENT', err.message, { cause: err });
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
-  if (mapped) return new RegistryError(mapped, mapped === 'INVALID_ARGUMENT' && /JSON/i.test(err.message) ? `body is not valid JSON: ${err.message}` : err.message, { cause: err });
+  if (mapped)
+    return new RegistryError(
+      mapped,
+      mapped === 'INVALID_ARGUMENT' && /JSON/i.test(err.message)
+        ? `body is not valid JSON: ${err.message}`
+        : err.message,
+      { cause: err },
+    );
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     return new RegistryError(BY_STATUS[status] ?? 'INVALID_ARGUMENT', err.message, { cause: err });

@@ -27,7 +27,8 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     {
       schema: { params: instanceParams, body: registrationBody, querystring: registrationQuery },
       config: {
-        summary: 'Register or update an instance (201 created, 200 updated; with ?exclusive=true an existing id is 409)',
+        summary:
+          'Register or update an instance (201 created, 200 updated; with ?exclusive=true an existing id is 409)',
         responses: { 201: instanceSchema, 200: instanceSchema, ...errors, 409: errorSchema },
       },
     },
@@ -36,7 +37,10 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
       // The check and the write happen in the core, so two exclusive registrations cannot both see "no instance".
       const exclusive = request.query.exclusive === true;
       const { instance, created } = await registry.register({ ...request.body, service, id }, { exclusive });
-      return reply.code(created ? 201 : 200).header(INDEX_HEADER, registry.index).send(instance);
+      return reply
+        .code(created ? 201 : 200)
+        .header(INDEX_HEADER, registry.index)
+        .send(instance);
     },
   );
 
@@ -54,7 +58,10 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
 
   app.delete<{ Params: InstancePath }>(
     '/v1/services/:service/instances/:id',
-    { schema: { params: instanceParams }, config: { summary: 'Deregister an instance', responses: { 200: instanceSchema, ...errors } } },
+    {
+      schema: { params: instanceParams },
+      config: { summary: 'Deregister an instance', responses: { 200: instanceSchema, ...errors } },
+    },
     async (request, reply) => {
       const instance = await registry.deregister(request.params.service, request.params.id);
       return reply.header(INDEX_HEADER, registry.index).send(instance);
@@ -102,7 +109,10 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
 
   app.get<{ Params: InstancePath }>(
     '/v1/services/:service/instances/:id',
-    { schema: { params: instanceParams }, config: { summary: 'One instance', responses: { 200: instanceSchema, ...errors } } },
+    {
+      schema: { params: instanceParams },
+      config: { summary: 'One instance', responses: { 200: instanceSchema, ...errors } },
+    },
     (request, reply) => {
       const instance = registry.get(request.params.service, request.params.id);
       return reply.header(INDEX_HEADER, registry.serviceIndex(request.params.service)).send(instance);

@@ -29,7 +29,13 @@ export function collectOpenApi(app: FastifyInstance, info: { title: string; vers
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routes.push({ method, url: route.url, schema: route.schema ?? {}, summary: docs.summary, responses: docs.responses });
+      routes.push({
+        method,
+        url: route.url,
+        schema: route.schema ?? {},
+        summary: docs.summary,
+        responses: docs.responses,
+      });
     }
   });
   let document: object | undefined;
@@ -44,18 +50,27 @@ function build(routes: CollectedRoute[], info: { title: string; version: string 
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
     const parameters: object[] = [];
-    const schema = route.schema as Record<string, { properties?: Record<string, unknown>; required?: string[] } | undefined>;
+    const schema = route.schema as Record<
+      string,
+      { properties?: Record<string, unknown>; required?: string[] } | undefined
+    >;
     for (const [where, key] of [
       ['path', 'params'],
       ['query', 'querystring'],
     ] as const) {
       const part = schema[key];
       for (const [name, property] of Object.entries(part?.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (part?.required ?? []).includes(name), schema: property });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || (part?.required ?? []).includes(name),
+          schema: property,
+        });
       }
     }
     const operation: Record<string, unknown> = { summary: route.summary, parameters };
-    if (schema['body']) operation['requestBody'] = { required: true, content: { 'application/json': { schema: schema['body'] } } };
+    if (schema['body'])
+      operation['requestBody'] = { required: true, content: { 'application/json': { schema: schema['body'] } } };
     const responses: Record<string, unknown> = {};
     for (const [code, body] of Object.entries(route.responses ?? { 200: {} })) {
       responses[code] = { description: code, content: { 'application/json': { schema: body } } };

@@ -1,5 +1,11 @@
 /** JSON schemas of the REST API v1: Fastify validates with them, and /openapi.json is built from them. */
-import { CHECK_KINDS, HEALTH_STATES, INSTANCE_ID_PATTERN, INSTANCE_STATUSES, SERVICE_NAME_PATTERN } from '../wire/index.js';
+import {
+  CHECK_KINDS,
+  HEALTH_STATES,
+  INSTANCE_ID_PATTERN,
+  INSTANCE_STATUSES,
+  SERVICE_NAME_PATTERN,
+} from '../wire/index.js';
 
 const duration = {
   anyOf: [
@@ -28,7 +34,10 @@ const endpoint = {
   type: 'object',
   required: ['type', 'url'],
   additionalProperties: false,
-  properties: { type: { type: 'string', minLength: 1, maxLength: 64 }, url: { type: 'string', minLength: 1, maxLength: 1024 } },
+  properties: {
+    type: { type: 'string', minLength: 1, maxLength: 64 },
+    url: { type: 'string', minLength: 1, maxLength: 1024 },
+  },
 } as const;
 
 /** One active check: exactly one of http or tcp (issue #5). */
@@ -38,12 +47,27 @@ const checkDefinition = {
   additionalProperties: false,
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 128 },
-    http: { type: 'string', pattern: '^https?://', maxLength: 1024, description: '2xx passing, 429 warning, else critical' },
+    http: {
+      type: 'string',
+      pattern: '^https?://',
+      maxLength: 1024,
+      description: '2xx passing, 429 warning, else critical',
+    },
     tcp: { type: 'string', minLength: 3, maxLength: 261, description: 'host:port that must accept a connection' },
     interval: duration,
     timeout: { ...duration, description: 'hard limit on one probe (default 5s, at most the interval)' },
-    successBefore: { type: 'integer', minimum: 1, maximum: 100, description: 'passes before a failing check passes (default 1)' },
-    failuresBefore: { type: 'integer', minimum: 1, maximum: 100, description: 'failures before a passing check fails (default 3)' },
+    successBefore: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      description: 'passes before a failing check passes (default 1)',
+    },
+    failuresBefore: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      description: 'failures before a passing check fails (default 3)',
+    },
   },
   oneOf: [{ required: ['http'] }, { required: ['tcp'] }],
 } as const;
@@ -104,7 +128,10 @@ export const registrationQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    exclusive: { type: 'boolean', description: 'refuse (409 ALREADY_EXISTS) instead of updating an instance that exists' },
+    exclusive: {
+      type: 'boolean',
+      description: 'refuse (409 ALREADY_EXISTS) instead of updating an instance that exists',
+    },
   },
 } as const;
 
@@ -225,7 +252,11 @@ export const errorSchema = {
 
 export const serviceAnswerSchema = {
   type: 'object',
-  properties: { name: { type: 'string' }, index: { type: 'integer' }, instances: { type: 'array', items: instanceSchema } },
+  properties: {
+    name: { type: 'string' },
+    index: { type: 'integer' },
+    instances: { type: 'array', items: instanceSchema },
+  },
 } as const;
 
 export const serviceListSchema = {

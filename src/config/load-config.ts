@@ -61,7 +61,8 @@ function bool(raw: unknown): boolean {
 
 function fraction(raw: unknown): number {
   const n = typeof raw === 'string' && /^\d*\.?\d+$/.test(raw) ? Number(raw) : raw;
-  if (typeof n !== 'number' || !(n > 0 && n <= 1)) throw new Error('must be a fraction above 0 and at most 1 (e.g. 0.5)');
+  if (typeof n !== 'number' || !(n > 0 && n <= 1))
+    throw new Error('must be a fraction above 0 and at most 1 (e.g. 0.5)');
   return n;
 }
 

@@ -130,7 +130,8 @@ export class InstanceState {
     if (r.ttlMs !== undefined) wire.ttl = formatDuration(r.ttlMs);
     if (r.deregisterAfterMs !== undefined) wire.deregisterAfter = formatDuration(r.deregisterAfterMs);
     if (this.checks.length > 0) wire.checks = this.checks.map((c) => c.committed());
-    if (r.deregisterCriticalAfterMs !== undefined) wire.deregisterCriticalAfter = formatDuration(r.deregisterCriticalAfterMs);
+    if (r.deregisterCriticalAfterMs !== undefined)
+      wire.deregisterCriticalAfter = formatDuration(r.deregisterCriticalAfterMs);
     if (r.maintenance) wire.maintenance = { enabled: true, reason: r.maintenance.reason };
     return wire;
   }

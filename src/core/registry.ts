@@ -311,12 +311,17 @@ export class Registry {
     const { maintenance: current, ...rest } = state.record;
     if (request.enable ? current?.reason === reason : current === undefined) return state.live();
     const updatedAt = this.#clock.now();
-    const record: InstanceRecord = request.enable ? { ...rest, updatedAt, maintenance: { reason } } : { ...rest, updatedAt };
+    const record: InstanceRecord = request.enable
+      ? { ...rest, updatedAt, maintenance: { reason } }
+      : { ...rest, updatedAt };
     const index = await this.#write({ op: 'put', record });
     if (this.#find(service, id) === state && state.record.modifyIndex < index) {
       state.record = record;
       this.#applyIndex(state, index);
-      this.#logger.info({ service, id, reason }, request.enable ? 'maintenance on: instance out of discovery' : 'maintenance off');
+      this.#logger.info(
+        { service, id, reason },
+        request.enable ? 'maintenance on: instance out of discovery' : 'maintenance off',
+      );
       this.#emit('status', state);
     }
     return state.live();
@@ -354,12 +359,21 @@ export class Registry {
     try {
       const index = await this.#write({ op: 'put', record: state.record });
       // A newer write won (or the check is gone): the next result proposes the change again.
-      if (this.#find(service, id) !== state || !state.checks.includes(checkState) || state.record.modifyIndex > index) return;
+      if (this.#find(service, id) !== state || !state.checks.includes(checkState) || state.record.modifyIndex > index)
+        return;
       const from = checkState.status;
       checkState.commit(next, this.#clock.now());
       this.#applyIndex(state, index);
       this.#logger.info(
-        { service, id, check: checkState.spec.id, from, to: next, health: state.health, output: checkState.output.slice(0, 256) },
+        {
+          service,
+          id,
+          check: checkState.spec.id,
+          from,
+          to: next,
+          health: state.health,
+          output: checkState.output.slice(0, 256),
+        },
         'check changed state',
       );
       this.#emit('health', state);
@@ -532,10 +546,12 @@ export class Registry {
       for (const state of this.#criticalDeadlines.popDue(now)) {
         const after = state.record.deregisterCriticalAfterMs;
         const since = state.criticalSince;
-        if (this.#find(state.record.service, state.record.id) !== state || after === undefined || since === undefined) continue;
+        if (this.#find(state.record.service, state.record.id) !== state || after === undefined || since === undefined)
+          continue;
         if (since + after > now) this.#criticalDeadlines.add(state, since + after);
         else if (preserving) this.#criticalDeadlines.add(state, later);
-        else if (!removing.has(state)) removing.set(state, 'critical for longer than deregisterCriticalAfter: instance removed');
+        else if (!removing.has(state))
+          removing.set(state, 'critical for longer than deregisterCriticalAfter: instance removed');
       }
       await Promise.all([
         ...lapsed.map((s) => this.#markLapsed(s)),
@@ -778,4 +794,3 @@ function contentOf(record: InstanceRecord): string {
 function onlyStatusDiffers(before: InstanceRecord, after: InstanceRecord): boolean {
   return before.status !== after.status && contentOf({ ...before, status: after.status }) === contentOf(after);
 }
-

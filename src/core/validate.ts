@@ -97,7 +97,8 @@ function checkString(value: unknown, field: string, max: number): string {
 
 function checkStrings(value: unknown, field: string, limits: { count: number; each: number }): string[] {
   if (value === undefined) return NONE;
-  if (!Array.isArray(value) || value.length > limits.count) fail(field, `must be a list of at most ${limits.count} strings`);
+  if (!Array.isArray(value) || value.length > limits.count)
+    fail(field, `must be a list of at most ${limits.count} strings`);
   return value.map((v, i) => checkString(v, `${field}[${i}]`, limits.each));
 }
 
@@ -129,7 +130,8 @@ export function normalizeRegistration(service: string, id: string, body: Instanc
   if (body.deregisterAfter !== undefined) {
     if (fields.ttlMs === undefined) fail('deregisterAfter', 'needs a ttl');
     const ms = parseDuration(body.deregisterAfter, 'deregisterAfter');
-    if (ms < fields.ttlMs || ms > 30 * MAX_TTL_MS) fail('deregisterAfter', 'must be at least the ttl and at most 30 days');
+    if (ms < fields.ttlMs || ms > 30 * MAX_TTL_MS)
+      fail('deregisterAfter', 'must be at least the ttl and at most 30 days');
     fields.deregisterAfterMs = ms;
   }
   if (body.checks !== undefined) {
@@ -152,12 +154,14 @@ export function normalizeRegistration(service: string, id: string, body: Instanc
 /** A maintenance reason: optional, at most 512 characters. */
 export function checkReason(value: unknown): string {
   if (value === undefined) return '';
-  if (typeof value !== 'string' || value.length > LIMITS.reason) fail('reason', `must be a string of at most ${LIMITS.reason} characters`);
+  if (typeof value !== 'string' || value.length > LIMITS.reason)
+    fail('reason', `must be a string of at most ${LIMITS.reason} characters`);
   return value;
 }
 
 function checkChecks(value: unknown): CheckSpec[] {
-  if (!Array.isArray(value) || value.length > LIMITS.checks) fail('checks', `must be a list of at most ${LIMITS.checks} checks`);
+  if (!Array.isArray(value) || value.length > LIMITS.checks)
+    fail('checks', `must be a list of at most ${LIMITS.checks} checks`);
   const specs = value.map((c: unknown, i) => checkCheck(c, `checks[${i}]`));
   const ids = new Set<string>();
   for (const spec of specs) {
@@ -185,7 +189,8 @@ function checkCheck(value: unknown, field: string): CheckSpec {
   if (def.timeout !== undefined) {
     timeoutMs = parseDuration(def.timeout, `${field}.timeout`);
     // A probe never outlives its interval, so one check never has two probes in flight.
-    if (timeoutMs < CHECK_LIMITS.minTimeoutMs || timeoutMs > intervalMs) fail(`${field}.timeout`, 'must be between 10ms and the interval');
+    if (timeoutMs < CHECK_LIMITS.minTimeoutMs || timeoutMs > intervalMs)
+      fail(`${field}.timeout`, 'must be between 10ms and the interval');
   }
   return {
     id: def.id === undefined ? `${kind}:${target}` : checkString(def.id, `${field}.id`, LIMITS.checkId),
@@ -252,13 +257,17 @@ function checkEndpoints(value: unknown): InstanceRecord['endpoints'] {
   return value.map((e: unknown, i) => {
     if (typeof e !== 'object' || e === null) fail(`endpoints[${i}]`, 'must be an object {type, url}');
     const { type, url } = e as Record<string, unknown>;
-    return { type: checkString(type, `endpoints[${i}].type`, 64), url: checkString(url, `endpoints[${i}].url`, LIMITS.url) };
+    return {
+      type: checkString(type, `endpoints[${i}].type`, 64),
+      url: checkString(url, `endpoints[${i}].url`, LIMITS.url),
+    };
   });
 }
 
 function checkMetadata(value: unknown): Record<string, string> {
   if (value === undefined) return NO_METADATA;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('metadata', 'must be an object of strings');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('metadata', 'must be an object of strings');
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length > LIMITS.metadataKeys) fail('metadata', `must have at most ${LIMITS.metadataKeys} keys`);
   const out: Record<string, string> = {};

@@ -124,7 +124,8 @@ export class RegistryClient {
   async register(instance: InstanceInput, options: RegisterOptions = {}): Promise<Instance> {
     const { service, id, ...body } = instance;
     if (id === undefined) {
-      return (await this.request<Instance>({ method: 'POST', path: `/v1/services/${enc(service)}/instances`, body })).body;
+      return (await this.request<Instance>({ method: 'POST', path: `/v1/services/${enc(service)}/instances`, body }))
+        .body;
     }
     const request: RequestOptions = { method: 'PUT', path: instancePath(service, id), body };
     if (options.exclusive) request.query = { exclusive: 'true' };
@@ -156,7 +157,9 @@ export class RegistryClient {
    * await client.setStatus('tickets', 'tickets-1', 'OUT_OF_SERVICE');
    */
   async setStatus(service: string, id: string, status: InstanceStatus): Promise<Instance> {
-    return (await this.request<Instance>({ method: 'PUT', path: `${instancePath(service, id)}/status`, body: { status } })).body;
+    return (
+      await this.request<Instance>({ method: 'PUT', path: `${instancePath(service, id)}/status`, body: { status } })
+    ).body;
   }
 
   /**
@@ -166,7 +169,11 @@ export class RegistryClient {
    * await client.setMaintenance('tickets', 'tickets-1', { enable: true, reason: 'deploying v2' });
    * await client.setMaintenance('tickets', 'tickets-1', { enable: false });
    */
-  async setMaintenance(service: string, id: string, maintenance: { enable: boolean; reason?: string }): Promise<Instance> {
+  async setMaintenance(
+    service: string,
+    id: string,
+    maintenance: { enable: boolean; reason?: string },
+  ): Promise<Instance> {
     const path = `${instancePath(service, id)}/maintenance`;
     return (await this.request<Instance>({ method: 'PUT', path, body: maintenance })).body;
   }
@@ -220,7 +227,8 @@ export class RegistryClient {
     let cursor: string | undefined;
     do {
       const query: RequestOptions['query'] = { limit: options.pageSize ?? 500, cursor };
-      const page: InstancePage = (await this.request<InstancePage>({ method: 'GET', path: '/v1/instances', query })).body;
+      const page: InstancePage = (await this.request<InstancePage>({ method: 'GET', path: '/v1/instances', query }))
+        .body;
       yield* page.instances;
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
@@ -275,7 +283,12 @@ export class RegistryClient {
       const text = await response.text();
       const index = Number(response.headers.get(INDEX_HEADER) ?? 0);
       if (response.ok) {
-        return { status: response.status, index, body: (text === '' ? undefined : JSON.parse(text)) as T, headers: response.headers };
+        return {
+          status: response.status,
+          index,
+          body: (text === '' ? undefined : JSON.parse(text)) as T,
+          headers: response.headers,
+        };
       }
       const error = parseError(response.status, text);
       if (error.code === 'UNAVAILABLE' && this.#urls.length > 1) {
@@ -310,7 +323,8 @@ function parseError(status: number, text: string): RegistryError {
   } catch {
     // not JSON: fall through
   }
-  const code = status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
+  const code =
+    status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
   return errorFromCode(code, `HTTP ${status}: ${text.slice(0, 200)}`);
 }
 

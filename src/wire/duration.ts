@@ -14,11 +14,15 @@ export function parseDuration(value: Duration, field: string): number {
   } else {
     const match = DURATION.exec(value.trim());
     if (!match) {
-      throw new RegistryError('INVALID_ARGUMENT', `${field}: "${value}" is not a duration (use seconds, or e.g. "500ms", "10s", "1m")`);
+      throw new RegistryError(
+        'INVALID_ARGUMENT',
+        `${field}: "${value}" is not a duration (use seconds, or e.g. "500ms", "10s", "1m")`,
+      );
     }
     ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
   }
-  if (!Number.isFinite(ms) || ms < 0) throw new RegistryError('INVALID_ARGUMENT', `${field}: must be a positive duration`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new RegistryError('INVALID_ARGUMENT', `${field}: must be a positive duration`);
   return Math.round(ms);
 }
 

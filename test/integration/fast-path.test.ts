@@ -8,7 +8,8 @@ describe('fast path for discovery reads and heartbeats', () => {
   it('answers a plain service read with the same body and headers as the routed read', async () => {
     await using server = await startTestServer();
     const client = new RegistryClient({ url: server.url });
-    for (const id of ['b', 'a', 'c']) await client.register({ service: 'web', id, host: '10.0.0.1', port: 80, ttl: '30s' });
+    for (const id of ['b', 'a', 'c'])
+      await client.register({ service: 'web', id, host: '10.0.0.1', port: 80, ttl: '30s' });
     await client.register({ service: 'web', id: 'down', host: '10.0.0.2', port: 80, status: 'DOWN' });
 
     const fast = await fetch(`${server.url}/v1/services/web`);

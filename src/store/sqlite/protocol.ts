@@ -14,9 +14,7 @@ export interface WorkerOp {
 }
 
 export type WorkerRequest =
-  | { type: 'load' }
-  | { type: 'commit'; batch: number; index: number; ops: WorkerOp[] }
-  | { type: 'close' };
+  { type: 'load' } | { type: 'commit'; batch: number; index: number; ops: WorkerOp[] } | { type: 'close' };
 
 export interface WorkerRow {
   data: string;

@@ -50,7 +50,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   try {
     mkdirSync(dataDir, { recursive: true });
   } catch (err) {
-    throw new RegistryError('UNAVAILABLE', `cannot create data directory ${dataDir}: ${(err as Error).message}`, { cause: err });
+    throw new RegistryError('UNAVAILABLE', `cannot create data directory ${dataDir}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 
   let index = 0;
@@ -134,12 +136,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       if (reply.type !== 'loaded') throw new RegistryError('UNAVAILABLE', `cannot read ${file}`);
       // Object.assign rather than a spread keeps one hidden class for all restored records (V8 gives each object
       // made by an optimized spread-plus-properties its own, ~480 bytes apiece).
-      const instances = reply.rows.map(
-        (row): InstanceRecord =>
-          Object.assign(JSON.parse(row.data) as Omit<InstanceRecord, 'createIndex' | 'modifyIndex'>, {
-            createIndex: row.create_index,
-            modifyIndex: row.modify_index,
-          }),
+      const instances = reply.rows.map((row): InstanceRecord =>
+        Object.assign(JSON.parse(row.data) as Omit<InstanceRecord, 'createIndex' | 'modifyIndex'>, {
+          createIndex: row.create_index,
+          modifyIndex: row.modify_index,
+        }),
       );
       return { index, instances };
     },

@@ -37,7 +37,11 @@ try {
   db.exec('BEGIN IMMEDIATE; COMMIT;');
 } catch (err) {
   const code = (err as { code?: unknown }).code;
-  send({ type: 'open-failed', busy: code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED', message: (err as Error).message });
+  send({
+    type: 'open-failed',
+    busy: code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED',
+    message: (err as Error).message,
+  });
   process.exit(0);
 }
 
