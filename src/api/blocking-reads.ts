@@ -22,8 +22,10 @@ export interface BlockingQuery {
   wait?: Duration;
 }
 
-/** A read as the route had it: answers synchronously with `reply.send`. */
-export type ReadHandler<R extends RouteGenericInterface> = (request: FastifyRequest<R>, reply: FastifyReply) => unknown;
+/** A read as the route has it: the JSON body of the answer, made (or taken from a cache) synchronously. */
+export type ReadHandler<R extends RouteGenericInterface> = (request: FastifyRequest<R>) => string;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_WAIT_MS = 10 * 60_000;
@@ -65,12 +67,12 @@ export class BlockingReads {
       // An index ahead of the whole registry's comes from another history (a registry restarted on an empty
       // store): answer at once so the client starts over from what is there now.
       if (index === undefined || index > this.#registry.index || this.#waiters.indexOf(service) > index) {
-        this.#answer(request, reply, { service, read });
+        this.#answer(request, reply, { service, read, woken: false });
         return;
       }
       const cancel = this.#waiters.hold(service, { index, ms: waitMs(wait) }, () => {
         try {
-          this.#answer(request, reply, { service, read });
+          this.#answer(request, reply, { service, read, woken: true });
         } catch (err) {
           void reply.send(err);
         }
@@ -93,16 +95,29 @@ export class BlockingReads {
   #answer<R extends RouteGenericInterface>(
     request: FastifyRequest<R>,
     reply: FastifyReply,
-    what: { service: string | undefined; read: ReadHandler<R> },
+    what: { service: string | undefined; read: ReadHandler<R>; woken: boolean },
   ): void {
     const index = this.#waiters.indexOf(what.service);
     const etag = this.etagOf(request.url, index);
-    void reply.header('etag', etag);
     if (matches(request.headers['if-none-match'], etag)) {
-      void reply.code(304).header(INDEX_HEADER, index).send();
+      void reply.code(304).header('etag', etag).header(INDEX_HEADER, index).send();
       return;
     }
-    what.read(request, reply);
+    const body = what.read(request);
+    if (what.woken) {
+      // One change wakes every held read of its scope at once (1,000 in the fan-out benchmark): write each answer
+      // straight to its socket, the same bytes Fastify would send, without Fastify's per-reply machinery.
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        [INDEX_HEADER]: index,
+        etag,
+        'content-type': JSON_TYPE,
+        'content-length': Buffer.byteLength(body),
+      });
+      reply.raw.end(body);
+      return;
+    }
+    void reply.header(INDEX_HEADER, index).header('etag', etag).type(JSON_TYPE).send(body);
   }
 }
 

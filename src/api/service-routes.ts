@@ -22,8 +22,6 @@ interface ServiceQuery {
   zone?: string;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-
 /** Turns the query into a filter and a key naming it (equal filters, equal keys). */
 export function filterOf(query: ServiceQuery): { filter: InstanceFilter; key: string } {
   const filter: InstanceFilter = {};
@@ -59,11 +57,7 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
     },
     blocking.handler(
       () => undefined,
-      (_request, reply) => {
-        const index = registry.index;
-        const body = cache.get({ key: '', variant: '', index }, () => JSON.stringify(registry.listServices()));
-        return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
-      },
+      () => cache.get({ key: '', variant: '', index: registry.index }, () => JSON.stringify(registry.listServices())),
     ),
   );
 
@@ -78,14 +72,13 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
     },
     blocking.handler(
       (request) => request.params.service,
-      (request, reply) => {
+      (request) => {
         const { service } = request.params;
         const { filter, key } = filterOf(request.query);
         const index = registry.serviceIndex(service);
         const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter) });
         // Only known services are cached, so lookups of random names cannot grow the cache.
-        const body = index === 0 ? build() : cache.get({ key: serviceCacheKey(service), variant: key, index }, build);
-        return reply.header(INDEX_HEADER, index).type(JSON_TYPE).send(body);
+        return index === 0 ? build() : cache.get({ key: serviceCacheKey(service), variant: key, index }, build);
       },
     ),
   );
