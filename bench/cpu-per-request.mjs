@@ -1,6 +1,8 @@
 // Not a section: a quick probe of CPU time per request (µs) of the registry vs the bare server, robust on a noisy
 // machine because it counts the server's own CPU, not wall time. `node bench/cpu-per-request.mjs`
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { load, registerMany, startBare, startRegistry } from './lib.mjs';
 
 function cpuMs(pid) {
@@ -15,7 +17,7 @@ async function measure(server, options) {
   return { rps: Math.round(r.rps), usPerRequest: Math.round((used * 1000) / (r.rps * 5)) };
 }
 
-const registry = await startRegistry(['--store', 'memory']);
+const registry = await startRegistry(process.argv[2] === 'sqlite' ? ['--data-dir', mkdtempSync(join(tmpdir(), 'sb-cpu-'))] : ['--store', 'memory']);
 await registerMany(registry.url, 10, (i) => ({
   service: 'lookup',
   id: `l${i}`,

@@ -12,6 +12,14 @@ const instanceBody = (i) => ({
   tags: ['v1'],
 });
 
+/** A 2 s warm-up (JIT, connection pools), then the better of two measured runs: the machines are shared and noisy. */
+async function bestOf(run) {
+  await run().catch(() => undefined);
+  const a = await run();
+  const b = await run();
+  return a.rps >= b.rps ? a : b;
+}
+
 export default async function run() {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   const registry = await startRegistry(['--data-dir', dataDir]);
@@ -22,51 +30,57 @@ export default async function run() {
     const lookupBody = await (await fetch(`${url}/v1/services/lookup`)).text();
     const bare = await startBare(lookupBody);
     try {
-      const bareLookup = await load({ url: `${bare.url}/v1/services/lookup` });
-      const lookup = await load({ url: `${url}/v1/services/lookup` });
+      const bareLookup = await bestOf(() => load({ url: `${bare.url}/v1/services/lookup` }));
+      const lookup = await bestOf(() => load({ url: `${url}/v1/services/lookup` }));
       rows.push(['Lookup of a 10-instance service', lookup, bareLookup]);
 
       let n = 0;
-      const registration = await load({
-        url,
-        requests: [
-          {
-            method: 'PUT',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => {
-              const i = n++;
-              return {
-                ...req,
-                path: `/v1/services/reg-${i % 1000}/instances/r${i}`,
-                body: JSON.stringify(instanceBody(i)),
-              };
+      const registration = await bestOf(() =>
+        load({
+          url,
+          requests: [
+            {
+              method: 'PUT',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req) => {
+                const i = n++;
+                return {
+                  ...req,
+                  path: `/v1/services/reg-${i % 1000}/instances/r${i}`,
+                  body: JSON.stringify(instanceBody(i)),
+                };
+              },
             },
-          },
-        ],
-      });
-      const bareWrite = await load({
-        url: bare.url,
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(instanceBody(1)),
-      });
+          ],
+        }),
+      );
+      const bareWrite = await bestOf(() =>
+        load({
+          url: bare.url,
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(instanceBody(1)),
+        }),
+      );
       rows.push([`Durable registration (unique instances; ${fmt.rps(n)} written)`, registration, bareWrite]);
 
       const hbCount = 10_000;
       await registerMany(url, hbCount, (i) => ({ service: `hb-${i % 100}`, id: `hb${i}`, body: instanceBody(i) }));
       let h = 0;
-      const heartbeat = await load({
-        url,
-        requests: [
-          {
-            method: 'PUT',
-            setupRequest: (req) => ({
-              ...req,
-              path: `/v1/services/hb-${h % 100}/instances/hb${h++ % hbCount}/heartbeat`,
-            }),
-          },
-        ],
-      });
+      const heartbeat = await bestOf(() =>
+        load({
+          url,
+          requests: [
+            {
+              method: 'PUT',
+              setupRequest: (req) => ({
+                ...req,
+                path: `/v1/services/hb-${h % 100}/instances/hb${h++ % hbCount}/heartbeat`,
+              }),
+            },
+          ],
+        }),
+      );
       rows.push([`Heartbeat (${fmt.rps(hbCount)} leased instances)`, heartbeat, bareWrite]);
     } finally {
       await bare.stop();
@@ -109,7 +123,7 @@ export default async function run() {
   const lookupRatio = bigRow.lookup.rps / rows[0][1].rps;
   return `## Registry: lookups, registrations, heartbeats (issue 2)
 
-autocannon, 50 connections, 8 s per row; registry = \`switchboard serve\` (sqlite store, \`synchronous=FULL\`, group
+autocannon, 50 connections, 8 s per run, each row the better of two runs after a warm-up run; registry = \`switchboard serve\` (sqlite store, \`synchronous=FULL\`, group
 commit) in its own process; baseline = a bare \`node:http\` server (own process) answering a fixed JSON body the size
 of the lookup answer. Every registration is acknowledged only after its transaction is fsynced.
 

@@ -1,32 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryError } from '../errors/index.js';
-import type { InstanceRecord, Mutation, Store } from '../store/index.js';
 import type { ChangeEvent, Health } from '../wire/index.js';
 import type { CheckResult } from './check-state.js';
+import { mapStore } from '../../test/fixtures/map-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { Registry, RegisterRequest, RegistryLogger } from './registry.js';
 
 const SWEEP_MS = 1_000;
-
-/** A store in a Map (core tests see only the Store interface, not a backend). */
-function createMemoryStore(): Store {
-  const records = new Map<string, InstanceRecord>();
-  let index = 0;
-  return {
-    kind: 'memory',
-    load: () => Promise.resolve({ index, instances: [...records.values()] }),
-    write: (mutation: Mutation) => {
-      index += 1;
-      if (mutation.op === 'put')
-        records.set(`${mutation.record.service}/${mutation.record.id}`, { ...mutation.record, modifyIndex: index });
-      else records.delete(`${mutation.service}/${mutation.id}`);
-      return Promise.resolve(index);
-    },
-    health: () => ({ kind: 'memory', ok: true }),
-    close: () => Promise.resolve(),
-  };
-}
 
 interface Harness {
   registry: Registry;
@@ -51,7 +32,7 @@ async function harness(
     error: (_o, msg) => logs.push(msg),
   };
   const registry = await createRegistry({
-    store: createMemoryStore(),
+    store: mapStore(),
     clock,
     autoSweep: false,
     logger,
@@ -146,7 +127,7 @@ describe('active checks in the registry', () => {
   });
 
   it('starts restored checks passing, so a registry restart hides nothing', async () => {
-    const store = createMemoryStore();
+    const store = mapStore();
     const first = await createRegistry({ store, autoSweep: false });
     await first.register(web('w1', { checks: [httpCheck] }));
     await first.close();

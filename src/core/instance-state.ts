@@ -100,7 +100,10 @@ export class InstanceState {
 
   /** The answer shape with the live heartbeat time (which changes without a change index). */
   live(): Instance {
-    const live = { ...this.toWire(), lastHeartbeat: new Date(this.lastHeartbeat).toISOString() };
+    // A fresh build already carries the live heartbeat; only a kept answer needs copying (heartbeats hit this path).
+    const live = this.#wire
+      ? { ...this.#wire, lastHeartbeat: new Date(this.lastHeartbeat).toISOString() }
+      : this.#build();
     if (this.checks.length > 0) live.checks = this.checks.map((c) => c.current());
     return live;
   }

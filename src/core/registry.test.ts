@@ -1,39 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryError } from '../errors/index.js';
-import type { InstanceRecord, Mutation, Store } from '../store/index.js';
 import type { ChangeEvent, ChangeType } from '../wire/index.js';
+import { mapStore } from '../../test/fixtures/map-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { Registry, RegisterRequest } from './registry.js';
 
 const TTL_MS = 10_000;
-
-/**
- * A store in a Map with the memory backend's semantics (core sees only the Store interface, never a backend):
- * dense indexes, and a key keeps the index of the write that created it.
- */
-function mapStore(): Store & { records: Map<string, InstanceRecord> } {
-  const records = new Map<string, InstanceRecord>();
-  let index = 0;
-  return {
-    kind: 'memory',
-    records,
-    load: () => Promise.resolve({ index, instances: [...records.values()] }),
-    write: (mutation: Mutation) => {
-      index += 1;
-      if (mutation.op === 'put') {
-        const key = `${mutation.record.service}/${mutation.record.id}`;
-        const createIndex = records.get(key)?.createIndex ?? (mutation.record.createIndex || index);
-        records.set(key, { ...mutation.record, createIndex, modifyIndex: index });
-      } else {
-        records.delete(`${mutation.service}/${mutation.id}`);
-      }
-      return Promise.resolve(index);
-    },
-    health: () => ({ kind: 'memory', ok: true }),
-    close: () => Promise.resolve(),
-  };
-}
 
 interface Harness {
   registry: Registry;
