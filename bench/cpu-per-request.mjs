@@ -17,7 +17,9 @@ async function measure(server, options) {
   return { rps: Math.round(r.rps), usPerRequest: Math.round((used * 1000) / (r.rps * 5)) };
 }
 
-const registry = await startRegistry(process.argv[2] === 'sqlite' ? ['--data-dir', mkdtempSync(join(tmpdir(), 'sb-cpu-'))] : ['--store', 'memory']);
+const registry = await startRegistry(
+  process.argv[2] === 'sqlite' ? ['--data-dir', mkdtempSync(join(tmpdir(), 'sb-cpu-'))] : ['--store', 'memory'],
+);
 await registerMany(registry.url, 10, (i) => ({
   service: 'lookup',
   id: `l${i}`,
