@@ -1,14 +1,9 @@
 // Not a section: a quick probe of CPU time per request (µs) of the registry vs the bare server, robust on a noisy
 // machine because it counts the server's own CPU, not wall time. `node bench/cpu-per-request.mjs`
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load, registerMany, startBare, startRegistry } from './lib.mjs';
-
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
+import { cpuMs, load, registerMany, startBare, startRegistry } from './lib.mjs';
 
 async function measure(server, options) {
   const before = cpuMs(server.child.pid);
