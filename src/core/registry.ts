@@ -311,9 +311,10 @@ export class Registry {
     const { maintenance: current, ...rest } = state.record;
     if (request.enable ? current?.reason === reason : current === undefined) return state.live();
     const updatedAt = this.#clock.now();
-    const record: InstanceRecord = request.enable
-      ? { ...rest, updatedAt, maintenance: { reason } }
-      : { ...rest, updatedAt };
+    // withChanges, not a spread: records live as long as their instance (see core/record.ts).
+    const record = request.enable
+      ? withChanges(state.record, { updatedAt, maintenance: { reason } })
+      : withChanges(rest, { updatedAt });
     const index = await this.#write({ op: 'put', record });
     if (this.#find(service, id) === state && state.record.modifyIndex < index) {
       state.record = record;
