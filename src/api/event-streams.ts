@@ -1,19 +1,19 @@
 /**
- * The open Server-Sent Event streams of `GET /v1/events`, fed by one registry listener.
+ * The open Server-Sent Event streams of `GET /v1/events`, fed by one subscription to the registry's change feed.
  *
  * Invariants:
  * - A stream never misses a change and never repeats one: it starts with the replay of the change log after
  *   `since` (or with a snapshot when there is no `since` or the log no longer reaches back to it), taken in the
  *   same synchronous step as it joins, and each stream remembers the last index it was sent, so a change both
  *   replayed and pending for the next flush is written once.
- * - Each change is serialized once, however many streams carry it. Changes are written on the next turn of the
- *   event loop, batched, so a burst of changes costs one write per stream and the registry never waits for sockets.
+ * - Each change is serialized once, however many streams carry it. Changes arrive through the change feed's batched
+ *   subscription, so a burst of changes costs one write per stream and the registry never waits for sockets.
  * - Memory is bounded: a stream whose socket falls `streamBufferBytes` behind is dropped. Its client resumes from
  *   its last index (`Last-Event-ID`), replaying from the change log or taking a snapshot.
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Registry } from '../core/index.js';
+import type { ChangeSource, RegistryQueries } from '../core/index.js';
 import type { ChangeEvent, Instance } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
 
@@ -23,6 +23,9 @@ export interface EventStreamOptions {
   /** How far (bytes not yet taken by the socket) a stream may fall behind before it is dropped. */
   streamBufferBytes: number;
 }
+
+/** What event streams need of the registry: its changes, and its instances for snapshots. */
+type EventSource = ChangeSource & Pick<RegistryQueries, 'list' | 'listServices'>;
 
 interface Stream {
   readonly res: ServerResponse;
@@ -45,20 +48,18 @@ const RETRY_MS = 1_000;
 const KEEP_ALIVE = ': keep-alive\n\n';
 
 export class EventStreams {
-  readonly #registry: Registry;
+  readonly #registry: EventSource;
   readonly #options: EventStreamOptions;
   readonly #logger: FastifyBaseLogger;
   readonly #all = new Set<Stream>();
   readonly #byService = new Map<string, Set<Stream>>();
-  #pending: Frame[] = [];
-  #scheduled = false;
   #unsubscribe: (() => void) | undefined;
   #keepAlive: NodeJS.Timeout | undefined;
   /** Snapshots serialized at one registry index, shared by every client that reconnects at once. */
   #snapshots = { index: -1, bodies: new Map<string, string>() };
   #closed = false;
 
-  constructor(registry: Registry, options: EventStreamOptions, logger: FastifyBaseLogger) {
+  constructor(registry: EventSource, options: EventStreamOptions, logger: FastifyBaseLogger) {
     this.#registry = registry;
     this.#options = options;
     this.#logger = logger;
@@ -156,8 +157,8 @@ export class EventStreams {
       }
       set.add(stream);
     }
-    this.#unsubscribe ??= this.#registry.watch(undefined, (change) => {
-      this.#onChange(change);
+    this.#unsubscribe ??= this.#registry.subscribe(undefined, (changes) => {
+      this.#flush(changes);
     });
     if (!this.#keepAlive) {
       this.#keepAlive = setInterval(() => {
@@ -180,7 +181,6 @@ export class EventStreams {
       this.#unsubscribe = undefined;
       clearInterval(this.#keepAlive);
       this.#keepAlive = undefined;
-      this.#pending = [];
     }
   }
 
@@ -189,21 +189,13 @@ export class EventStreams {
     for (const set of this.#byService.values()) yield* set;
   }
 
-  #onChange(change: ChangeEvent): void {
+  #flush(changes: readonly ChangeEvent[]): void {
     // Serialize only what some stream will carry.
-    if (this.#all.size === 0 && !this.#byService.has(change.service)) return;
-    this.#pending.push({ index: change.index, service: change.service, text: frameOf(change) });
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#pending;
-    this.#pending = [];
+    const batch: Frame[] = [];
+    for (const change of changes) {
+      if (this.#all.size === 0 && !this.#byService.has(change.service)) continue;
+      batch.push({ index: change.index, service: change.service, text: frameOf(change) });
+    }
     if (batch.length === 0) return;
     if (this.#all.size > 0) this.#send(this.#all, batch);
     const byService = new Map<string, Frame[]>();

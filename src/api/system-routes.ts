@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from '../core/index.js';
+import type { RegistryQueries } from '../core/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
 
 /** Liveness and the served API description. */
-export function addSystemRoutes(app: FastifyInstance, registry: Registry, openApi: () => object): void {
+export function addSystemRoutes(app: FastifyInstance, registry: RegistryQueries, openApi: () => object): void {
   app.get(
     '/health',
     { config: { summary: 'Liveness and the state of the store (503 when the store is failing)' } },

@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeListener } from '../core/index.js';
+import type { ChangeBatchListener } from '../core/index.js';
 import type { ChangeEvent } from '../wire/index.js';
 import { Waiters } from './waiters.js';
 import type { WatchSource } from './waiters.js';
 
-/** A registry stand-in: indexes move when `change` is called, and listeners are counted. */
+/** A registry stand-in: indexes move when `change` is called, subscribers hear of it on the next turn, and are counted. */
 class FakeRegistry implements WatchSource {
   index = 10;
   readonly services = new Map<string, number>([['web', 10]]);
-  readonly listeners = new Map<string, Set<ChangeListener>>();
+  readonly listeners = new Map<string, Set<ChangeBatchListener>>();
 
   serviceIndex(service: string): number {
     return this.services.get(service) ?? 0;
   }
 
-  watch(service: string | undefined, listener: ChangeListener): () => void {
+  subscribe(service: string | undefined, listener: ChangeBatchListener): () => void {
     const key = service ?? '*';
     const set = this.listeners.get(key) ?? new Set();
     this.listeners.set(key, set);
@@ -26,7 +26,10 @@ class FakeRegistry implements WatchSource {
     this.index += 1;
     this.services.set(service, this.index);
     const change = { type: 'updated', index: this.index, service } as ChangeEvent;
-    for (const key of [service, '*']) for (const listener of this.listeners.get(key) ?? []) listener(change);
+    const listeners = [service, '*'].flatMap((key) => [...(this.listeners.get(key) ?? [])]);
+    setImmediate(() => {
+      for (const listener of listeners) listener([change]);
+    });
   }
 
   listenerCount(): number {

@@ -6,10 +6,10 @@
  *   the wait runs out, or when the server closes. Ending is never an error: the caller answers with what is current.
  * - However many requests wait on a scope, it has one registry listener, so a change to service A never touches the
  *   waiters of service B, and 1,000 waiters of one service cost one listener call per change.
- * - Waiters are woken on the next turn of the event loop, not inside the registry's write path: a burst of changes
- *   wakes each waiter once, and the registry never waits for sockets.
+ * - Waiters are woken by the change feed's batched subscription, on a later turn than the registry's apply path: a
+ *   burst of changes wakes each waiter once, and the registry never waits for sockets.
  */
-import type { Registry } from '../core/index.js';
+import type { ChangeSource } from '../core/index.js';
 
 interface Waiter {
   /** The index the client saw; it is woken once the scope's index is above it. */
@@ -21,11 +21,10 @@ interface Waiter {
 interface Scope {
   readonly waiters: Set<Waiter>;
   readonly unsubscribe: () => void;
-  scheduled: boolean;
 }
 
 /** What waiters need of the registry. */
-export type WatchSource = Pick<Registry, 'index' | 'serviceIndex' | 'watch'>;
+export type WatchSource = Pick<ChangeSource, 'index' | 'serviceIndex' | 'subscribe'>;
 
 /** Service names cannot be empty, so the empty key names the whole registry. */
 const ALL = '';
@@ -65,10 +64,9 @@ export class Waiters {
     if (!scope) {
       const created: Scope = {
         waiters: new Set(),
-        unsubscribe: this.#registry.watch(service, () => {
-          this.#schedule(key, created);
+        unsubscribe: this.#registry.subscribe(service, () => {
+          this.#wake(key, created);
         }),
-        scheduled: false,
       };
       scope = created;
       this.#scopes.set(key, scope);
@@ -100,18 +98,13 @@ export class Waiters {
     }
   }
 
-  #schedule(key: string, scope: Scope): void {
-    if (scope.scheduled) return;
-    scope.scheduled = true;
-    setImmediate(() => {
-      scope.scheduled = false;
-      if (this.#scopes.get(key) !== scope) return;
-      const current = this.indexOf(key === ALL ? undefined : key);
-      const woken: Waiter[] = [];
-      for (const waiter of scope.waiters) if (current > waiter.index) woken.push(waiter);
-      for (const waiter of woken) this.#release(key, scope, waiter);
-      for (const waiter of woken) waiter.done();
-    });
+  #wake(key: string, scope: Scope): void {
+    if (this.#scopes.get(key) !== scope) return;
+    const current = this.indexOf(key === ALL ? undefined : key);
+    const woken: Waiter[] = [];
+    for (const waiter of scope.waiters) if (current > waiter.index) woken.push(waiter);
+    for (const waiter of woken) this.#release(key, scope, waiter);
+    for (const waiter of woken) waiter.done();
   }
 
   #release(key: string, scope: Scope, waiter: Waiter): void {

@@ -14,14 +14,14 @@
 import { setMaxListeners } from 'node:events';
 import type { CheckResult, ScheduledCheck } from '../core/index.js';
 import { LeaseTable } from '../core/index.js';
-import type { Registry } from '../core/index.js';
+import type { ChangeSource, CheckSink } from '../core/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ChangeEvent } from '../wire/index.js';
 import { probe as networkProbe } from './probe.js';
 import type { Probe } from './probe.js';
 
 /** What the checker needs of the registry. */
-export type CheckHost = Pick<Registry, 'watch' | 'listChecks' | 'checksOf' | 'recordCheckResult'>;
+export type CheckHost = Pick<ChangeSource, 'watch'> & CheckSink;
 
 export interface CheckerLogger {
   warn(obj: object, msg: string): void;

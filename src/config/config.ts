@@ -6,8 +6,16 @@ export type GatewayBalanceOption = 'round-robin' | 'weighted' | 'least-outstandi
 export interface Config {
   http: { host: string; port: number };
   store: { kind: StoreKindOption; dataDir: string };
-  /** Lease sweep; self-preservation suspends expiry when this fraction (and this many) of the leases lapse at once. */
-  leases: { sweepIntervalMs: number; selfPreservationThreshold: number; selfPreservationMinimum: number };
+  /**
+   * Lease sweep; self-preservation suspends expiry when this fraction (and this many) of the leases lapse at once,
+   * for at most `selfPreservationMaxMs` while some leases still renew.
+   */
+  leases: {
+    sweepIntervalMs: number;
+    selfPreservationThreshold: number;
+    selfPreservationMinimum: number;
+    selfPreservationMaxMs: number;
+  };
   /** Active health checks: probes in flight at most. */
   checks: { concurrency: number };
   log: { level: LogLevel };
@@ -30,7 +38,12 @@ export interface Config {
 export const DEFAULTS: Config = {
   http: { host: '127.0.0.1', port: 8900 },
   store: { kind: 'sqlite', dataDir: 'data' },
-  leases: { sweepIntervalMs: 1_000, selfPreservationThreshold: 0.5, selfPreservationMinimum: 10 },
+  leases: {
+    sweepIntervalMs: 1_000,
+    selfPreservationThreshold: 0.5,
+    selfPreservationMinimum: 10,
+    selfPreservationMaxMs: 15 * 60_000,
+  },
   checks: { concurrency: 256 },
   log: { level: 'info' },
   watch: { changeLogSize: 10_000, keepAliveIntervalMs: 15_000, streamBufferBytes: 1024 * 1024 },

@@ -8,6 +8,7 @@ export const ENV = {
   sweepInterval: 'SWITCHBOARD_LEASE_SWEEP_INTERVAL',
   selfPreservationThreshold: 'SWITCHBOARD_SELF_PRESERVATION_THRESHOLD',
   selfPreservationMinimum: 'SWITCHBOARD_SELF_PRESERVATION_MINIMUM',
+  selfPreservationMax: 'SWITCHBOARD_SELF_PRESERVATION_MAX',
   checkConcurrency: 'SWITCHBOARD_CHECK_CONCURRENCY',
   logLevel: 'SWITCHBOARD_LOG_LEVEL',
   /** The CLI's registry URL(s), comma-separated (register, deregister, list, …). */

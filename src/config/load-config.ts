@@ -93,6 +93,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'lapsed leases needed at least before self-preservation starts (default 10)',
   },
   {
+    path: 'leases.selfPreservationMaxMs',
+    flag: 'self-preservation-max',
+    env: ENV.selfPreservationMax,
+    parse: duration,
+    help: 'longest self-preservation lasts while some leases still renew; the silent ones then expire (default 15m)',
+  },
+  {
     path: 'checks.concurrency',
     flag: 'check-concurrency',
     env: ENV.checkConcurrency,

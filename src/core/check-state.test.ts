@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CheckSpec } from '../store/index.js';
-import { CheckState, worst } from './check-state.js';
+import type { CheckSpec, StoredCheck } from '../store/index.js';
+import { CheckState, NOT_CHECKED_OUTPUT, newCheck, worst } from './check-state.js';
 import type { CheckResult } from './check-state.js';
 
 const spec: CheckSpec = {
@@ -17,51 +17,66 @@ const pass: CheckResult = { status: 'passing', output: 'ok' };
 const fail: CheckResult = { status: 'critical', output: 'connect ECONNREFUSED' };
 const busy: CheckResult = { status: 'warning', output: 'too many requests' };
 
+/** A check and its stored state, which the registry would write on every proposed change. */
+class Tracked {
+  readonly check: CheckState;
+  stored: StoredCheck;
+  constructor(s: CheckSpec, stored: StoredCheck = newCheck(0)) {
+    this.check = new CheckState(s, stored);
+    this.stored = stored;
+  }
+  get status(): string {
+    return this.stored.status;
+  }
+  observe(result: CheckResult, now: number): string | undefined {
+    return this.check.observe(result, now, this.stored);
+  }
+}
+
 /** Feeds results, committing every proposed change as the registry would, and returns the statuses seen. */
-function run(check: CheckState, results: CheckResult[]): string[] {
+function run(tracked: Tracked, results: CheckResult[]): string[] {
   return results.map((result, i) => {
-    const next = check.observe(result, i);
-    if (next !== undefined) check.commit(next, i);
-    return check.status;
+    const next = tracked.check.observe(result, i, tracked.stored);
+    if (next !== undefined) tracked.stored = { status: next, output: tracked.check.output, updatedAt: i };
+    return tracked.status;
   });
 }
 
 describe('CheckState', () => {
   it('starts critical ("not checked yet") and takes its first result at once', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     expect(check.status).toBe('critical');
-    expect(check.committed().output).toBe('not checked yet');
+    expect(check.stored.output).toBe(NOT_CHECKED_OUTPUT);
     expect(run(check, [pass])).toEqual(['passing']);
   });
 
-  it('starts passing when restored at start-up, so a registry restart hides nothing', () => {
-    const check = new CheckState(spec, { now: 0, restored: true });
-    expect(check.status).toBe('passing');
+  it('keeps a stored passing state against a single failure, as after a restart', () => {
+    const check = new Tracked(spec, { status: 'passing', output: 'ok', updatedAt: 0 });
     expect(run(check, [fail, fail])).toEqual(['passing', 'passing']);
   });
 
   it('turns critical only after failuresBefore consecutive failures', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     run(check, [pass]);
     expect(run(check, [fail, fail, fail, fail])).toEqual(['passing', 'passing', 'critical', 'critical']);
   });
 
   it('does not flap on alternating answers with the default thresholds', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     run(check, [pass]);
     const seen = run(check, [fail, pass, fail, pass, fail, fail, pass, fail, pass]);
     expect(new Set(seen)).toEqual(new Set(['passing']));
   });
 
   it('returns to passing after successBefore consecutive passes', () => {
-    const check = new CheckState({ ...spec, successBefore: 2 }, { now: 0, restored: false });
+    const check = new Tracked({ ...spec, successBefore: 2 });
     run(check, [pass, fail, fail, fail]);
     expect(check.status).toBe('critical');
     expect(run(check, [pass, fail, pass, pass])).toEqual(['critical', 'critical', 'critical', 'passing']);
   });
 
   it('turns warning on consecutive 429-like results, and moves between failing states only on a streak of the new kind', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     run(check, [pass]);
     expect(run(check, [busy, busy, busy])).toEqual(['passing', 'passing', 'warning']);
     expect(run(check, [fail, fail, busy, fail, fail, fail])).toEqual([
@@ -75,13 +90,13 @@ describe('CheckState', () => {
   });
 
   it('counts failures of either kind together when leaving passing, and the last one wins', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     run(check, [pass]);
     expect(run(check, [fail, busy, fail])).toEqual(['passing', 'passing', 'critical']);
   });
 
   it('proposes an uncommitted change again on the next result', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     run(check, [pass]);
     check.observe(fail, 1);
     check.observe(fail, 2);
@@ -90,19 +105,18 @@ describe('CheckState', () => {
     expect(check.observe(fail, 4)).toBe('critical');
   });
 
-  it('shows the output as of the last change in the cached shape and the latest output live', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+  it('keeps the latest output while the stored state keeps the output of the last change', () => {
+    const check = new Tracked(spec);
     run(check, [pass]);
     check.observe({ status: 'passing', output: 'still ok' }, 5);
-    expect(check.committed().output).toBe('ok');
-    expect(check.current().output).toBe('still ok');
-    expect(check.current().updatedAt).toBe(new Date(0).toISOString());
+    expect(check.stored.output).toBe('ok');
+    expect(check.check.output).toBe('still ok');
   });
 
   it('keeps at most 4 KiB of output', () => {
-    const check = new CheckState(spec, { now: 0, restored: false });
+    const check = new Tracked(spec);
     check.observe({ status: 'passing', output: 'x'.repeat(10_000) }, 1);
-    expect(check.output).toHaveLength(4_096);
+    expect(check.check.output).toHaveLength(4_096);
   });
 });
 

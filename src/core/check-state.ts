@@ -3,15 +3,16 @@
  * after enough consecutive results of the new kind, so one slow answer does not flap an instance.
  *
  * Invariants:
- * - `status` changes only through `commit`, which the registry calls once the change has an index; `observe`
- *   only counts and proposes, so answers never show a change that has no index. A proposal that could not be written is proposed again by the next result.
+ * - The committed status lives in the instance's record (`StoredHealth.checks`), so it is what the store holds;
+ *   `observe` only counts and proposes, and the registry writes a proposal through the store. A proposal that could
+ *   not be written is proposed again by the next result.
  * - Leaving `passing` takes `failuresBefore` consecutive failures (warning or critical, the last one wins);
  *   returning to `passing` takes `successBefore` consecutive passes; moving between warning and critical takes
  *   `failuresBefore` consecutive results of the new kind.
- * - The first result of a check the registry has never probed applies at once: there is no earlier state to
- *   protect from a flap.
+ * - The first result of a check nobody has probed yet applies at once (and is written, even when it keeps the
+ *   status): there is no earlier state to protect.
  */
-import type { CheckSpec } from '../store/index.js';
+import type { CheckSpec, StoredCheck } from '../store/index.js';
 import { formatDuration } from '../wire/index.js';
 import type { Health, InstanceCheck } from '../wire/index.js';
 
@@ -25,6 +26,9 @@ export interface CheckResult {
 /** How much probe output an instance keeps per check (the first 4 KiB of an HTTP body). */
 export const OUTPUT_LIMIT = 4_096;
 
+/** The state a check starts in: an instance is not discovered before its checks answer. */
+export const NOT_CHECKED_OUTPUT = 'not checked yet';
+
 const RANK: Record<Health, number> = { passing: 0, warning: 1, critical: 2 };
 
 /** The worse of two health states. */
@@ -32,20 +36,30 @@ export function worst(a: Health, b: Health): Health {
   return RANK[a] >= RANK[b] ? a : b;
 }
 
+/** The stored state of a check that was just defined. */
+export function newCheck(now: number): StoredCheck {
+  return { status: 'critical', output: NOT_CHECKED_OUTPUT, updatedAt: now };
+}
+
+/**
+ * A check whose record holds no state for it (written before check states were stored): it counts as passing, so an
+ * upgrade hides nothing.
+ */
+const UNDECIDED: StoredCheck = Object.freeze({
+  status: 'passing',
+  output: 'restored; not checked since',
+  updatedAt: 0,
+});
+
+/** The run-time side of one check: result counters and the latest output, which are not stored. */
 export class CheckState {
   readonly spec: CheckSpec;
   /** Identifies the definition: a result for an older definition of the same check is ignored. */
   readonly key: string;
-  /** The committed status: what the instance's health is built from. */
-  status: Health;
-  /** Epoch ms of the last status change, or of when the check was added. */
-  updatedAt: number;
-  /** The output of the last result; the cached wire shape shows the output as of the last change instead. */
+  /** The output of the last result (the stored one until a result comes). */
   output: string;
-  #committedOutput: string;
   /** Epoch ms of the last result, or undefined before the first. */
   checkedAt: number | undefined;
-  #pristine: boolean;
   #passes = 0;
   #failures = 0;
   #last: Health | undefined;
@@ -53,23 +67,16 @@ export class CheckState {
   /** A proposed change is being written; further proposals wait for it. */
   writing = false;
 
-  /**
-   * A check starts `critical` ("not checked yet") so that a new instance is not discovered before it answers;
-   * a check restored when the registry starts begins `passing`, so a registry restart hides nothing.
-   */
-  constructor(spec: CheckSpec, options: { now: number; restored: boolean }) {
+  constructor(spec: CheckSpec, stored: StoredCheck | undefined) {
     this.spec = spec;
     this.key = checkKey(spec);
-    this.status = options.restored ? 'passing' : 'critical';
-    this.output = options.restored ? 'restored when the registry started; not checked since' : 'not checked yet';
-    this.updatedAt = options.now;
+    this.output = (stored ?? UNDECIDED).output;
     this.checkedAt = undefined;
-    this.#committedOutput = this.output;
-    this.#pristine = !options.restored;
   }
 
-  /** Counts a result and returns the status the check should move to, or undefined when it stays. */
-  observe(result: CheckResult, now: number): Health | undefined {
+  /** Counts a result and returns the state the check should move to from `stored`, or undefined when it stays. */
+  observe(result: CheckResult, now: number, stored: StoredCheck): Health | undefined {
+    const committed = stored.status;
     this.output = result.output.length > OUTPUT_LIMIT ? result.output.slice(0, OUTPUT_LIMIT) : result.output;
     this.checkedAt = now;
     const next = result.status;
@@ -82,46 +89,34 @@ export class CheckState {
     }
     this.#sameInRow = this.#last === next ? this.#sameInRow + 1 : 1;
     this.#last = next;
-    if (next === this.status) return undefined;
-    if (this.#pristine) return next;
+    // The first result is written even when it keeps the status, so the stored state says the check has run.
+    if (stored.output === NOT_CHECKED_OUTPUT) return next;
+    if (next === committed) return undefined;
     if (next === 'passing') return this.#passes >= this.spec.successBefore ? next : undefined;
-    if (this.status === 'passing') return this.#failures >= this.spec.failuresBefore ? next : undefined;
+    if (committed === 'passing') return this.#failures >= this.spec.failuresBefore ? next : undefined;
     return this.#sameInRow >= this.spec.failuresBefore ? next : undefined;
   }
+}
 
-  /** Applies a proposed change (the registry has written it and holds its index). */
-  commit(status: Health, now: number): void {
-    this.status = status;
-    this.updatedAt = now;
-    this.#committedOutput = this.output;
-    this.#pristine = false;
-  }
+/** A stored check's state, or the state of a check with none stored. */
+export function storedCheck(stored: StoredCheck | undefined): StoredCheck {
+  return stored ?? UNDECIDED;
+}
 
-  /** The check as the cached wire shape shows it: its state as of the last change. */
-  committed(): InstanceCheck {
-    return this.#wire(this.#committedOutput);
-  }
-
-  /** The check with its latest output, for a single-instance read. */
-  current(): InstanceCheck {
-    return this.#wire(this.output);
-  }
-
-  #wire(output: string): InstanceCheck {
-    const s = this.spec;
-    return {
-      id: s.id,
-      kind: s.kind,
-      target: s.target,
-      interval: formatDuration(s.intervalMs),
-      timeout: formatDuration(s.timeoutMs),
-      successBefore: s.successBefore,
-      failuresBefore: s.failuresBefore,
-      status: this.status,
-      output,
-      updatedAt: new Date(this.updatedAt).toISOString(),
-    };
-  }
+/** A check as answers show it: its definition and `stored` state, with `output` when given (the latest). */
+export function checkToWire(spec: CheckSpec, stored: StoredCheck, output = stored.output): InstanceCheck {
+  return {
+    id: spec.id,
+    kind: spec.kind,
+    target: spec.target,
+    interval: formatDuration(spec.intervalMs),
+    timeout: formatDuration(spec.timeoutMs),
+    successBefore: spec.successBefore,
+    failuresBefore: spec.failuresBefore,
+    status: stored.status,
+    output,
+    updatedAt: new Date(stored.updatedAt).toISOString(),
+  };
 }
 
 /** A string naming a check's whole definition. */

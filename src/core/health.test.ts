@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RegistryError } from '../errors/index.js';
 import type { ChangeEvent, Health } from '../wire/index.js';
 import type { CheckResult } from './check-state.js';
-import { mapStore } from '../../test/fixtures/map-store.js';
+import { heldStore } from '../../test/fixtures/held-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { Registry, RegisterRequest, RegistryLogger } from './registry.js';
@@ -22,7 +22,7 @@ interface Harness {
 }
 
 async function harness(
-  leases: { selfPreservationThreshold?: number; selfPreservationMinimum?: number } = {},
+  leases: { selfPreservationThreshold?: number; selfPreservationMinimum?: number; selfPreservationMaxMs?: number } = {},
 ): Promise<Harness> {
   const clock = new ManualClock();
   const logs: string[] = [];
@@ -32,7 +32,7 @@ async function harness(
     error: (_o, msg) => logs.push(msg),
   };
   const registry = await createRegistry({
-    store: mapStore(),
+    store: heldStore(),
     clock,
     autoSweep: false,
     logger,
@@ -126,14 +126,20 @@ describe('active checks in the registry', () => {
     expect(h.healthOf('web', 'w1')).toBe('critical');
   });
 
-  it('starts restored checks passing, so a registry restart hides nothing', async () => {
-    const store = mapStore();
+  it('serves the stored check states after a restart: what is served is what is stored', async () => {
+    const store = heldStore();
     const first = await createRegistry({ store, autoSweep: false });
     await first.register(web('w1', { checks: [httpCheck] }));
+    await first.register(web('w2', { checks: [httpCheck] }));
+    for (const check of first.checksOf('web', 'w1')) await first.recordCheckResult(check, pass);
     await first.close();
     const second = await createRegistry({ store, autoSweep: false });
-    expect(second.get('web', 'w1').health).toBe('passing');
-    expect(second.listChecks()).toHaveLength(1);
+    expect(second.get('web', 'w1')).toMatchObject({ health: 'passing', checks: [{ status: 'passing', output: 'ok' }] });
+    // Never checked: still hidden after the restart, and its first result still applies at once.
+    expect(second.get('web', 'w2')).toMatchObject({ health: 'critical', checks: [{ output: 'not checked yet' }] });
+    for (const check of second.checksOf('web', 'w2')) await second.recordCheckResult(check, pass);
+    expect(second.get('web', 'w2').health).toBe('passing');
+    expect(second.listChecks()).toHaveLength(2);
   });
 
   it('rejects malformed checks with INVALID_ARGUMENT', async () => {
@@ -216,6 +222,22 @@ describe('deregisterCriticalAfter', () => {
     await h.tick(2_000);
     expect(() => h.registry.get('web', 'w1')).toThrow(RegistryError);
     expect(h.changes.at(-1)).toMatchObject({ type: 'expired', service: 'web' });
+  });
+
+  it('keeps counting from when the instance turned critical across a registry restart', async () => {
+    const store = heldStore();
+    const clock = new ManualClock();
+    const first = await createRegistry({ store, clock, autoSweep: false });
+    await first.register(web('w1', { checks: [httpCheck], deregisterCriticalAfter: '30s' }));
+    for (const check of first.checksOf('web', 'w1')) await first.recordCheckResult(check, pass);
+    for (let i = 0; i < 3; i++)
+      for (const check of first.checksOf('web', 'w1')) await first.recordCheckResult(check, fail);
+    clock.advance(20_000);
+    await first.close();
+    const second = await createRegistry({ store, clock, autoSweep: false });
+    clock.advance(11_000);
+    await second.sweep();
+    expect(() => second.get('web', 'w1')).toThrow(RegistryError);
   });
 
   it('restarts the clock when the instance recovers in between', async () => {
@@ -306,7 +328,7 @@ describe('self-preservation', () => {
       await h.tick(5_000);
     }
     expect(h.registry.selfPreservation).toBe(true);
-    expect(h.registry.health().selfPreservation).toBe(true);
+    expect(h.registry.health().selfPreservation).toMatchObject({ active: true, overdue: 10, leases: 20 });
     expect(h.registry.list('web', { health: 'any' }).instances).toHaveLength(20);
     expect(h.changes.some((c) => c.type === 'expired')).toBe(false);
     expect(h.logs.filter((l) => l.startsWith('self-preservation on'))).toHaveLength(1);
@@ -354,3 +376,80 @@ describe('self-preservation', () => {
     expect(h.registry.list('web', { health: 'any' }).instances).toHaveLength(4);
   });
 });
+
+describe('self-preservation that ends (issue #10)', () => {
+  const MAX_MS = 15 * 60_000;
+
+  it('engages when half the fleet goes silent, and removes the dead within its bound while the rest renews', async () => {
+    const h = await harness({ selfPreservationMaxMs: MAX_MS });
+    const ids = Array.from({ length: 20 }, (_, i) => `w${String(i).padStart(2, '0')}`);
+    for (const id of ids) await h.registry.register(web(id, { ttl: '10s' }));
+    const alive = ids.slice(0, 10);
+    const dead = ids.slice(10);
+    let engagedAt: number | undefined;
+    let removedAt: number | undefined;
+    let newcomerGoneAt: number | undefined;
+    const start = h.clock.now();
+    // A simulated day, in 5 s steps: the live half renews every step, the dead half never again.
+    for (let t = 0; t < 24 * 3_600_000; t += 5_000) {
+      for (const id of alive) await h.registry.renew('web', id);
+      await h.tick(5_000);
+      if (engagedAt === undefined && h.registry.selfPreservation) {
+        engagedAt = h.clock.now();
+        expect(h.registry.health().selfPreservation).toMatchObject({ active: true, overdue: 10, leases: 20 });
+        // A newcomer registered during the outage, dead at once: its silence is its own, and it is removed.
+        await h.registry.register(
+          web('newcomer', { ttl: '10s', deregisterAfter: '1h', deregisterCriticalAfter: '2s' }),
+        );
+      }
+      if (engagedAt !== undefined && newcomerGoneAt === undefined && !present(h.registry).includes('newcomer')) {
+        newcomerGoneAt = h.clock.now();
+      }
+      if (engagedAt !== undefined && removedAt === undefined && dead.every((id) => !present(h.registry).includes(id))) {
+        removedAt = h.clock.now();
+      }
+    }
+    expect(engagedAt).toBeDefined();
+    expect((engagedAt as number) - start).toBeLessThanOrEqual(30_000);
+    // Nothing was evicted while it held, and the dead went once it had lasted its bound (plus a step).
+    expect(removedAt).toBeDefined();
+    expect((removedAt as number) - (engagedAt as number)).toBeGreaterThanOrEqual(MAX_MS);
+    expect((removedAt as number) - (engagedAt as number)).toBeLessThanOrEqual(MAX_MS + 5_000);
+    expect(newcomerGoneAt).toBeDefined();
+    expect((newcomerGoneAt as number) - (engagedAt as number)).toBeLessThan(60_000);
+    expect(present(h.registry)).toEqual(alive);
+    expect(h.registry.selfPreservation).toBe(false);
+    expect(h.registry.health().selfPreservation.reason).toMatch(/kept renewing/);
+    expect(h.logs.filter((l) => l.startsWith('self-preservation on'))).toHaveLength(1);
+  });
+
+  it('never ends by time while no lease renews at all: a registry cut off from everyone evicts no one', async () => {
+    const h = await harness({ selfPreservationMaxMs: MAX_MS });
+    const ids = Array.from({ length: 12 }, (_, i) => `w${String(i).padStart(2, '0')}`);
+    for (const id of ids) await h.registry.register(web(id, { ttl: '10s' }));
+    for (let t = 0; t < 6 * 3_600_000; t += 60_000) await h.tick(60_000);
+    expect(h.registry.selfPreservation).toBe(true);
+    expect(present(h.registry)).toEqual(ids);
+    // Heartbeats come back: every instance is back without registering again.
+    for (const id of ids) await h.registry.renew('web', id);
+    await h.tick(1_000);
+    expect(h.registry.selfPreservation).toBe(false);
+    expect(discoverable(h.registry)).toEqual(ids);
+  });
+
+  it('keeps deregisterCriticalAfter working for instances without a lease while it holds', async () => {
+    const h = await harness({ selfPreservationMinimum: 2 });
+    for (const id of ['a', 'b', 'c', 'd']) await h.registry.register(web(id, { ttl: '10s', deregisterAfter: '1h' }));
+    await h.registry.register(web('probed', { checks: [httpCheck], deregisterCriticalAfter: '5s' }));
+    for (let t = 0; t < 30; t += 5) {
+      for (const id of ['a', 'b']) await h.registry.renew('web', id);
+      await h.tick(5_000);
+    }
+    expect(h.registry.selfPreservation).toBe(true);
+    expect(present(h.registry)).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
+function present(registry: Registry): string[] {
+  return registry.list('web', { status: 'any', health: 'any' }).instances.map((i) => i.id);
+}

@@ -2,11 +2,14 @@ export { Registry, createRegistry } from './registry.js';
 export { OUTPUT_LIMIT } from './check-state.js';
 export type { CheckResult } from './check-state.js';
 export { LeaseTable } from './lease-table.js';
+export type { ChangeBatchListener, ChangeListener, ChangeSource } from './change-feed.js';
+export type { InstanceFilter } from './instance-index.js';
 export type {
-  ChangeListener,
-  InstanceFilter,
+  CheckSink,
   MaintenanceRequest,
   RegisterRequest,
+  RegistryCommands,
+  RegistryQueries,
   ScheduledCheck,
 } from './registry.js';
 export { checkInstanceId, checkServiceName } from './validate.js';

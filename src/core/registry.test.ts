@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryError } from '../errors/index.js';
 import type { ChangeEvent, ChangeType } from '../wire/index.js';
-import { mapStore } from '../../test/fixtures/map-store.js';
+import { heldStore } from '../../test/fixtures/held-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { Registry, RegisterRequest } from './registry.js';
@@ -11,16 +11,16 @@ const TTL_MS = 10_000;
 interface Harness {
   registry: Registry;
   clock: ManualClock;
-  store: ReturnType<typeof mapStore>;
+  store: ReturnType<typeof heldStore>;
   changes: ChangeEvent[];
   /** Moves the clock and runs one sweep. */
   tick(ms: number): Promise<void>;
   types(): ChangeType[];
 }
 
-async function harness(options: { store?: ReturnType<typeof mapStore>; clock?: ManualClock } = {}): Promise<Harness> {
+async function harness(options: { store?: ReturnType<typeof heldStore>; clock?: ManualClock } = {}): Promise<Harness> {
   const clock = options.clock ?? new ManualClock();
-  const store = options.store ?? mapStore();
+  const store = options.store ?? heldStore();
   const registry = await createRegistry({ store, clock, autoSweep: false, leases: { sweepIntervalMs: 1_000 } });
   const changes: ChangeEvent[] = [];
   registry.watch(undefined, (change) => changes.push(change));
@@ -75,7 +75,7 @@ describe('Registry leases', () => {
     expect(present(h.registry)).toEqual([]);
     expect(h.types()).toEqual(['registered', 'health', 'expired']);
     expect(() => h.registry.get('web', 'w1')).toThrow(RegistryError);
-    expect(h.store.records.size).toBe(0);
+    expect((await h.store.records()).size).toBe(0);
   });
 
   it('removes a lapsed instance after its own deregisterAfter', async () => {
@@ -154,7 +154,7 @@ describe('Registry leases', () => {
   });
 
   it('gives every restored lease a fresh full ttl, however long the registry was down', async () => {
-    const store = mapStore();
+    const store = heldStore();
     const clock = new ManualClock();
     const first = await harness({ store, clock });
     await first.registry.register(web('w1', { ttl: '10s' }));
@@ -269,7 +269,7 @@ describe('Registry changes', () => {
     ]);
     expect([a.created, b.created]).toEqual([true, false]);
     expect(h.registry.get('web', 'w1')).toMatchObject({ port: 2, createIndex: 1, modifyIndex: 2 });
-    expect(h.store.records.get('web/w1')).toMatchObject({ port: 2, createIndex: 1, modifyIndex: 2 });
+    expect((await h.store.records()).get('web/w1')).toMatchObject({ port: 2, createIndex: 1, modifyIndex: 2 });
   });
 
   it('answers NOT_FOUND for an instance that is not registered', async () => {

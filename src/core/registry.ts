@@ -1,46 +1,53 @@
 /**
- * The registry: every instance in memory, every change written to the store first.
+ * The registry: commands that change instances, queries over them, and the change feed, all over one in-memory view.
  *
- * Invariants:
- * - A change is applied in memory (and announced to watchers) only after the store has made it durable and
- *   given it an index; an answer to a client therefore never shows a change that could still be lost.
- * - Indexes only grow. A write whose index is older than what memory already holds for that instance is dropped.
- * - Heartbeats touch memory only; they write (and announce) something only when they revive a lapsed lease.
+ * Invariants (the one write path of ../shared/STYLE.md):
+ * - Memory changes only by applying the store's change feed (`#apply`). This node's writes and, with a shared
+ *   store, other nodes' writes take the same path.
+ * - Every command is one conditional write built from the latest applied record (`#commit`): a write built from a
+ *   stale record is refused by the store and rebuilt, so no race loses an acknowledged update or brings back a
+ *   deleted instance. A command answers once its change is applied, so a client reads its own write.
+ * - What is served is what is stored: health (a lapsed lease, check states, since when critical) lives in the record.
+ *   Heartbeats touch memory only, and write something only when they revive a lapsed lease; a restart gives every
+ *   lease a fresh full ttl (a registry outage must never evict healthy services), keeping its stored health.
  * - No-op writes are skipped: every index bump wakes watchers.
  */
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
-import type { CheckSpec, InstanceRecord, Mutation, Store, StoreHealth } from '../store/index.js';
 import type {
-  ChangeEvent,
-  ChangeType,
-  Health,
-  Instance,
-  InstancePage,
-  InstanceRegistration,
-  InstanceStatus,
-  ServiceList,
-  ServiceSummary,
-} from '../wire/index.js';
-import { ChangeLog } from './change-log.js';
+  InstanceRecord,
+  Mutation,
+  Store,
+  StoreChange,
+  StoreHealth,
+  StoredCheck,
+  StoredHealth,
+  WriteOutcome,
+} from '../store/index.js';
+import type { Instance, InstancePage, InstanceRegistration, InstanceStatus, ServiceList } from '../wire/index.js';
+import { ChangeFeed } from './change-feed.js';
+import type { ChangeBatchListener, ChangeListener, ChangeSource } from './change-feed.js';
+import { NOT_CHECKED_OUTPUT, checkKey, newCheck, storedCheck } from './check-state.js';
 import type { CheckResult } from './check-state.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
-import { InstanceState } from './instance-state.js';
-import { LeaseTable } from './lease-table.js';
-import { withChanges } from './record.js';
+import { ExpiryPolicy } from './expiry-policy.js';
+import type { SelfPreservationStatus } from './expiry-policy.js';
+import { InstanceIndex } from './instance-index.js';
+import type { InstanceFilter } from './instance-index.js';
+import { InstanceState, settleHealth } from './instance-state.js';
+import { changeTypeOf, fieldsOf, makeRecord, sameContent, sameFields, withExtras } from './record.js';
 import { checkInstanceId, checkReason, checkServiceName, checkStatus, normalizeRegistration } from './validate.js';
-import type { RecordFields } from './validate.js';
 
 export interface LeaseOptions {
   /** How often the lease table is swept for lapsed leases. */
   sweepIntervalMs: number;
-  /**
-   * Self-preservation (issue #5): when the lapsed leases that would expire reach this fraction of all leases
-   * (default 0.5) and at least `selfPreservationMinimum` of them (default 10), nothing is expired.
-   */
+  /** Self-preservation (see expiry-policy.ts): the fraction of leases lapsed at once that engages it (default 0.5). */
   selfPreservationThreshold?: number;
+  /** The fewest lapsed leases that engage it (default 10). */
   selfPreservationMinimum?: number;
+  /** How long it lasts at most while some leases still renew (default 15 minutes). */
+  selfPreservationMaxMs?: number;
 }
 
 export interface RegistryLogger {
@@ -76,19 +83,20 @@ export interface RegisterResult {
   created: boolean;
 }
 
-/** Which instances a read returns. Omitted fields take the discovery defaults: status UP, health not critical. */
-export interface InstanceFilter {
-  status?: readonly InstanceStatus[] | 'any';
-  health?: readonly Health[] | 'any';
-  /** The instance must carry every one of these. */
-  tags?: readonly string[];
-  zone?: string;
-}
-
 export interface ServiceInstances {
   /** The index of the service's last change (0 when it never had one since the registry started). */
   index: number;
   instances: Instance[];
+}
+
+/** Self-preservation as `/health` shows it: times as ISO strings. */
+export interface SelfPreservationReport {
+  active: boolean;
+  reason?: string;
+  since?: string;
+  endsBy?: string;
+  overdue: number;
+  leases: number;
 }
 
 export interface RegistryHealth {
@@ -96,8 +104,8 @@ export interface RegistryHealth {
   instances: number;
   services: number;
   leases: number;
-  /** Expiry is suspended: too many leases lapsed at once (the registry is more likely cut off than they all died). */
-  selfPreservation: boolean;
+  /** Whether expiry is suspended because too many leases lapsed at once, and why it is on or last ended. */
+  selfPreservation: SelfPreservationReport;
   store: StoreHealth;
 }
 
@@ -107,7 +115,7 @@ export interface ScheduledCheck {
   id: string;
   /** Names the definition; a result for a definition that has since changed is ignored. */
   key: string;
-  spec: CheckSpec;
+  spec: InstanceRecord['checks'] extends (infer C)[] | undefined ? C : never;
 }
 
 /** `PUT …/maintenance`: take an instance out of discovery without deregistering it, or put it back. */
@@ -116,188 +124,211 @@ export interface MaintenanceRequest {
   reason?: string;
 }
 
-export type ChangeListener = (change: ChangeEvent) => void;
-
-const DEFAULT_STATUS: readonly InstanceStatus[] = ['UP'];
-const DEFAULT_HEALTH: readonly Health[] = ['passing', 'warning'];
-const DEFAULT_LEASES: LeaseOptions = { sweepIntervalMs: 1_000 };
-const DEFAULT_SELF_PRESERVATION = { threshold: 0.5, minimum: 10 };
-const MAX_PAGE = 1_000;
-const NOOP_LOGGER: RegistryLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-interface ServiceEntry {
-  instances: Map<string, InstanceState>;
-  /** Ids in order, for paginated traversal; dropped on add or remove and rebuilt on demand. */
-  sortedIds: string[] | undefined;
+/** What changes instances: what the transports call on a client's behalf. */
+export interface RegistryCommands {
+  register(request: RegisterRequest, options?: RegisterOptions): Promise<RegisterResult>;
+  deregister(service: string, id: string): Promise<Instance>;
+  renew(service: string, id: string): Promise<Instance>;
+  setStatus(service: string, id: string, status: InstanceStatus): Promise<Instance>;
+  setMaintenance(service: string, id: string, request: MaintenanceRequest): Promise<Instance>;
 }
 
+/** What reads instances. */
+export interface RegistryQueries {
+  get(service: string, id: string): Instance;
+  list(service: string, filter?: InstanceFilter): ServiceInstances;
+  listServices(): ServiceList;
+  page(cursor: string | undefined, limit: number): InstancePage;
+  health(): RegistryHealth;
+}
+
+/** What the prober needs: the checks to run, and where to report results. */
+export interface CheckSink {
+  listChecks(): ScheduledCheck[];
+  checksOf(service: string, id: string): ScheduledCheck[];
+  recordCheckResult(check: Omit<ScheduledCheck, 'spec'>, result: CheckResult): Promise<void>;
+}
+
+const DEFAULT_LEASES: LeaseOptions = { sweepIntervalMs: 1_000 };
+const DEFAULT_SELF_PRESERVATION = { threshold: 0.5, minimum: 10, maxMs: 15 * 60_000 };
+/** Refused writes rebuilt before giving up: only a key rewritten this often by others in between runs out. */
+const MAX_ATTEMPTS = 32;
+const NOOP_LOGGER: RegistryLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
 /**
- * Loads the store and returns a running registry.
+ * Loads the store and returns a running registry, following the store's change feed.
  * @example
  * const registry = await createRegistry({ store: createMemoryStore() });
  * await registry.register({ service: 'web', host: '10.0.0.5', port: 8080, ttl: '10s' });
  */
 export async function createRegistry(options: RegistryOptions): Promise<Registry> {
-  const snapshot = await options.store.load();
-  return new Registry(options, snapshot.index, snapshot.instances);
+  return Registry.open(options);
 }
 
-export class Registry {
+export class Registry implements RegistryCommands, RegistryQueries, ChangeSource, CheckSink {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #logger: RegistryLogger;
-  readonly #services = new Map<string, ServiceEntry>();
-  /** Service name → index of its last change; kept after the service empties, so watchers of it see progress. */
-  readonly #serviceIndex = new Map<string, number>();
-  #sortedServices: string[] | undefined;
-  readonly #leases = new LeaseTable<InstanceState>();
-  /** Instances critical (maintenance aside) with a `deregisterCriticalAfter`, by when they are to be removed. */
-  readonly #criticalDeadlines = new LeaseTable<InstanceState>();
-  /** Leased instances seen by the sweep with their heartbeat overdue; a heartbeat or removal takes them out. */
-  readonly #overdue = new Set<InstanceState>();
-  readonly #sweepIntervalMs: number;
-  readonly #selfPreservationOptions: { threshold: number; minimum: number };
-  #selfPreservation = false;
-  readonly #log: ChangeLog;
-  readonly #listeners = new Set<ChangeListener>();
-  readonly #serviceListeners = new Map<string, Set<ChangeListener>>();
+  readonly #instances = new InstanceIndex();
+  readonly #feed: ChangeFeed;
+  readonly #expiry: ExpiryPolicy;
+  /** The highest index applied from the store's feed. */
+  #applied: number;
+  /** Writers waiting for the feed to reach an index, lowest first. */
+  #appliedWaiters: { index: number; resolve: () => void }[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** `service\0id` of registrations that create an instance and whose write is not applied yet. */
-  readonly #creating = new Set<string>();
-  #index: number;
-  #count = 0;
+  /** Expiry deletes under way, so that a heartbeat racing one waits for it. */
+  readonly #removing = new Map<InstanceState, Promise<void>>();
+  #unwatchStore: () => void = () => undefined;
   #sweeping = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: RegistryOptions, index: number, records: InstanceRecord[]) {
+  /** Subscribes to the store's feed, then loads it; changes that arrive meanwhile are applied after the snapshot. */
+  static async open(options: RegistryOptions): Promise<Registry> {
+    let registry: Registry | undefined;
+    const early: StoreChange[] = [];
+    const unwatch = options.store.watch((change) => {
+      if (registry) registry.#apply(change);
+      else early.push(change);
+    });
+    try {
+      const snapshot = await options.store.load();
+      registry = new Registry(options, snapshot.index, snapshot.instances);
+    } catch (err) {
+      unwatch();
+      throw err;
+    }
+    registry.#unwatchStore = unwatch;
+    for (const change of early) registry.#apply(change);
+    return registry;
+  }
+
+  private constructor(options: RegistryOptions, index: number, records: InstanceRecord[]) {
     this.#store = options.store;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? NOOP_LOGGER;
-    this.#index = index;
-    this.#log = new ChangeLog(options.changeLogSize ?? 10_000, index);
-    // Every restored lease starts a fresh full ttl: a registry outage must never evict healthy services.
+    this.#applied = index;
+    this.#feed = new ChangeFeed({
+      capacity: options.changeLogSize ?? 10_000,
+      index,
+      onError: (err) => {
+        this.#logger.error({ err }, 'a change listener threw');
+      },
+    });
+    const leases = options.leases ?? DEFAULT_LEASES;
+    this.#expiry = new ExpiryPolicy({
+      sweepIntervalMs: leases.sweepIntervalMs,
+      selfPreservation: {
+        threshold: leases.selfPreservationThreshold ?? DEFAULT_SELF_PRESERVATION.threshold,
+        minimum: Math.max(1, leases.selfPreservationMinimum ?? DEFAULT_SELF_PRESERVATION.minimum),
+        maxMs: leases.selfPreservationMaxMs ?? DEFAULT_SELF_PRESERVATION.maxMs,
+      },
+    });
     const now = this.#clock.now();
     for (const record of records) {
-      const state = new InstanceState(record, now, true);
-      this.#insert(state);
-      this.#serviceIndex.set(record.service, Math.max(this.#serviceIndex.get(record.service) ?? 0, record.modifyIndex));
+      const state = new InstanceState(record, now);
+      this.#instances.add(state);
+      this.#expiry.track(state);
+      this.#feed.seed(record.service, record.modifyIndex);
     }
-    const leases = options.leases ?? DEFAULT_LEASES;
-    this.#sweepIntervalMs = leases.sweepIntervalMs;
-    this.#selfPreservationOptions = {
-      threshold: leases.selfPreservationThreshold ?? DEFAULT_SELF_PRESERVATION.threshold,
-      minimum: Math.max(1, leases.selfPreservationMinimum ?? DEFAULT_SELF_PRESERVATION.minimum),
-    };
     if (options.autoSweep ?? true) {
       this.#timer = setInterval(() => void this.sweep(), leases.sweepIntervalMs);
       this.#timer.unref();
     }
   }
 
-  /** The index of the last change applied. */
-  get index(): number {
-    return this.#index;
-  }
+  // ---- commands -------------------------------------------------------------------------------------------------
 
-  /** Registers an instance, or updates it when the id exists (idempotent: an identical update changes nothing). */
+  /** Registers an instance, or updates it when the id exists (idempotent: an identical update is a heartbeat). */
   async register(request: RegisterRequest, options: RegisterOptions = {}): Promise<RegisterResult> {
     this.#assertOpen();
     const { service, id: givenId, ...body } = request;
     const id = givenId ?? randomUUID();
     const fields = normalizeRegistration(service, id, body);
-    const existing = this.#find(fields.service, fields.id);
-    // Maintenance is the operator's, not the instance's: re-registering keeps it (it stays last, so equal compares).
-    if (existing?.record.maintenance) fields.maintenance = existing.record.maintenance;
-    const key = `${fields.service}\0${fields.id}`;
-    // An id whose creation is still being written counts as existing, so of two concurrent exclusive
-    // registrations of one id exactly one succeeds (issue #4).
-    if (options.exclusive && (existing || this.#creating.has(key))) {
-      throw new RegistryError('ALREADY_EXISTS', `service ${service} already has an instance with id ${id}`);
-    }
     const now = this.#clock.now();
-    if (existing && sameFields(existing.record, fields)) {
-      // Re-registering what is already there is a heartbeat, not a change.
-      return { instance: await this.renew(fields.service, fields.id), created: false };
-    }
-    const record = withChanges(fields, {
-      registeredAt: existing?.record.registeredAt ?? now,
-      updatedAt: now,
-      createIndex: existing?.record.createIndex ?? 0,
-      modifyIndex: existing?.record.modifyIndex ?? 0,
+    let created = false;
+    const result = await this.#commit(fields.service, fields.id, (current) => {
+      if (options.exclusive && current) {
+        throw new RegistryError('ALREADY_EXISTS', `service ${service} already has an instance with id ${id}`);
+      }
+      created = current === undefined;
+      const before = current?.record;
+      const unchanged = before !== undefined && sameFields(fieldsOf(before), fields);
+      const record = makeRecord(fields, {
+        // Maintenance is the operator's, not the instance's: registering again keeps it.
+        maintenance: before?.maintenance,
+        // A registration is a sign of life: it clears a lapsed lease, and keeps the state of unchanged checks.
+        health: registeredHealth(fields.checks, before, now),
+        registeredAt: before?.registeredAt ?? now,
+        updatedAt: unchanged ? before.updatedAt : now,
+        createIndex: before?.createIndex ?? 0,
+        modifyIndex: before?.modifyIndex ?? 0,
+      });
+      return this.#put(current, record, now);
     });
-    const creating = !existing && !this.#creating.has(key);
-    if (creating) this.#creating.add(key);
-    let index: number;
-    try {
-      index = await this.#write({ op: 'put', record });
-    } finally {
-      if (creating) this.#creating.delete(key);
-    }
-    const current = this.#find(fields.service, fields.id);
-    if (current && current.record.modifyIndex > index) return { instance: current.live(), created: false };
-    record.modifyIndex = index;
-    // A registration that raced another creating the same id keeps the first write's createIndex, as the store does.
-    record.createIndex ||= current?.record.createIndex ?? index;
-    let state: InstanceState;
-    let type: ChangeType;
-    if (current) {
-      type = onlyStatusDiffers(current.record, record) ? 'status' : 'updated';
-      state = current;
-      state.record = record;
-      // A registration is a sign of life, and its checks may have changed.
-      state.leaseCritical = false;
-      state.syncChecks(now);
-    } else {
-      type = 'registered';
-      state = new InstanceState(record, now);
-      this.#insert(state);
-    }
-    this.#touch(state, this.#clock.now());
-    state.refresh();
-    this.#emit(type, state);
-    return { instance: state.live(), created: current === undefined };
+    const state = result.state ?? result.detached;
+    if (result.state) this.#touch(result.state);
+    if (!state)
+      throw new RegistryError('NOT_FOUND', `service ${service} has no instance ${id}: deregistered meanwhile`);
+    return { instance: state.live(), created };
   }
 
   /** Removes an instance; NOT_FOUND when it is not registered. */
   async deregister(service: string, id: string): Promise<Instance> {
     this.#assertOpen();
-    const state = this.#require(service, id);
-    const index = await this.#write({ op: 'delete', service, id });
-    return this.#removeApplied(state, index, 'deregistered');
+    let removed: InstanceState | undefined;
+    await this.#commit(service, id, (current) => {
+      const live = this.#required(current, service, id);
+      removed = live;
+      return { op: 'delete', service, id, ifIndex: live.record.modifyIndex, cause: 'deregistered' };
+    });
+    // The feed gave the removed state the delete's index.
+    return (removed as InstanceState).wire;
   }
 
   /** Renews an instance's lease; NOT_FOUND tells the client it must register again. */
   async renew(service: string, id: string): Promise<Instance> {
     this.#assertOpen();
-    const state = this.#require(service, id);
-    this.#touch(state, this.#clock.now());
-    if (state.leaseCritical) {
-      const index = await this.#write({ op: 'put', record: state.record });
-      if (this.#find(service, id) === state && state.record.modifyIndex < index) {
-        state.leaseCritical = state.criticalAt !== undefined && state.criticalAt <= this.#clock.now();
-        this.#applyIndex(state, index);
-        this.#logger.info({ service, id, health: state.health }, 'lease renewed after it lapsed');
-        this.#emit('health', state);
-      }
+    let state = this.#require(service, id);
+    const removing = this.#removing.get(state);
+    if (removing) {
+      // The lease expired and its delete is being written: answer what the store decides.
+      await removing;
+      state = this.#require(service, id);
     }
-    return state.live();
+    this.#touch(state);
+    if (!state.lapsed) return state.live();
+    const now = this.#clock.now();
+    const result = await this.#commit(service, id, (current) => {
+      const live = this.#required(current, service, id);
+      if (!live.lapsed) return undefined;
+      return this.#put(
+        live,
+        withExtras(live.record, { health: patchHealth(live.record.health, { lapsed: false }) }),
+        now,
+      );
+    });
+    const renewed = this.#required(result.state, service, id);
+    this.#logger.info({ service, id, health: renewed.health }, 'lease renewed after it lapsed');
+    return renewed.live();
   }
 
   /** Sets an instance's status (one of the predefined set). */
   async setStatus(service: string, id: string, status: InstanceStatus): Promise<Instance> {
     this.#assertOpen();
     checkStatus(status);
-    const state = this.#require(service, id);
-    if (state.record.status === status) return state.live();
-    const record = withChanges(state.record, { status, updatedAt: this.#clock.now() });
-    const index = await this.#write({ op: 'put', record });
-    if (this.#find(service, id) === state && state.record.modifyIndex < index) {
-      state.record = record;
-      this.#applyIndex(state, index);
-      this.#emit('status', state);
-    }
-    return state.live();
+    const now = this.#clock.now();
+    const result = await this.#commit(service, id, (current) => {
+      const live = this.#required(current, service, id);
+      if (live.record.status === status) return undefined;
+      return this.#put(
+        live,
+        makeRecord({ ...fieldsOf(live.record), status }, { ...extrasOf(live.record), updatedAt: now }),
+        now,
+      );
+    });
+    return this.#answer(result, service, id);
   }
 
   /**
@@ -307,85 +338,106 @@ export class Registry {
   async setMaintenance(service: string, id: string, request: MaintenanceRequest): Promise<Instance> {
     this.#assertOpen();
     const reason = checkReason(request.reason);
-    const state = this.#require(service, id);
-    const { maintenance: current, ...rest } = state.record;
-    if (request.enable ? current?.reason === reason : current === undefined) return state.live();
-    const updatedAt = this.#clock.now();
-    // withChanges, not a spread: records live as long as their instance (see core/record.ts).
-    const record = request.enable
-      ? withChanges(state.record, { updatedAt, maintenance: { reason } })
-      : withChanges(rest, { updatedAt });
-    const index = await this.#write({ op: 'put', record });
-    if (this.#find(service, id) === state && state.record.modifyIndex < index) {
-      state.record = record;
-      this.#applyIndex(state, index);
+    const now = this.#clock.now();
+    const result = await this.#commit(service, id, (current) => {
+      const live = this.#required(current, service, id);
+      const held = live.record.maintenance;
+      if (request.enable ? held?.reason === reason : held === undefined) return undefined;
+      return this.#put(
+        live,
+        withExtras(live.record, { maintenance: request.enable ? { reason } : undefined, updatedAt: now }),
+        now,
+      );
+    });
+    if (result.committed) {
       this.#logger.info(
         { service, id, reason },
         request.enable ? 'maintenance on: instance out of discovery' : 'maintenance off',
       );
-      this.#emit('status', state);
     }
-    return state.live();
+    return this.#answer(result, service, id);
   }
+
+  // ---- checks ---------------------------------------------------------------------------------------------------
 
   /** Every active check of every instance (the checker loads them at start). */
   listChecks(): ScheduledCheck[] {
     const out: ScheduledCheck[] = [];
-    for (const entry of this.#services.values()) for (const state of entry.instances.values()) pushChecks(out, state);
+    for (const state of this.#instances.all()) pushChecks(out, state);
     return out;
   }
 
   /** The active checks of one instance; none when it is not registered. */
   checksOf(service: string, id: string): ScheduledCheck[] {
     const out: ScheduledCheck[] = [];
-    const state = this.#find(service, id);
+    const state = this.#instances.find(service, id);
     if (state) pushChecks(out, state);
     return out;
   }
 
   /**
    * Counts one probe result (the checker calls this). When the check's thresholds say it changes state, the
-   * change is written through the store to get its own index, logged, and announced as a `health` change;
-   * any other result touches memory only. Results for checks that no longer exist are ignored.
+   * change is written through the store, logged, and announced as a `health` change; any other result touches
+   * memory only. Results for checks that no longer exist are ignored.
    */
   async recordCheckResult(check: Omit<ScheduledCheck, 'spec'>, result: CheckResult): Promise<void> {
     if (this.#closed) return;
     const { service, id } = check;
-    const state = this.#find(service, id);
+    const state = this.#instances.find(service, id);
     const checkState = state?.checks.find((c) => c.key === check.key);
     if (!state || !checkState) return;
-    const next = checkState.observe(result, this.#clock.now());
+    const now = this.#clock.now();
+    const checkId = checkState.spec.id;
+    const next = checkState.observe(result, now, storedCheck(state.record.health?.checks?.[checkId]));
     if (next === undefined || checkState.writing) return;
     checkState.writing = true;
+    let from: string | undefined;
     try {
-      const index = await this.#write({ op: 'put', record: state.record });
-      // A newer write won (or the check is gone): the next result proposes the change again.
-      if (this.#find(service, id) !== state || !state.checks.includes(checkState) || state.record.modifyIndex > index)
-        return;
-      const from = checkState.status;
-      checkState.commit(next, this.#clock.now());
-      this.#applyIndex(state, index);
-      this.#logger.info(
-        {
-          service,
-          id,
-          check: checkState.spec.id,
-          from,
-          to: next,
-          health: state.health,
-          output: checkState.output.slice(0, 256),
-        },
-        'check changed state',
-      );
-      this.#emit('health', state);
+      const written = await this.#commit(service, id, (current) => {
+        // Gone, or redefined since: the result is for a check that no longer exists.
+        if (!current?.checks.includes(checkState)) return undefined;
+        const stored = storedCheck(current.record.health?.checks?.[checkId]);
+        if (stored.status === next && stored.output !== NOT_CHECKED_OUTPUT) return undefined;
+        from = stored.status;
+        const checks = {
+          ...current.record.health?.checks,
+          [checkId]: { status: next, output: checkState.output, updatedAt: now },
+        };
+        return this.#put(
+          current,
+          withExtras(current.record, { health: patchHealth(current.record.health, { checks }) }),
+          now,
+        );
+      });
+      if (written.committed && written.state) {
+        this.#logger.info(
+          {
+            service,
+            id,
+            check: checkId,
+            from,
+            to: next,
+            health: written.state.health,
+            output: checkState.output.slice(0, 256),
+          },
+          'check changed state',
+        );
+      }
     } finally {
       checkState.writing = false;
     }
   }
 
+  // ---- queries --------------------------------------------------------------------------------------------------
+
+  /** The index of the last change applied. */
+  get index(): number {
+    return this.#feed.index;
+  }
+
   /** Whether expiry is suspended because too many leases lapsed at once. */
   get selfPreservation(): boolean {
-    return this.#selfPreservation;
+    return this.#expiry.selfPreservation.active;
   }
 
   /** One instance, with its live heartbeat time. */
@@ -395,37 +447,12 @@ export class Registry {
 
   /** A service's instances that pass the filter, ordered by id. An unknown service has none. */
   list(service: string, filter: InstanceFilter = {}): ServiceInstances {
-    const entry = this.#services.get(service);
-    const index = this.serviceIndex(service);
-    if (!entry) return { index, instances: [] };
-    const statuses = filter.status ?? DEFAULT_STATUS;
-    const healths = filter.health ?? DEFAULT_HEALTH;
-    const instances: Instance[] = [];
-    for (const id of this.#sortedIdsOf(entry)) {
-      const state = entry.instances.get(id) as InstanceState;
-      const wire = state.wire;
-      if (statuses !== 'any' && !statuses.includes(wire.status)) continue;
-      if (healths !== 'any' && !healths.includes(wire.health)) continue;
-      if (filter.zone !== undefined && wire.zone !== filter.zone) continue;
-      if (filter.tags && !filter.tags.every((t) => wire.tags.includes(t))) continue;
-      instances.push(wire);
-    }
-    return { index, instances };
+    return { index: this.#feed.serviceIndex(service), instances: this.#instances.list(service, filter) };
   }
 
   /** Every service that has instances, by name, with counts by status. */
   listServices(): ServiceList {
-    const services: ServiceSummary[] = [];
-    for (const name of this.#sortedServiceNames()) {
-      const entry = this.#services.get(name) as ServiceEntry;
-      const byStatus: ServiceSummary['byStatus'] = {};
-      for (const state of entry.instances.values()) {
-        const status = state.record.status;
-        byStatus[status] = (byStatus[status] ?? 0) + 1;
-      }
-      services.push({ name, instances: entry.instances.size, byStatus });
-    }
-    return { index: this.#index, services };
+    return { index: this.#feed.index, services: this.#instances.summaries() };
   }
 
   /**
@@ -433,216 +460,166 @@ export class Registry {
    * returned, so an instance that exists throughout the traversal is visited exactly once, whatever changes.
    */
   page(cursor: string | undefined, limit: number): InstancePage {
-    const size = Math.max(1, Math.min(MAX_PAGE, Math.trunc(limit)));
-    const after = cursor ? decodeCursor(cursor) : undefined;
-    const names = this.#sortedServiceNames();
-    const instances: Instance[] = [];
-    let last: [string, string] | undefined;
-    let more = false;
-    let s = after ? lowerBound(names, after[0]) : 0;
-    outer: for (; s < names.length; s++) {
-      const name = names[s] as string;
-      const entry = this.#services.get(name) as ServiceEntry;
-      const ids = this.#sortedIdsOf(entry);
-      let i = 0;
-      if (after?.[0] === name) {
-        i = lowerBound(ids, after[1]);
-        if (ids[i] === after[1]) i += 1;
-      }
-      for (; i < ids.length; i++) {
-        if (instances.length === size) {
-          more = true;
-          break outer;
-        }
-        const id = ids[i] as string;
-        instances.push((entry.instances.get(id) as InstanceState).wire);
-        last = [name, id];
-      }
-    }
-    return { instances, nextCursor: more && last ? encodeCursor(last) : null };
-  }
-
-  /** The index of a service's last change, or 0 when it had none since the registry started. */
-  serviceIndex(service: string): number {
-    return this.#serviceIndex.get(service) ?? 0;
-  }
-
-  /** The changes after `index` (for one service, or all); undefined when the change log no longer reaches back. */
-  changesSince(index: number, service?: string): ChangeEvent[] | undefined {
-    if (index >= this.#index) return [];
-    return this.#log.since(index, service);
-  }
-
-  /** Calls `listener` for every change (to one service, or to all); returns the function that stops it. */
-  watch(service: string | undefined, listener: ChangeListener): () => void {
-    if (service === undefined) {
-      this.#listeners.add(listener);
-      return () => this.#listeners.delete(listener);
-    }
-    let set = this.#serviceListeners.get(service);
-    if (!set) {
-      set = new Set();
-      this.#serviceListeners.set(service, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#serviceListeners.get(service) === set) this.#serviceListeners.delete(service);
-    };
+    return this.#instances.page(cursor, limit);
   }
 
   health(): RegistryHealth {
     return {
-      index: this.#index,
-      instances: this.#count,
-      services: this.#services.size,
-      leases: this.#leases.size,
-      selfPreservation: this.#selfPreservation,
+      index: this.#feed.index,
+      instances: this.#instances.size,
+      services: this.#instances.serviceCount,
+      leases: this.#expiry.leaseCount,
+      selfPreservation: reportOf(this.#expiry.selfPreservation),
       store: this.#store.health(),
     };
   }
 
+  // ---- change feed ----------------------------------------------------------------------------------------------
+
+  serviceIndex(service: string): number {
+    return this.#feed.serviceIndex(service);
+  }
+
+  changesSince(index: number, service?: string): ReturnType<ChangeSource['changesSince']> {
+    return this.#feed.changesSince(index, service);
+  }
+
+  watch(service: string | undefined, listener: ChangeListener): () => void {
+    return this.#feed.watch(service, listener);
+  }
+
+  subscribe(service: string | undefined, listener: ChangeBatchListener): () => void {
+    return this.#feed.subscribe(service, listener);
+  }
+
+  // ---- expiry ---------------------------------------------------------------------------------------------------
+
   /**
    * Moves lapsed leases to `critical` (`warning` when the instance still answers its checks) and removes those past
-   * `deregisterAfter`, and instances critical for longer than their `deregisterCriticalAfter`. Runs on a timer;
-   * tests with a manual clock call it directly. Overlapping calls do nothing.
-   *
-   * Two signals before eviction: a lapsed lease alone never removes an instance whose checks pass. And under
-   * self-preservation (too many leases lapsed at once) nothing is removed at all until heartbeats come back.
+   * `deregisterAfter`, and instances critical for longer than their `deregisterCriticalAfter`, as the expiry policy
+   * decides (expiry-policy.ts, self-preservation included). Runs on a timer; tests with a manual clock call it
+   * directly. Overlapping calls do nothing.
    */
   async sweep(): Promise<void> {
     if (this.#sweeping || this.#closed) return;
     this.#sweeping = true;
     try {
       const now = this.#clock.now();
-      const lapsed: InstanceState[] = [];
-      const expired: InstanceState[] = [];
-      for (const state of this.#leases.popDue(now)) {
-        if (this.#find(state.record.service, state.record.id) !== state) continue;
-        const criticalAt = state.criticalAt;
-        const expireAt = state.expireAt;
-        if (criticalAt === undefined || expireAt === undefined) continue;
-        if (criticalAt <= now) this.#overdue.add(state);
-        if (expireAt <= now) {
-          expired.push(state);
-        } else if (!state.leaseCritical && criticalAt > now) {
-          this.#leases.add(state, criticalAt);
-        } else {
-          if (!state.leaseCritical) lapsed.push(state);
-          this.#leases.add(state, expireAt);
-        }
+      const was = this.#expiry.selfPreservation.active;
+      const { lapse, remove } = this.#expiry.sweep(now, {
+        current: (state) => this.#instances.find(state.record.service, state.record.id) === state,
+        instances: () => this.#instances.all(),
+      });
+      const status = this.#expiry.selfPreservation;
+      if (status.active !== was) {
+        const detail = { overdue: status.overdue, leases: status.leases, reason: status.reason };
+        if (status.active) this.#logger.warn(detail, 'self-preservation on: expiry of lapsed leases is suspended');
+        else this.#logger.info(detail, 'self-preservation off: leases expire again');
       }
-      const preserving = this.#updateSelfPreservation();
-      const later = now + this.#sweepIntervalMs;
-      const removing = new Map<InstanceState, string>();
-      for (const state of expired) {
-        if (preserving || state.answersProbes) {
-          // Kept: look again next sweep (its checks may fail, or self-preservation may end).
-          if (!state.leaseCritical) lapsed.push(state);
-          this.#leases.add(state, later);
-        } else {
-          removing.set(state, 'lease expired: instance removed');
-        }
-      }
-      for (const state of this.#criticalDeadlines.popDue(now)) {
-        const after = state.record.deregisterCriticalAfterMs;
-        const since = state.criticalSince;
-        if (this.#find(state.record.service, state.record.id) !== state || after === undefined || since === undefined)
-          continue;
-        if (since + after > now) this.#criticalDeadlines.add(state, since + after);
-        else if (preserving) this.#criticalDeadlines.add(state, later);
-        else if (!removing.has(state))
-          removing.set(state, 'critical for longer than deregisterCriticalAfter: instance removed');
-      }
-      await Promise.all([
-        ...lapsed.map((s) => this.#markLapsed(s)),
-        ...[...removing].map(([s, why]) => this.#expire(s, why)),
+      const results = await Promise.allSettled([
+        ...lapse.map((state) => this.#lapse(state, now)),
+        ...[...remove].map(([state, why]) => this.#expire(state, { now, why })),
       ]);
-    } catch (err) {
-      this.#logger.error({ err }, 'lease sweep failed; it will run again');
+      for (const result of results) {
+        if (result.status === 'rejected')
+          this.#logger.error({ err: result.reason as unknown }, 'lease sweep write failed; it will run again');
+      }
     } finally {
       this.#sweeping = false;
     }
   }
 
-  /** Stops the sweep and waits for writes under way. The store is the caller's to close. */
+  /** Stops the sweep, waits for writes under way and stops following the store. The store is the caller's to close. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.allSettled([...this.#inFlight]);
+    this.#unwatchStore();
   }
 
-  async #markLapsed(state: InstanceState): Promise<void> {
-    const index = await this.#write({ op: 'put', record: state.record });
-    if (this.#find(state.record.service, state.record.id) !== state || state.record.modifyIndex > index) return;
-    const criticalAt = state.criticalAt;
-    state.leaseCritical = criticalAt !== undefined && criticalAt <= this.#clock.now();
-    this.#applyIndex(state, index);
-    if (state.leaseCritical) {
-      this.#logger.info({ service: state.record.service, id: state.record.id, health: state.health }, 'lease lapsed');
-      this.#emit('health', state);
+  async #lapse(state: InstanceState, now: number): Promise<void> {
+    const { service, id } = state.record;
+    const result = await this.#commit(service, id, (current) => {
+      // A heartbeat since the sweep looked, or a newer instance under the same id: nothing lapsed.
+      if (current !== state || current.lapsed || (current.criticalAt ?? Infinity) > now) return undefined;
+      return this.#put(
+        current,
+        withExtras(current.record, { health: patchHealth(current.record.health, { lapsed: true }) }),
+        now,
+      );
+    });
+    if (result.committed && result.state) {
+      this.#logger.info({ service, id, health: result.state.health }, 'lease lapsed');
     }
   }
 
-  async #expire(state: InstanceState, why: string): Promise<void> {
+  async #expire(state: InstanceState, how: { now: number; why: string }): Promise<void> {
     const { service, id } = state.record;
-    const index = await this.#write({ op: 'delete', service, id });
-    this.#removeApplied(state, index, 'expired');
-    this.#logger.info({ service, id }, why);
+    const { now } = how;
+    const removal = this.#commit(service, id, (current) => {
+      if (current !== state) return undefined;
+      // Re-read at write time: a heartbeat or a passing check since the sweep keeps it.
+      const leaseGone = (current.expireAt ?? Infinity) <= now && !current.answersProbes;
+      const criticalTooLong = (current.removeCriticalAt ?? Infinity) <= now;
+      if (!leaseGone && !criticalTooLong) return undefined;
+      return { op: 'delete', service, id, ifIndex: current.record.modifyIndex, cause: 'expired' };
+    });
+    const settled = removal.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#removing.set(state, settled);
+    try {
+      const result = await removal;
+      if (result.committed) this.#logger.info({ service, id }, how.why);
+    } finally {
+      if (this.#removing.get(state) === settled) this.#removing.delete(state);
+    }
   }
+
+  // ---- the one write path ---------------------------------------------------------------------------------------
 
   /**
-   * Self-preservation (issue #5, after Eureka): counts the overdue leases that would expire (those whose checks
-   * do not vouch for them); when they reach the threshold fraction of all leases and the minimum, the registry
-   * is far more likely cut off from them than they are all dead, so it stops removing instances. Logged once
-   * on entry and once on exit; re-evaluated every sweep, so it ends when heartbeats come back.
+   * Builds a write from the latest applied record and commits it; a refused write (someone wrote in between) is
+   * rebuilt from the record that was in its way. `build` returns undefined when there is nothing to write, and may
+   * throw (NOT_FOUND, ALREADY_EXISTS) from what it sees. Resolves once the write is applied.
    */
-  #updateSelfPreservation(): boolean {
-    const { threshold, minimum } = this.#selfPreservationOptions;
-    let atRisk = 0;
-    for (const state of this.#overdue) if (!state.answersProbes) atRisk += 1;
-    let leased = 0;
-    if (atRisk >= minimum) {
-      for (const entry of this.#services.values()) {
-        for (const state of entry.instances.values()) if (state.record.ttlMs !== undefined) leased += 1;
+  async #commit(
+    service: string,
+    id: string,
+    build: (current: InstanceState | undefined) => Mutation | undefined,
+  ): Promise<CommitResult> {
+    for (let attempt = 1; ; attempt++) {
+      const current = this.#instances.find(service, id);
+      const mutation = build(current);
+      if (mutation === undefined) return { committed: false, state: current };
+      const outcome = await this.#write(mutation);
+      await this.#appliedThrough(outcome.index);
+      if (outcome.committed) {
+        const state = this.#instances.find(service, id);
+        if (state && state.record.modifyIndex >= outcome.index) return { committed: true, state };
+        // Changed again (or removed) by a write applied before this one resumed: answer what this write wrote.
+        const detached = detachedState(mutation, outcome.index, this.#clock.now());
+        return detached ? { committed: true, state, detached } : { committed: true, state };
+      }
+      if (attempt === MAX_ATTEMPTS) {
+        throw new RegistryError(
+          'UNAVAILABLE',
+          `instance ${id} of service ${service} changed under ${MAX_ATTEMPTS} attempts to write it; try again`,
+        );
       }
     }
-    const on = atRisk >= minimum && atRisk >= threshold * leased;
-    if (on !== this.#selfPreservation) {
-      this.#selfPreservation = on;
-      const detail = { lapsed: atRisk, leases: leased, threshold, minimum };
-      if (on) this.#logger.warn(detail, 'self-preservation on: too many leases lapsed at once; expiry is suspended');
-      else this.#logger.info(detail, 'self-preservation off: heartbeats are back; leases expire again');
-    }
-    return on;
   }
 
-  /** Starts or stops the `deregisterCriticalAfter` clock after a change. */
-  #noteHealth(state: InstanceState): void {
-    if (state.baseHealth !== 'critical') {
-      state.criticalSince = undefined;
-      this.#criticalDeadlines.delete(state);
-      return;
-    }
-    state.criticalSince ??= this.#clock.now();
-    const after = state.record.deregisterCriticalAfterMs;
-    if (after !== undefined) this.#criticalDeadlines.add(state, state.criticalSince + after);
+  /** A put of `next` over `current`, with its health settled; undefined when it would change nothing. */
+  #put(current: InstanceState | undefined, next: InstanceRecord, now: number): Mutation | undefined {
+    const health = settleHealth(next, now);
+    const record = withExtras(next, { health });
+    if (current && sameContent(current.record, record)) return undefined;
+    return { op: 'put', record, ifIndex: current?.record.modifyIndex ?? 0 };
   }
 
-  #removeApplied(state: InstanceState, index: number, type: 'deregistered' | 'expired'): Instance {
-    const { service, id } = state.record;
-    const current = this.#find(service, id);
-    if (current && current.record.modifyIndex < index) {
-      this.#remove(current);
-      current.record = withChanges(current.record, { modifyIndex: index });
-      current.refresh();
-      this.#emit(type, current);
-      return current.wire;
-    }
-    return state.live();
-  }
-
-  async #write(mutation: Mutation): Promise<number> {
+  async #write(mutation: Mutation): Promise<WriteOutcome> {
     const pending = this.#store.write(mutation);
     this.#inFlight.add(pending);
     try {
@@ -655,90 +632,70 @@ export class Registry {
     }
   }
 
-  #applyIndex(state: InstanceState, index: number): void {
-    state.record = withChanges(state.record, { modifyIndex: index });
-    state.refresh();
+  /** Resolves once the feed has delivered every change up to `index`. */
+  #appliedThrough(index: number): Promise<void> | undefined {
+    if (this.#applied >= index) return undefined;
+    return new Promise((resolve) => {
+      this.#appliedWaiters.push({ index, resolve });
+      this.#appliedWaiters.sort((a, b) => a.index - b.index);
+    });
   }
 
-  #touch(state: InstanceState, now: number): void {
-    state.lastHeartbeat = now;
-    this.#overdue.delete(state);
-    const criticalAt = state.criticalAt;
-    if (criticalAt === undefined) this.#leases.delete(state);
-    else this.#leases.add(state, criticalAt);
-  }
-
-  #emit(type: ChangeType, state: InstanceState): void {
-    const index = state.record.modifyIndex;
-    const service = state.record.service;
-    if (index > this.#index) this.#index = index;
-    this.#serviceIndex.set(service, Math.max(this.#serviceIndex.get(service) ?? 0, index));
-    if (type !== 'deregistered' && type !== 'expired') this.#noteHealth(state);
-    const change: ChangeEvent = { type, index, service, instance: state.toWire() };
-    this.#log.append(change);
-    const listeners = this.#serviceListeners.get(service);
-    if (listeners) for (const listener of listeners) this.#call(listener, change);
-    for (const listener of this.#listeners) this.#call(listener, change);
-  }
-
-  #call(listener: ChangeListener, change: ChangeEvent): void {
-    try {
-      listener(change);
-    } catch (err) {
-      this.#logger.error({ err }, 'a change listener threw');
+  /** The only place memory changes after start-up: one committed change from the store's feed. */
+  #apply(change: StoreChange): void {
+    if (change.index <= this.#applied) return;
+    this.#applied = change.index;
+    const { service, id, record } = change;
+    const current = this.#instances.find(service, id);
+    if (record === null) {
+      if (current) {
+        this.#instances.delete(current);
+        this.#expiry.forget(current);
+        // Removed answers show the index of the delete.
+        current.apply(withExtras(current.record, { modifyIndex: change.index }));
+        this.#publish(change.cause ?? 'deregistered', current);
+      }
+    } else if (current) {
+      const type = changeTypeOf(current.record, record);
+      current.apply(record);
+      this.#expiry.track(current);
+      this.#publish(type, current);
+    } else {
+      const state = new InstanceState(record, this.#clock.now());
+      this.#instances.add(state);
+      this.#expiry.track(state);
+      this.#publish('registered', state);
+    }
+    while (this.#appliedWaiters.length > 0 && (this.#appliedWaiters[0]?.index ?? Infinity) <= this.#applied) {
+      this.#appliedWaiters.shift()?.resolve();
     }
   }
 
-  #insert(state: InstanceState): void {
-    const { service, id } = state.record;
-    let entry = this.#services.get(service);
-    if (!entry) {
-      entry = { instances: new Map(), sortedIds: undefined };
-      this.#services.set(service, entry);
-      this.#sortedServices = undefined;
-    }
-    entry.instances.set(id, state);
-    entry.sortedIds = undefined;
-    this.#count += 1;
-    const criticalAt = state.criticalAt;
-    if (criticalAt !== undefined) this.#leases.add(state, criticalAt);
+  #publish(type: Parameters<ChangeListener>[0]['type'], state: InstanceState): void {
+    const { service, modifyIndex } = state.record;
+    this.#feed.publish({ type, index: modifyIndex, service, instance: state.toWire() });
   }
 
-  #remove(state: InstanceState): void {
-    const { service, id } = state.record;
-    const entry = this.#services.get(service);
-    if (!entry?.instances.delete(id)) return;
-    entry.sortedIds = undefined;
-    this.#count -= 1;
-    this.#leases.delete(state);
-    this.#criticalDeadlines.delete(state);
-    this.#overdue.delete(state);
-    if (entry.instances.size === 0) {
-      this.#services.delete(service);
-      this.#sortedServices = undefined;
-    }
+  /** A heartbeat (or a registration): the lease runs again from now. Memory only. */
+  #touch(state: InstanceState): void {
+    state.lastHeartbeat = this.#clock.now();
+    this.#expiry.touched(state);
   }
 
-  #find(service: string, id: string): InstanceState | undefined {
-    return this.#services.get(service)?.instances.get(id);
+  #answer(result: CommitResult, service: string, id: string): Instance {
+    const state = result.state ?? result.detached;
+    return this.#required(state, service, id).live();
   }
 
   #require(service: string, id: string): InstanceState {
-    const state = this.#find(service, id);
+    return this.#required(this.#instances.find(service, id), service, id);
+  }
+
+  #required(state: InstanceState | undefined, service: string, id: string): InstanceState {
     if (state) return state;
     checkServiceName(service);
     checkInstanceId(id);
     throw new RegistryError('NOT_FOUND', `service ${service} has no instance ${id}`);
-  }
-
-  #sortedServiceNames(): string[] {
-    this.#sortedServices ??= [...this.#services.keys()].sort(compare);
-    return this.#sortedServices;
-  }
-
-  #sortedIdsOf(entry: ServiceEntry): string[] {
-    entry.sortedIds ??= [...entry.instances.keys()].sort(compare);
-    return entry.sortedIds;
   }
 
   #assertOpen(): void {
@@ -746,52 +703,74 @@ export class Registry {
   }
 }
 
+interface CommitResult {
+  /** Whether a write was committed (false: there was nothing to write). */
+  committed: boolean;
+  /** The instance as applied now. */
+  state: InstanceState | undefined;
+  /** What the write itself wrote, when the instance has changed again since (or been removed). */
+  detached?: InstanceState;
+}
+
+function detachedState(mutation: Mutation, index: number, now: number): InstanceState | undefined {
+  if (mutation.op !== 'put') return undefined;
+  const record = withExtras(mutation.record, { modifyIndex: index, createIndex: mutation.record.createIndex || index });
+  return new InstanceState(record, now);
+}
+
+function extrasOf(record: InstanceRecord): Parameters<typeof makeRecord>[1] {
+  return {
+    maintenance: record.maintenance,
+    health: record.health,
+    registeredAt: record.registeredAt,
+    updatedAt: record.updatedAt,
+    createIndex: record.createIndex,
+    modifyIndex: record.modifyIndex,
+  };
+}
+
+/**
+ * The health a registration writes: no lapsed lease (it is a sign of life), the stored state of every check whose
+ * definition is unchanged, and "not checked yet" for new or changed checks.
+ */
+function registeredHealth(
+  checks: InstanceRecord['checks'],
+  before: InstanceRecord | undefined,
+  now: number,
+): StoredHealth | undefined {
+  const health: StoredHealth = {};
+  if (before?.health?.criticalSince !== undefined) health.criticalSince = before.health.criticalSince;
+  if (checks) {
+    const kept = new Map((before?.checks ?? []).map((spec) => [checkKey(spec), before?.health?.checks?.[spec.id]]));
+    const states: Record<string, StoredCheck> = {};
+    for (const spec of checks) states[spec.id] = kept.get(checkKey(spec)) ?? newCheck(now);
+    health.checks = states;
+  }
+  return health;
+}
+
+/** `health` with the lease's lapse or the check states replaced; `settleHealth` then brings `criticalSince` in line. */
+function patchHealth(
+  health: StoredHealth | undefined,
+  patch: { lapsed?: boolean; checks?: Record<string, StoredCheck> },
+): StoredHealth {
+  const next: StoredHealth = {};
+  if (patch.lapsed ?? health?.lapsed) next.lapsed = true;
+  const checks = patch.checks ?? health?.checks;
+  if (checks) next.checks = checks;
+  if (health?.criticalSince !== undefined) next.criticalSince = health.criticalSince;
+  return next;
+}
+
+function reportOf(status: SelfPreservationStatus): SelfPreservationReport {
+  const report: SelfPreservationReport = { active: status.active, overdue: status.overdue, leases: status.leases };
+  if (status.reason !== undefined) report.reason = status.reason;
+  if (status.since !== undefined) report.since = new Date(status.since).toISOString();
+  if (status.endsBy !== undefined) report.endsBy = new Date(status.endsBy).toISOString();
+  return report;
+}
+
 function pushChecks(out: ScheduledCheck[], state: InstanceState): void {
   const { service, id } = state.record;
   for (const check of state.checks) out.push({ service, id, key: check.key, spec: check.spec });
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The first position in sorted `list` whose item is not below `item`. */
-function lowerBound(list: readonly string[], item: string): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((list[mid] as string) < item) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function encodeCursor(key: [string, string]): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(key) && key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string') {
-      return [key[0], key[1]];
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw new RegistryError('INVALID_ARGUMENT', 'cursor is not one this registry handed out');
-}
-
-function sameFields(record: InstanceRecord, fields: RecordFields): boolean {
-  return contentOf(record) === JSON.stringify(fields);
-}
-
-function contentOf(record: InstanceRecord): string {
-  const { registeredAt: _r, updatedAt: _u, createIndex: _c, modifyIndex: _m, ...fields } = record;
-  return JSON.stringify(fields);
-}
-
-function onlyStatusDiffers(before: InstanceRecord, after: InstanceRecord): boolean {
-  return before.status !== after.status && contentOf({ ...before, status: after.status }) === contentOf(after);
 }

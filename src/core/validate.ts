@@ -48,7 +48,11 @@ export const CHECK_LIMITS = {
 const NONE = Object.freeze([]) as unknown as never[];
 const NO_METADATA: Record<string, string> = Object.freeze({});
 
-export type RecordFields = Omit<InstanceRecord, 'registeredAt' | 'updatedAt' | 'createIndex' | 'modifyIndex'>;
+/** What a registration says of an instance: the record without what the registry and its operators add. */
+export type RecordFields = Omit<
+  InstanceRecord,
+  'registeredAt' | 'updatedAt' | 'createIndex' | 'modifyIndex' | 'health' | 'maintenance'
+>;
 
 export function checkServiceName(name: unknown): string {
   if (typeof name !== 'string' || !SERVICE_NAME.test(name)) {

@@ -1,1 +1,13 @@
-export type { CheckSpec, InstanceRecord, Mutation, Store, StoreHealth } from './store.js';
+export type {
+  ChangeFeedListener,
+  CheckSpec,
+  DeleteCause,
+  InstanceRecord,
+  Mutation,
+  Store,
+  StoreChange,
+  StoreHealth,
+  StoredCheck,
+  StoredHealth,
+  WriteOutcome,
+} from './store.js';

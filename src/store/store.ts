@@ -1,4 +1,4 @@
-import type { CheckKind, Endpoint, InstanceStatus } from '../wire/index.js';
+import type { CheckKind, Endpoint, Health, InstanceStatus } from '../wire/index.js';
 
 /** An active check as stored: the registration's definition with its defaults filled in. */
 export interface CheckSpec {
@@ -12,10 +12,30 @@ export interface CheckSpec {
   failuresBefore: number;
 }
 
+/** The committed state of one active check: what the instance's health is built from. */
+export interface StoredCheck {
+  status: Health;
+  /** The probe's output when the check last changed state. */
+  output: string;
+  /** Epoch ms of the last change of state (or of when the check was added). */
+  updatedAt: number;
+}
+
 /**
- * An instance as the store keeps it: what was registered plus the server's timestamps.
- * Runtime state (lease deadlines, last heartbeat) is deliberately absent: it is not written to disk.
+ * The health the registry has decided for an instance, stored with it so that a restart (or another node) serves
+ * the same health. Heartbeat times are not here: they change too often to write, and a restart gives every lease a
+ * fresh ttl.
  */
+export interface StoredHealth {
+  /** The lease lapsed (ttl passed without a heartbeat) and no heartbeat has revived it since. */
+  lapsed?: true;
+  /** By check id; a check missing here has not been decided since it was (re)defined, see `InstanceState`. */
+  checks?: Record<string, StoredCheck>;
+  /** Epoch ms since which the instance has been critical (maintenance aside), for `deregisterCriticalAfter`. */
+  criticalSince?: number;
+}
+
+/** An instance as the store keeps it: what was registered, the health decided for it, and the server's timestamps. */
 export interface InstanceRecord {
   service: string;
   id: string;
@@ -31,23 +51,57 @@ export interface InstanceRecord {
   authorizedRoles: string[];
   ttlMs?: number;
   deregisterAfterMs?: number;
-  /** Active checks; their results are runtime state and are not stored. */
   checks?: CheckSpec[];
   deregisterCriticalAfterMs?: number;
   /** Set while an operator holds the instance out of discovery. */
   maintenance?: { reason: string };
+  health?: StoredHealth;
   /** Epoch milliseconds. */
   registeredAt: number;
   updatedAt: number;
-  /** Index of the write that created it; 0 in a record not yet written (the store then uses the write's index). */
+  /** Index of the write that created the key (the store sets it on a create). */
   createIndex: number;
-  /** Index of the write that last changed it; the store sets it. */
+  /** Index of the write that last changed it (the store sets it). */
   modifyIndex: number;
 }
 
+/** Why a key was deleted, carried to every consumer of the change feed. */
+export type DeleteCause = 'deregistered' | 'expired';
+
+/**
+ * One conditional write, Consul's check-and-set: `ifIndex` is the `modifyIndex` the writer built from, 0 for "the key
+ * must not exist". A write built from a stale record is refused, so the writer rebuilds from the latest one. A delete
+ * of a key that does not exist is refused too: it would change nothing (Consul's delete with `cas=0` does nothing).
+ */
 export type Mutation =
-  | { readonly op: 'put'; readonly record: InstanceRecord }
-  | { readonly op: 'delete'; readonly service: string; readonly id: string };
+  | { readonly op: 'put'; readonly record: InstanceRecord; readonly ifIndex: number }
+  | {
+      readonly op: 'delete';
+      readonly service: string;
+      readonly id: string;
+      readonly ifIndex: number;
+      readonly cause: DeleteCause;
+    };
+
+/**
+ * What became of a write. `index` is the write's own index when it was committed; when it was refused, it is an index
+ * the store had reached when it refused it: once the feed has delivered every change up to it, the writer sees what
+ * was in the way.
+ */
+export type WriteOutcome =
+  { readonly committed: true; readonly index: number } | { readonly committed: false; readonly index: number };
+
+/** One committed change, as the feed delivers it: the key's new record, or null once deleted. */
+export interface StoreChange {
+  readonly index: number;
+  readonly service: string;
+  readonly id: string;
+  readonly record: InstanceRecord | null;
+  /** For a delete, when the writer said why (a store shared by nodes may not carry it: 'deregistered' is then assumed). */
+  readonly cause?: DeleteCause;
+}
+
+export type ChangeFeedListener = (change: StoreChange) => void;
 
 export interface StoreSnapshot {
   /** The index of the last write the store holds (0 when empty and new). */
@@ -67,18 +121,26 @@ export interface StoreHealth {
 }
 
 /**
- * Durable storage under the registry. The store, not the registry, hands out the change index, so that
- * several registry nodes on one store (etcd) share one index.
+ * Durable storage under the registry, which may be shared by several registry nodes (etcd).
+ *
+ * Invariants every backend keeps (the contract suite in store.contract.ts checks them):
+ * - The store hands out the index: strictly increasing, not necessarily dense (an etcd revision can be it).
+ * - Every write is conditional (`Mutation.ifIndex`); a refused write changes nothing.
+ * - `watch` delivers every committed change once, in index order, to each listener; a write's promise settles only
+ *   after its change has been delivered, so a writer that applies the feed reads its own write when it resumes.
  */
 export interface Store {
   readonly kind: StoreKind;
   /** Reads every stored instance and the store's current index. */
   load(): Promise<StoreSnapshot>;
+  /** Commits `mutation` if its precondition holds; resolves once the write is durable and delivered to the feed. */
+  write(mutation: Mutation): Promise<WriteOutcome>;
   /**
-   * Applies one mutation and resolves with the index given to it once the write is durable.
-   * Writes from one caller are applied in call order. Deleting a missing key still takes an index.
+   * Delivers the changes committed after this call to `listener`, in index order. A change may also be one the
+   * snapshot of a `load()` started after this call already holds: consumers skip indexes they have applied.
+   * Returns the function that stops it.
    */
-  write(mutation: Mutation): Promise<number>;
+  watch(listener: ChangeFeedListener): () => void;
   health(): StoreHealth;
   /** Finishes pending writes, then releases the store. */
   close(): Promise<void>;

@@ -358,9 +358,13 @@ describe('self-preservation against a partition', () => {
       // The partition: half the fleet's heartbeats stop reaching the registry at once.
       const silent = ids.slice(10);
       beating = new Set(ids.slice(0, 10));
-      const health = async (): Promise<{ selfPreservation: boolean; instances: number }> =>
-        (await fetch(`${server.url}/health`)).json() as Promise<{ selfPreservation: boolean; instances: number }>;
-      await eventually(async () => (await health()).selfPreservation);
+      const health = async (): Promise<{ selfPreservation: { active: boolean; reason?: string }; instances: number }> =>
+        (await fetch(`${server.url}/health`)).json() as Promise<{
+          selfPreservation: { active: boolean; reason?: string };
+          instances: number;
+        }>;
+      await eventually(async () => (await health()).selfPreservation.active);
+      expect((await health()).selfPreservation.reason).toMatch(/^10 of 20 leases lapsed at once/);
       // Wait until every silent lease is past its deregisterAfter (3 × ttl) and a few sweeps have run.
       const latest = Math.max(...silent.map((id) => lastBeat.get(id) ?? 0));
       await sleep(Math.max(0, latest + 3_000 + 500 - Date.now()));
@@ -372,7 +376,7 @@ describe('self-preservation against a partition', () => {
 
       // Most of them come back: the lapsed leases drop below the threshold and expiry resumes for the rest.
       beating = new Set(ids.slice(0, 17));
-      await eventually(async () => !(await health()).selfPreservation);
+      await eventually(async () => !(await health()).selfPreservation.active);
       await eventually(() => expiredIds.length === 3);
       expect(expiredIds.sort()).toEqual(ids.slice(17));
       expect((await health()).instances).toBe(17);
@@ -384,7 +388,7 @@ describe('self-preservation against a partition', () => {
 });
 
 describe('durability', () => {
-  it('keeps check definitions and maintenance across a restart, restoring checks as passing', async () => {
+  it('keeps check definitions, their states and maintenance across a restart', async () => {
     using dir = tempDir();
     const config = { ...FAST_CONFIG, store: { kind: 'sqlite' as const, dataDir: dir.path } };
     const definition = {
@@ -398,6 +402,8 @@ describe('durability', () => {
       await using server = await startTestServer(config);
       const client = new RegistryClient({ url: server.url });
       await client.register({ ...definition, deregisterCriticalAfter: '1h' });
+      // Nothing listens on port 1: the first probe fails the check.
+      await eventually(async () => (await client.getInstance('db', 'db1')).checks?.[0]?.output !== 'not checked yet');
       await client.setMaintenance('db', 'db1', { enable: true, reason: 'migrating' });
     }
     await using server = await startTestServer(config);
@@ -406,7 +412,8 @@ describe('durability', () => {
       deregisterCriticalAfter: '1h',
       maintenance: { enabled: true, reason: 'migrating' },
     });
-    expect(instance.checks?.map((c) => [c.id, c.interval, c.status])).toEqual([['tcp:127.0.0.1:1', '1m', 'passing']]);
+    expect(instance.checks?.map((c) => [c.id, c.interval, c.status])).toEqual([['tcp:127.0.0.1:1', '1m', 'critical']]);
+    expect(instance.checks?.[0]?.output).not.toBe('not checked yet');
   });
 });
 
@@ -415,8 +422,8 @@ describe('health API surface', () => {
     await using server = await startTestServer(FAST_CONFIG);
     const client = new RegistryClient({ url: server.url });
     await client.register({ service: 'web', id: 'w1', host: '127.0.0.1', port: 9000 });
-    const health = (await (await fetch(`${server.url}/health`)).json()) as { selfPreservation: boolean };
-    expect(health.selfPreservation).toBe(false);
+    const health = (await (await fetch(`${server.url}/health`)).json()) as { selfPreservation: { active: boolean } };
+    expect(health.selfPreservation).toEqual({ active: false, overdue: 0, leases: 0 });
     const response = await fetch(`${server.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await response.text();

@@ -1,42 +1,51 @@
-import type { InstanceRecord, Mutation, Store, StoreHealth, StoreSnapshot } from '../store.js';
+import { ChangeFanOut } from '../change-fan-out.js';
+import type { InstanceRecord, Mutation, Store, StoreHealth, StoreSnapshot, WriteOutcome } from '../store.js';
 
 const keyOf = (service: string, id: string): string => `${service}\u0000${id}`;
 
 /** A Store that keeps everything in this process: for tests and `--store memory`. Nothing survives a restart. */
 export function createMemoryStore(): Store {
   const records = new Map<string, InstanceRecord>();
+  const feed = new ChangeFanOut();
   let index = 0;
   let closed = false;
+
+  function commit(mutation: Mutation): WriteOutcome {
+    const key =
+      mutation.op === 'put' ? keyOf(mutation.record.service, mutation.record.id) : keyOf(mutation.service, mutation.id);
+    const current = records.get(key);
+    // A delete needs a key to delete: committing one for a missing key would wake every watcher for nothing.
+    const holds = current ? current.modifyIndex === mutation.ifIndex : mutation.op === 'put' && mutation.ifIndex === 0;
+    if (!holds) return { committed: false, index };
+    index += 1;
+    if (mutation.op === 'put') {
+      // The registry never mutates a record it has handed over, so a shallow copy is enough.
+      // Object.assign, not a spread: see core/record.ts on hidden classes.
+      const record: InstanceRecord = Object.assign({}, mutation.record, {
+        createIndex: current?.createIndex ?? index,
+        modifyIndex: index,
+      });
+      records.set(key, record);
+      feed.deliver({ index, service: record.service, id: record.id, record });
+    } else {
+      records.delete(key);
+      feed.deliver({ index, service: mutation.service, id: mutation.id, record: null, cause: mutation.cause });
+    }
+    return { committed: true, index };
+  }
+
   return {
     kind: 'memory',
     load(): Promise<StoreSnapshot> {
       return Promise.resolve({ index, instances: [...records.values()] });
     },
-    write(mutation: Mutation): Promise<number> {
-      if (closed) return Promise.reject(new Error('memory store is closed'));
-      index += 1;
-      switch (mutation.op) {
-        case 'put': {
-          const { record } = mutation;
-          const key = keyOf(record.service, record.id);
-          // The registry never mutates a record it has handed over, so a shallow copy is enough. A key keeps the
-          // index of the write that created it, even when a racing writer sends 0 (as the sqlite store does).
-          // Object.assign, not a spread: see core/record.ts on hidden classes.
-          records.set(
-            key,
-            Object.assign({}, record, {
-              createIndex: records.get(key)?.createIndex ?? (record.createIndex || index),
-              modifyIndex: index,
-            }),
-          );
-          break;
-        }
-        case 'delete':
-          records.delete(keyOf(mutation.service, mutation.id));
-          break;
-      }
-      return Promise.resolve(index);
+    async write(mutation: Mutation): Promise<WriteOutcome> {
+      if (closed) throw new Error('memory store is closed');
+      // Commit on a later turn, as a real store does: callers must not rely on a write taking effect synchronously.
+      await Promise.resolve();
+      return commit(mutation);
     },
+    watch: (listener) => feed.add(listener),
     health(): StoreHealth {
       return { kind: 'memory', ok: !closed };
     },

@@ -4,12 +4,13 @@ export interface WorkerSetup {
   file: string;
 }
 
-/** One row change; `data` undefined means delete. */
+/** One conditional row change; `data` undefined means delete. */
 export interface WorkerOp {
   service: string;
   id: string;
   data?: string;
-  createIndex: number;
+  /** The row's modify_index the writer built from; 0: the row must not exist. */
+  ifIndex: number;
   modifyIndex: number;
 }
 
@@ -22,10 +23,13 @@ export interface WorkerRow {
   modify_index: number;
 }
 
+/** Per op of a committed batch: the row's create_index after a put, 0 after a delete, REFUSED when its condition failed. */
+export const REFUSED = -1;
+
 export type WorkerReply =
   | { type: 'opened'; index: number }
   | { type: 'open-failed'; busy: boolean; message: string }
-  | { type: 'loaded'; rows: WorkerRow[] }
-  | { type: 'committed'; batch: number }
+  | { type: 'loaded'; index: number; rows: WorkerRow[] }
+  | { type: 'committed'; batch: number; results: number[] }
   | { type: 'commit-failed'; batch: number; message: string }
   | { type: 'closed' };

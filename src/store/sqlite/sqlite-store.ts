@@ -1,16 +1,21 @@
 /**
  * The embedded default store: one SQLite file in the data directory, in WAL mode with `synchronous=FULL`.
  *
- * Invariant: `write()` resolves only after the transaction holding the mutation has been fsynced.
- * SQLite runs on a worker thread and one batch is committed at a time: the writes that arrive while a batch is being
- * fsynced form the next batch (group commit). Batches grow with the load instead of the load waiting on fsyncs.
- * Indexes are handed out here, in call order, when a batch is sent; a failed batch gives its indexes back.
+ * Invariant: `write()` resolves only after the transaction holding the mutation has been fsynced and its change
+ * delivered to the feed. SQLite runs on a worker thread and one batch is committed at a time: the writes that arrive
+ * while a batch is being fsynced form the next batch (group commit). Batches grow with the load instead of the load
+ * waiting on fsyncs. Indexes are handed out here, in call order, when a batch is sent (a refused write leaves a gap);
+ * a failed batch gives its indexes back. Each write's condition is checked by the worker inside the transaction.
+ * A refused write answers the index of the last change delivered, never a gap: a writer waits for the feed to reach
+ * that index, and no change will ever carry a gap's.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { RegistryError } from '../../errors/index.js';
-import type { InstanceRecord, Mutation, Store, StoreHealth, StoreSnapshot } from '../store.js';
+import { ChangeFanOut } from '../change-fan-out.js';
+import type { InstanceRecord, Mutation, Store, StoreHealth, StoreSnapshot, WriteOutcome } from '../store.js';
+import { REFUSED } from './protocol.js';
 import type { WorkerOp, WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
 
 export interface SqliteStoreOptions {
@@ -22,7 +27,8 @@ export interface SqliteStoreOptions {
 
 interface Pending {
   op: WorkerOp;
-  resolve: (index: number) => void;
+  mutation: Mutation;
+  resolve: (outcome: WriteOutcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -55,7 +61,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     });
   }
 
+  /** The last index handed out (to a batch being committed, too). */
   let index = 0;
+  /** The index of the last change delivered to the feed (or the store's index when it opened). */
+  let delivered = 0;
   let queue: Pending[] = [];
   let committing = false;
   let pumpScheduled = false;
@@ -63,6 +72,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   let closed = false;
   let lastError: string | undefined;
   let idle: (() => void) | undefined;
+  let closing: Promise<void> | undefined;
+  const feed = new ChangeFanOut();
 
   const setup: WorkerSetup = { file };
   const worker = new Worker(workerUrl(), { workerData: setup });
@@ -100,6 +111,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   }
 
   index = opened.index;
+  delivered = opened.index;
 
   async function pump(): Promise<void> {
     if (committing) return;
@@ -111,13 +123,24 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       for (const pending of batch) {
         index += 1;
         pending.op.modifyIndex = index;
-        pending.op.createIndex ||= index;
       }
       batchNumber += 1;
       const reply = await ask({ type: 'commit', batch: batchNumber, index, ops: batch.map((p) => p.op) });
       if (reply.type === 'committed') {
         lastError = undefined;
-        for (const pending of batch) pending.resolve(pending.op.modifyIndex);
+        // Every change of the batch reaches the feed before any writer resumes, so a writer that applies the feed
+        // reads its own write, and a refused writer already sees what was in its way.
+        const committed = batch.map((pending, i) => {
+          const createIndex = reply.results[i] ?? REFUSED;
+          if (createIndex === REFUSED) return false;
+          deliver(pending, createIndex);
+          return true;
+        });
+        batch.forEach((pending, i) => {
+          pending.resolve(
+            committed[i] ? { committed: true, index: pending.op.modifyIndex } : { committed: false, index: delivered },
+          );
+        });
       } else {
         index = before;
         lastError = reply.type === 'commit-failed' ? reply.message : 'unexpected reply from the store worker';
@@ -129,9 +152,30 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     idle?.();
   }
 
+  function deliver(pending: Pending, createIndex: number): void {
+    const { mutation } = pending;
+    const modifyIndex = pending.op.modifyIndex;
+    delivered = modifyIndex;
+    if (mutation.op === 'put') {
+      // Object.assign, not a spread: see core/record.ts on hidden classes.
+      const record = Object.assign({}, mutation.record, { createIndex, modifyIndex });
+      feed.deliver({ index: modifyIndex, service: record.service, id: record.id, record });
+    } else {
+      feed.deliver({
+        index: modifyIndex,
+        service: mutation.service,
+        id: mutation.id,
+        record: null,
+        cause: mutation.cause,
+      });
+    }
+  }
+
   return {
     kind: 'sqlite',
     async load(): Promise<StoreSnapshot> {
+      // Once closed the worker is gone, and a request to it would never be answered.
+      if (closed) throw new RegistryError('UNAVAILABLE', 'the store is closed');
       const reply = await ask({ type: 'load' });
       if (reply.type !== 'loaded') throw new RegistryError('UNAVAILABLE', `cannot read ${file}`);
       // Object.assign rather than a spread keeps one hidden class for all restored records (V8 gives each object
@@ -142,9 +186,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
           modifyIndex: row.modify_index,
         }),
       );
-      return { index, instances };
+      // The worker's index, read with the rows: this thread's may already count a batch the rows do not hold yet.
+      return { index: reply.index, instances };
     },
-    write(mutation: Mutation): Promise<number> {
+    write(mutation: Mutation): Promise<WriteOutcome> {
       if (closed) return Promise.reject(new RegistryError('UNAVAILABLE', 'the store is closed'));
       const op: WorkerOp =
         mutation.op === 'put'
@@ -152,12 +197,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
               service: mutation.record.service,
               id: mutation.record.id,
               data: encode(mutation.record),
-              createIndex: mutation.record.createIndex,
+              ifIndex: mutation.ifIndex,
               modifyIndex: 0,
             }
-          : { service: mutation.service, id: mutation.id, createIndex: 0, modifyIndex: 0 };
-      return new Promise<number>((resolveWrite, reject) => {
-        queue.push({ op, resolve: resolveWrite, reject });
+          : { service: mutation.service, id: mutation.id, ifIndex: mutation.ifIndex, modifyIndex: 0 };
+      return new Promise<WriteOutcome>((resolveWrite, reject) => {
+        queue.push({ op, mutation, resolve: resolveWrite, reject });
         if (!committing && !pumpScheduled) {
           pumpScheduled = true;
           // Wait out this turn so that every request already parsed joins the first batch.
@@ -168,22 +213,26 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
         }
       });
     },
+    watch: (listener) => feed.add(listener),
     health(): StoreHealth {
       const health: StoreHealth = { kind: 'sqlite', ok: !closed && lastError === undefined, location: file };
       if (lastError !== undefined) health.error = lastError;
       return health;
     },
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      if (committing || queue.length > 0) {
-        await new Promise<void>((done) => {
-          idle = done;
-          void pump();
-        });
-      }
-      if (!workerError) await ask({ type: 'close' });
-      await worker.terminate();
+    close(): Promise<void> {
+      // Every caller waits for the same close, so a second one does not resolve while the file is still held.
+      closing ??= (async () => {
+        closed = true;
+        if (committing || queue.length > 0) {
+          await new Promise<void>((done) => {
+            idle = done;
+            void pump();
+          });
+        }
+        if (!workerError) await ask({ type: 'close' });
+        await worker.terminate();
+      })();
+      return closing;
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { REFUSED } from './protocol.js';
 import type { WorkerReply, WorkerRequest, WorkerRow, WorkerSetup } from './protocol.js';
 
 const SCHEMA = `
@@ -54,14 +55,32 @@ const upsert = db.prepare<[string, string, string, number, number]>(
    ON CONFLICT (service, id) DO UPDATE SET data = excluded.data, modify_index = excluded.modify_index`,
 );
 const remove = db.prepare<[string, string]>('DELETE FROM instances WHERE service = ? AND id = ?');
+const selectIndexes = db.prepare<[string, string], { create_index: number; modify_index: number }>(
+  'SELECT create_index, modify_index FROM instances WHERE service = ? AND id = ?',
+);
 const selectAll = db.prepare<[], WorkerRow>('SELECT data, create_index, modify_index FROM instances');
 
-const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' }>) => {
+// Conditions are checked inside the transaction, in batch order, so two writes in one batch built from the same row
+// cannot both pass.
+const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' }>): number[] => {
+  const results: number[] = [];
   for (const op of request.ops) {
-    if (op.data === undefined) remove.run(op.service, op.id);
-    else upsert.run(op.service, op.id, op.data, op.createIndex, op.modifyIndex);
+    const row = selectIndexes.get(op.service, op.id);
+    // A delete needs a row to delete: committing one for a missing row would wake every watcher for nothing.
+    const holds = row ? row.modify_index === op.ifIndex : op.data !== undefined && op.ifIndex === 0;
+    if (!holds) {
+      results.push(REFUSED);
+    } else if (op.data === undefined) {
+      remove.run(op.service, op.id);
+      results.push(0);
+    } else {
+      const createIndex = row?.create_index ?? op.modifyIndex;
+      upsert.run(op.service, op.id, op.data, createIndex, op.modifyIndex);
+      results.push(createIndex);
+    }
   }
   writeIndex.run(request.index);
+  return results;
 });
 
 send({ type: 'opened', index: readIndex.get()?.value ?? 0 });
@@ -69,12 +88,13 @@ send({ type: 'opened', index: readIndex.get()?.value ?? 0 });
 port.on('message', (request: WorkerRequest) => {
   switch (request.type) {
     case 'load':
-      send({ type: 'loaded', rows: selectAll.all() });
+      // The index is read with the rows, so a snapshot never claims a batch the main thread has sent but that is
+      // not committed yet.
+      send({ type: 'loaded', index: readIndex.get()?.value ?? 0, rows: selectAll.all() });
       return;
     case 'commit':
       try {
-        commit(request);
-        send({ type: 'committed', batch: request.batch });
+        send({ type: 'committed', batch: request.batch, results: commit(request) });
       } catch (err) {
         send({ type: 'commit-failed', batch: request.batch, message: (err as Error).message });
       }
