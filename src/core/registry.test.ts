@@ -174,6 +174,41 @@ describe('Registry leases', () => {
   });
 });
 
+describe('signs of life racing a sweep write (issue #10)', () => {
+  const request: RegisterRequest = { service: 'web', id: 'w1', host: '10.0.0.1', port: 8080, ttl: '10s' };
+
+  it('keeps a lease live when a heartbeat arrives while the sweep is writing its lapse', async () => {
+    const h = await harness();
+    await h.registry.register(request);
+    h.store.hold();
+    h.clock.advance(TTL_MS);
+    const sweep = h.registry.sweep(); // the lease is due: its lapse is being written
+    const renewed = h.registry.renew('web', 'w1');
+    await h.store.releaseAll();
+    await sweep;
+    // The heartbeat waited for the lapse and revived the lease: stored and served live.
+    expect((await renewed).health).toBe('passing');
+    expect(h.registry.get('web', 'w1').health).toBe('passing');
+    expect((await h.store.records()).get('web/w1')?.health).toBeUndefined();
+  });
+
+  it('keeps an instance registered again while the sweep is writing its expiry', async () => {
+    const h = await harness();
+    await h.registry.register(request);
+    h.store.hold();
+    // No sweep ran meanwhile (a stalled process): past 3 × ttl at once, so the lease expires without a lapse first
+    // and an identical registration writes nothing the delete could be refused over.
+    h.clock.advance(3 * TTL_MS);
+    const sweep = h.registry.sweep(); // its delete is being written
+    const registered = h.registry.register(request);
+    await h.store.releaseAll();
+    await sweep;
+    expect(await registered).toMatchObject({ created: true, instance: { health: 'passing' } });
+    expect(h.registry.get('web', 'w1').health).toBe('passing');
+    expect((await h.store.records()).has('web/w1')).toBe(true);
+  });
+});
+
 describe('Registry changes', () => {
   it('answers 201-style created on the first registration and an update on the next', async () => {
     const h = await harness();

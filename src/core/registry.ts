@@ -177,8 +177,12 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   /** Writers waiting for the feed to reach an index, lowest first. */
   #appliedWaiters: { index: number; resolve: () => void }[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Expiry deletes under way, so that a heartbeat racing one waits for it. */
-  readonly #removing = new Map<InstanceState, Promise<void>>();
+  /**
+   * Sweep writes (a lapse, an expiry) under way, by instance. A heartbeat or an identical registration writes
+   * nothing, so a conditional sweep write built before it would still commit after it was acknowledged: signs of
+   * life that arrive meanwhile wait for these, then act on what the store decided.
+   */
+  readonly #sweepWrites = new Map<InstanceState, Promise<void>>();
   #unwatchStore: () => void = () => undefined;
   #sweeping = false;
   #timer: NodeJS.Timeout | undefined;
@@ -246,6 +250,9 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     const { service, id: givenId, ...body } = request;
     const id = givenId ?? randomUUID();
     const fields = normalizeRegistration(service, id, body);
+    const existing = this.#instances.find(fields.service, fields.id);
+    const sweeping = existing && this.#sweepWrites.get(existing);
+    if (sweeping) await sweeping;
     const now = this.#clock.now();
     let created = false;
     const result = await this.#commit(fields.service, fields.id, (current) => {
@@ -291,10 +298,9 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   async renew(service: string, id: string): Promise<Instance> {
     this.#assertOpen();
     let state = this.#require(service, id);
-    const removing = this.#removing.get(state);
-    if (removing) {
-      // The lease expired and its delete is being written: answer what the store decides.
-      await removing;
+    const sweeping = this.#sweepWrites.get(state);
+    if (sweeping) {
+      await sweeping;
       state = this.#require(service, id);
     }
     this.#touch(state);
@@ -539,7 +545,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
 
   async #lapse(state: InstanceState, now: number): Promise<void> {
     const { service, id } = state.record;
-    const result = await this.#commit(service, id, (current) => {
+    const result = await this.#sweepWrite(state, (current) => {
       // A heartbeat since the sweep looked, or a newer instance under the same id: nothing lapsed.
       if (current !== state || current.lapsed || (current.criticalAt ?? Infinity) > now) return undefined;
       return this.#put(
@@ -556,7 +562,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   async #expire(state: InstanceState, how: { now: number; why: string }): Promise<void> {
     const { service, id } = state.record;
     const { now } = how;
-    const removal = this.#commit(service, id, (current) => {
+    const result = await this.#sweepWrite(state, (current) => {
       if (current !== state) return undefined;
       // Re-read at write time: a heartbeat or a passing check since the sweep keeps it.
       const leaseGone = (current.expireAt ?? Infinity) <= now && !current.answersProbes;
@@ -564,16 +570,24 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       if (!leaseGone && !criticalTooLong) return undefined;
       return { op: 'delete', service, id, ifIndex: current.record.modifyIndex, cause: 'expired' };
     });
-    const settled = removal.then(
+    if (result.committed) this.#logger.info({ service, id }, how.why);
+  }
+
+  /** Commits a sweep's write on `state`, known to signs of life until it settles (see `#sweepWrites`). */
+  async #sweepWrite(
+    state: InstanceState,
+    build: (current: InstanceState | undefined) => Mutation | undefined,
+  ): Promise<CommitResult> {
+    const write = this.#commit(state.record.service, state.record.id, build);
+    const settled = write.then(
       () => undefined,
       () => undefined,
     );
-    this.#removing.set(state, settled);
+    this.#sweepWrites.set(state, settled);
     try {
-      const result = await removal;
-      if (result.committed) this.#logger.info({ service, id }, how.why);
+      return await write;
     } finally {
-      if (this.#removing.get(state) === settled) this.#removing.delete(state);
+      if (this.#sweepWrites.get(state) === settled) this.#sweepWrites.delete(state);
     }
   }
 
