@@ -78,7 +78,8 @@ export class ExpiryPolicy {
       this.#leases.delete(state);
       this.#overdue.delete(state);
     } else {
-      this.#leases.add(state, criticalAt);
+      // A lapsed lease is next due when it expires; the sweep that lapsed it scheduled that already.
+      this.#leases.add(state, state.lapsed ? (state.expireAt as number) : criticalAt);
     }
     const removeAt = state.removeCriticalAt;
     if (removeAt === undefined) this.#criticalDeadlines.delete(state);

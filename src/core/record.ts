@@ -60,20 +60,47 @@ export function sameFields(a: RecordFields, b: RecordFields): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Keys a record has beyond its registration's fields. */
+const EXTRA_KEYS = new Set(['maintenance', 'health', 'registeredAt', 'updatedAt', 'createIndex', 'modifyIndex']);
+
+/**
+ * Whether two records hold the same registration fields, `status` aside when `ignoreStatus`. Records rebuilt from one
+ * another share their lists and maps, so a shallow pass settles most calls (a lapse, a status change, a check result)
+ * without copying or serializing: this runs on every write and every applied change.
+ */
+function sameRegistration(a: InstanceRecord, b: InstanceRecord, ignoreStatus: boolean): boolean {
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  let shallow = true;
+  let count = 0;
+  for (const key in x) {
+    if (EXTRA_KEYS.has(key)) continue;
+    count += 1;
+    if (x[key] !== y[key] && !(ignoreStatus && key === 'status')) {
+      shallow = false;
+      break;
+    }
+  }
+  if (shallow) {
+    for (const key in y) if (!EXTRA_KEYS.has(key)) count -= 1;
+    if (count === 0) return true;
+  }
+  const bFields = fieldsOf(b);
+  return sameFields(ignoreStatus ? Object.assign(fieldsOf(a), { status: bFields.status }) : fieldsOf(a), bFields);
+}
+
 /** Whether a write of `next` over `current` would change what the registry serves (indexes and times aside). */
 export function sameContent(current: InstanceRecord, next: InstanceRecord): boolean {
   return (
     JSON.stringify(current.maintenance) === JSON.stringify(next.maintenance) &&
     JSON.stringify(current.health) === JSON.stringify(next.health) &&
-    sameFields(fieldsOf(current), fieldsOf(next))
+    sameRegistration(current, next, false)
   );
 }
 
 /** How a change from `before` to `after` is announced. */
 export function changeTypeOf(before: InstanceRecord, after: InstanceRecord): ChangeType {
-  const a = fieldsOf(before);
-  const b = fieldsOf(after);
-  if (a.status !== b.status) return sameFields({ ...a, status: b.status }, b) ? 'status' : 'updated';
-  if (!sameFields(a, b)) return 'updated';
+  if (before.status !== after.status) return sameRegistration(before, after, true) ? 'status' : 'updated';
+  if (!sameRegistration(before, after, false)) return 'updated';
   return JSON.stringify(before.maintenance) === JSON.stringify(after.maintenance) ? 'health' : 'status';
 }

@@ -628,7 +628,8 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   /** A put of `next` over `current`, with its health settled; undefined when it would change nothing. */
   #put(current: InstanceState | undefined, next: InstanceRecord, now: number): Mutation | undefined {
     const health = settleHealth(next, now);
-    const record = withExtras(next, { health });
+    // Most writes leave health as built: no second copy of the record then.
+    const record = JSON.stringify(health) === JSON.stringify(next.health) ? next : withExtras(next, { health });
     if (current && sameContent(current.record, record)) return undefined;
     return { op: 'put', record, ifIndex: current?.record.modifyIndex ?? 0 };
   }
@@ -760,7 +761,7 @@ function registeredHealth(
     for (const spec of checks) states[spec.id] = kept.get(checkKey(spec)) ?? newCheck(now);
     health.checks = states;
   }
-  return health;
+  return health.checks || health.criticalSince !== undefined ? health : undefined;
 }
 
 /** `health` with the lease's lapse or the check states replaced; `settleHealth` then brings `criticalSince` in line. */

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { REFUSED } from './protocol.js';
-import type { WorkerReply, WorkerRequest, WorkerRow, WorkerSetup } from './protocol.js';
+import type { WorkerOp, WorkerReply, WorkerRequest, WorkerRow, WorkerSetup } from './protocol.js';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
@@ -50,13 +50,19 @@ const readIndex = db.prepare<[], { value: number }>("SELECT value FROM meta WHER
 const writeIndex = db.prepare<[number]>(
   "INSERT INTO meta (key, value) VALUES ('index', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 );
-const upsert = db.prepare<[string, string, string, number, number]>(
+// Each write's condition is part of its statement (no read first): a statement that changes no row was refused.
+const insert = db.prepare<[string, string, string, number, number]>(
   `INSERT INTO instances (service, id, data, create_index, modify_index) VALUES (?, ?, ?, ?, ?)
-   ON CONFLICT (service, id) DO UPDATE SET data = excluded.data, modify_index = excluded.modify_index`,
+   ON CONFLICT (service, id) DO NOTHING`,
 );
-const remove = db.prepare<[string, string]>('DELETE FROM instances WHERE service = ? AND id = ?');
-const selectIndexes = db.prepare<[string, string], { create_index: number; modify_index: number }>(
-  'SELECT create_index, modify_index FROM instances WHERE service = ? AND id = ?',
+const update = db.prepare<[string, number, string, string, number], { create_index: number }>(
+  `UPDATE instances SET data = ?, modify_index = ? WHERE service = ? AND id = ? AND modify_index = ?
+   RETURNING create_index`,
+);
+// A delete needs a row to delete (no row has modify_index 0): committing one for a missing row would wake every
+// watcher for nothing.
+const remove = db.prepare<[string, string, number]>(
+  'DELETE FROM instances WHERE service = ? AND id = ? AND modify_index = ?',
 );
 const selectAll = db.prepare<[], WorkerRow>('SELECT data, create_index, modify_index FROM instances');
 
@@ -64,24 +70,21 @@ const selectAll = db.prepare<[], WorkerRow>('SELECT data, create_index, modify_i
 // cannot both pass.
 const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' }>): number[] => {
   const results: number[] = [];
-  for (const op of request.ops) {
-    const row = selectIndexes.get(op.service, op.id);
-    // A delete needs a row to delete: committing one for a missing row would wake every watcher for nothing.
-    const holds = row ? row.modify_index === op.ifIndex : op.data !== undefined && op.ifIndex === 0;
-    if (!holds) {
-      results.push(REFUSED);
-    } else if (op.data === undefined) {
-      remove.run(op.service, op.id);
-      results.push(0);
-    } else {
-      const createIndex = row?.create_index ?? op.modifyIndex;
-      upsert.run(op.service, op.id, op.data, createIndex, op.modifyIndex);
-      results.push(createIndex);
-    }
-  }
+  for (const op of request.ops) results.push(apply(op));
   writeIndex.run(request.index);
   return results;
 });
+
+/** One conditional write: the row's create_index after a put, 0 after a delete, REFUSED when its condition failed. */
+function apply(op: WorkerOp): number {
+  if (op.data === undefined) return remove.run(op.service, op.id, op.ifIndex).changes === 1 ? 0 : REFUSED;
+  if (op.ifIndex === 0) {
+    return insert.run(op.service, op.id, op.data, op.modifyIndex, op.modifyIndex).changes === 1
+      ? op.modifyIndex
+      : REFUSED;
+  }
+  return update.get(op.data, op.modifyIndex, op.service, op.id, op.ifIndex)?.create_index ?? REFUSED;
+}
 
 send({ type: 'opened', index: readIndex.get()?.value ?? 0 });
 
