@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
 import type {
+  CheckSpec,
   InstanceRecord,
   Mutation,
   Store,
@@ -115,7 +116,7 @@ export interface ScheduledCheck {
   id: string;
   /** Names the definition; a result for a definition that has since changed is ignored. */
   key: string;
-  spec: InstanceRecord['checks'] extends (infer C)[] | undefined ? C : never;
+  spec: CheckSpec;
 }
 
 /** `PUT …/maintenance`: take an instance out of discovery without deregistering it, or put it back. */
