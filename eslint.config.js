@@ -5,12 +5,25 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Layering rules (see ../shared/STYLE.md): dependencies point down, and folders meet only through index.ts.
- * Each entry forbids a folder from importing the layers above it.
+ * Each entry forbids a folder from importing the layers above it. A later block's setting of the rule replaces an
+ * earlier one's for the files both match, so every block repeats THROUGH_INDEX.
  */
+const THROUGH_INDEX = {
+  // A relative path that descends into a folder and names a file there other than its index.js. Tests may still reach
+  // the shared fixtures in test/fixtures/ and a folder's contract suite (*.contract.ts), which index.ts cannot export.
+  regex: String.raw`^\.\.?/(\.\./)*(?!test/)([^./][^/]*/)+(?!index\.js$|[^/]*\.contract\.js$)[^/]+$`,
+  message:
+    "Import another folder only through its index.ts: the folder's other files are its internals and may change.",
+};
+/** `../name/*` for each folder: its index and anything else in it. */
+const folders = (...names) => names.map((name) => `../${name}/*`);
 const layer = (files, patterns, message) => ({
   files,
   rules: {
-    '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      { patterns: [THROUGH_INDEX, ...(patterns.length > 0 ? [{ group: patterns, message }] : [])] },
+    ],
   },
 });
 
@@ -45,19 +58,11 @@ export default tseslint.config(
       ],
     },
   },
+  // Every file under src/ not named by a block below (server.ts, index.ts, config/, cli/, …).
+  layer(['src/**/*.ts'], [], ''),
   layer(
     ['src/errors/**', 'src/wire/**'],
-    [
-      '../store/*',
-      '../core/*',
-      '../api/*',
-      '../xmlrpc/*',
-      '../gateway/*',
-      '../sdk/*',
-      '../cli/*',
-      '../config/*',
-      '../server.js',
-    ],
+    [...folders('store', 'core', 'api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config'), '../server.js'],
     'errors/ and wire/ are leaves: they import nothing of the project.',
   ),
   layer(
@@ -85,17 +90,7 @@ export default tseslint.config(
   ),
   layer(
     ['src/checks/**'],
-    [
-      '../api/*',
-      '../xmlrpc/*',
-      '../gateway/*',
-      '../sdk/*',
-      '../cli/*',
-      '../config/*',
-      '../server.js',
-      '../store/*/*',
-      'fastify',
-    ],
+    [...folders('api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config'), '../server.js', '../store/*/*', 'fastify'],
     'checks/ is the prober: it reaches the registry through core/ and server.ts wires it in.',
   ),
   layer(
@@ -104,25 +99,24 @@ export default tseslint.config(
     'metrics/ is a leaf that every component may use: it imports nothing of the project.',
   ),
   layer(
-    ['src/api/**', 'src/xmlrpc/**', 'src/gateway/**'],
+    ['src/api/**', 'src/xmlrpc/**'],
     ['../cli/*', '../server.js', '../store/*/*'],
     'Transports sit under server.ts and the CLI and reach the store only through core/.',
   ),
   layer(
+    ['src/gateway/**'],
+    ['../cli/*', '../server.js', '../store/*', '../core/*', '../api/*', '../xmlrpc/*'],
+    'The gateway follows the registry through the SDK, as it would a remote one: it never imports core/ or the store.',
+  ),
+  layer(
     ['src/sdk/**'],
     [
-      '../core/*',
-      '../store/*',
-      '../api/*',
-      '../xmlrpc/*',
-      '../gateway/*',
-      '../cli/*',
-      '../config/*',
+      ...folders('core', 'store', 'api', 'xmlrpc', 'gateway', 'cli', 'config', 'checks'),
       '../server.js',
       'fastify',
       'better-sqlite3',
     ],
-    'The SDK speaks HTTP only: it must never import server code.',
+    'The SDK speaks HTTP only: it must never import server code (core/ least of all).',
   ),
   prettier,
 );

@@ -61,8 +61,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     // One Metrics for every component: each adds its families, and the API serves them at /metrics.
     const metrics = new Metrics();
-    const app = buildApi({ registry, logger, version: VERSION, watch: config.watch, metrics });
-    addXmlRpcRoutes(app, registry);
+    const app = buildApi({
+      registry,
+      logger,
+      version: VERSION,
+      bodyLimit: config.http.bodyLimitBytes,
+      watch: config.watch,
+      metrics,
+    });
+    addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes });
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;

@@ -17,7 +17,7 @@
 import { createServer } from 'node:http';
 // Imported by the package's name, as a user of the SDK would: Node resolves a package's own name through its
 // "exports", so this works from inside the repository once it is built (npm run build).
-import { registerSelf } from 'switchboard/client';
+import { registerSelf } from 'switchboard/agent';
 
 const host = process.env.HOST || '127.0.0.1';
 const requestedPort = Number(process.env.PORT ?? 3001);

@@ -10,6 +10,7 @@
  * query (the AnswerCache relies on the same), and it costs no hashing of bodies on the fan-out path.
  */
 import { randomBytes } from 'node:crypto';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import type { Registry } from '../core/index.js';
 import { INDEX_HEADER, parseDuration } from '../wire/index.js';
@@ -20,6 +21,13 @@ import { Waiters } from './waiters.js';
 export interface BlockingQuery {
   index?: number;
   wait?: Duration;
+}
+
+/** A read's answer: its JSON body, made at `index` (its scope's index) for a request of `url`. */
+export interface ReadAnswer {
+  url: string;
+  index: number;
+  body: string;
 }
 
 /** A read as the route has it: the JSON body of the answer, made (or taken from a cache) synchronously. */
@@ -82,7 +90,7 @@ export class BlockingReads {
   }
 
   /** The ETag of a read of `url` answered at `index`. */
-  etagOf(url: string, index: number): string {
+  #etagOf(url: string, index: number): string {
     let variant = this.#variants.get(url);
     if (variant === undefined) {
       variant = variantOf(url);
@@ -92,13 +100,21 @@ export class BlockingReads {
     return `"${this.#boot}-${index}-${variant}"`;
   }
 
+  /**
+   * Writes a read's 200 answer straight to its socket: the same bytes Fastify would send, without Fastify's
+   * per-reply machinery (the fast path, and reads woken together by one change).
+   */
+  write(res: ServerResponse, answer: ReadAnswer): void {
+    writeAnswer(res, answer, this.#etagOf(answer.url, answer.index));
+  }
+
   #answer<R extends RouteGenericInterface>(
     request: FastifyRequest<R>,
     reply: FastifyReply,
     what: { service: string | undefined; read: ReadHandler<R>; woken: boolean },
   ): void {
     const index = this.#waiters.indexOf(what.service);
-    const etag = this.etagOf(request.url, index);
+    const etag = this.#etagOf(request.url, index);
     if (matches(request.headers['if-none-match'], etag)) {
       void reply.code(304).header('etag', etag).header(INDEX_HEADER, index).send();
       return;
@@ -108,17 +124,23 @@ export class BlockingReads {
       // One change wakes every held read of its scope at once (1,000 in the fan-out benchmark): write each answer
       // straight to its socket, the same bytes Fastify would send, without Fastify's per-reply machinery.
       reply.hijack();
-      reply.raw.writeHead(200, {
-        [INDEX_HEADER]: index,
-        etag,
-        'content-type': JSON_TYPE,
-        'content-length': Buffer.byteLength(body),
-      });
-      reply.raw.end(body);
+      writeAnswer(reply.raw, { url: request.url, index, body }, etag);
       return;
     }
-    void reply.header(INDEX_HEADER, index).header('etag', etag).type(JSON_TYPE).send(body);
+    void reply.headers(answerHeaders(index, etag)).send(body);
   }
+}
+
+/** The headers of every read's 200 answer, whether Fastify sends it or it is written straight to the socket. */
+function answerHeaders(index: number, etag: string): OutgoingHttpHeaders {
+  return { [INDEX_HEADER]: index, etag, 'content-type': JSON_TYPE };
+}
+
+function writeAnswer(res: ServerResponse, answer: ReadAnswer, etag: string): void {
+  const headers = answerHeaders(answer.index, etag);
+  headers['content-length'] = Buffer.byteLength(answer.body);
+  res.writeHead(200, headers);
+  res.end(answer.body);
 }
 
 /** The wait asked for, capped at 10 minutes, plus up to 1/16 of it so clients that came together leave apart. */

@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { DEFAULTS } from '../config/index.js';
 import type { Registry } from '../core/index.js';
 import { Metrics } from '../metrics/index.js';
 import { handleError, handleNotFound } from './error-handler.js';
@@ -21,12 +22,12 @@ import type { WatchRouteOptions } from './watch-routes.js';
 export interface ApiOptions {
   registry: Registry;
   logger: FastifyBaseLogger;
-  /** Largest request body, in bytes. */
+  /** Largest request body, in bytes, of every route (default: the configuration's `http.bodyLimitBytes`). */
   bodyLimit?: number;
   version?: string;
   /** Served at `GET /metrics`, with the registry's gauges added (default: a new one). */
   metrics?: Metrics;
-  /** Event stream keep-alive and buffer bound (defaults: 15 s, 1 MiB). */
+  /** Event stream keep-alive and buffer bound (default: the configuration's `watch`). */
   watch?: Partial<WatchRouteOptions>;
 }
 
@@ -45,6 +46,7 @@ const strictAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
 export function buildApi(options: ApiOptions): FastifyInstance {
   // The server hands requests to the fast path (set once the routes exist), which hands the rest to Fastify.
   const fast: { handler?: RequestListener; next: RequestListener } = { next: () => undefined };
+  const bodyLimit = options.bodyLimit ?? DEFAULTS.http.bodyLimitBytes;
   const app = Fastify({
     serverFactory: (fastifyHandler) => {
       fast.next = fastifyHandler;
@@ -57,7 +59,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return server;
     },
     loggerInstance: options.logger,
-    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    bodyLimit,
     // Per-request log lines would cost more than the lookups themselves; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -79,7 +81,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const blocking = new BlockingReads(app, options.registry);
   addServiceRoutes(app, options.registry, { cache, blocking });
   fast.handler = createFastPath({ registry: options.registry, cache, blocking, logger: options.logger }, fast.next);
-  addSeedRoutes(app, options.registry);
+  addSeedRoutes(app, options.registry, { bodyLimit });
   addWatchRoutes(app, options.registry, options.watch);
   return app;
 }

@@ -1,9 +1,7 @@
-import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { checkInstanceId, checkServiceName } from '../core/index.js';
-import { ERROR_CODES, RegistryError, toRegistryError } from '../errors/index.js';
+import { RegistryError, codeOfStatus, errorBody, toRegistryError } from '../errors/index.js';
 import type { ErrorCode } from '../errors/index.js';
-import type { ErrorBody } from '../wire/index.js';
 
 /** Fastify's own error codes that are the client's fault, and the stable code each becomes. */
 const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
@@ -14,22 +12,6 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_ARGUMENT',
   FST_ERR_VALIDATION: 'INVALID_ARGUMENT',
 };
-
-/** Any 4xx Fastify raises without a code above still maps onto the table by its status. */
-const BY_STATUS: Readonly<Record<number, ErrorCode>> = {
-  400: 'INVALID_ARGUMENT',
-  401: 'UNAUTHENTICATED',
-  403: 'PERMISSION_DENIED',
-  404: 'NOT_FOUND',
-  409: 'ALREADY_EXISTS',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-};
-
-export function errorBody(error: RegistryError): ErrorBody {
-  const statusCode = ERROR_CODES[error.code].http;
-  return { statusCode, code: error.code, error: STATUS_CODES[statusCode] ?? 'Error', message: error.message };
-}
 
 /** Turns whatever a handler threw into the one error shape, so no input can produce a bare 500. */
 export function toApiError(err: FastifyError | Error): RegistryError {
@@ -47,7 +29,8 @@ export function toApiError(err: FastifyError | Error): RegistryError {
     );
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    return new RegistryError(BY_STATUS[status] ?? 'INVALID_ARGUMENT', err.message, { cause: err });
+    // Any 4xx Fastify raises without a code above still maps onto the table by its status.
+    return new RegistryError(codeOfStatus(status), err.message, { cause: err });
   }
   return toRegistryError(err);
 }

@@ -13,8 +13,9 @@ import type { Registry } from '../core/index.js';
 import { INDEX_HEADER, INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from '../wire/index.js';
 import type { AnswerCache } from './answer-cache.js';
 import type { BlockingReads } from './blocking-reads.js';
-import { errorBody, toApiError } from './error-handler.js';
-import { DEFAULT_VARIANT, serviceCacheKey } from './service-routes.js';
+import { errorBody } from '../errors/index.js';
+import { toApiError } from './error-handler.js';
+import { DEFAULT_FILTER, serviceBody } from './service-routes.js';
 
 const SERVICE_READ = new RegExp(`^/v1/services/(${SERVICE_NAME_PATTERN.slice(1, -1)})$`);
 const HEARTBEAT = new RegExp(
@@ -37,17 +38,8 @@ export function createFastPath(
   const { registry, cache, blocking, logger } = parts;
 
   function read(service: string, req: IncomingMessage, res: ServerResponse): void {
-    const index = registry.serviceIndex(service);
-    const build = (): string => JSON.stringify({ name: service, ...registry.list(service, {}) });
-    const body =
-      index === 0 ? build() : cache.get({ key: serviceCacheKey(service), variant: DEFAULT_VARIANT, index }, build);
-    res.writeHead(200, {
-      [INDEX_HEADER]: index,
-      etag: blocking.etagOf(req.url ?? '', index),
-      'content-type': JSON_TYPE,
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
+    const body = serviceBody({ registry, cache }, service, DEFAULT_FILTER);
+    blocking.write(res, { url: req.url ?? '', index: registry.serviceIndex(service), body });
   }
 
   function heartbeat(service: string, id: string, res: ServerResponse): void {

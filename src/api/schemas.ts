@@ -1,19 +1,15 @@
 /** JSON schemas of the REST API v1: Fastify validates with them, and /openapi.json is built from them. */
 import {
   CHECK_KINDS,
+  durationSchema,
+  EndpointSchema,
   HEALTH_STATES,
   INSTANCE_ID_PATTERN,
   INSTANCE_STATUSES,
+  InstanceRegistrationSchema,
+  LIMITS,
   SERVICE_NAME_PATTERN,
 } from '../wire/index.js';
-
-const duration = {
-  anyOf: [
-    { type: 'number', minimum: 0 },
-    { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)$' },
-  ],
-  description: 'seconds as a number, or a string such as "500ms", "10s", "1m"',
-} as const;
 
 export const serviceParams = {
   type: 'object',
@@ -28,48 +24,6 @@ export const instanceParams = {
     service: { type: 'string', pattern: SERVICE_NAME_PATTERN },
     id: { type: 'string', pattern: INSTANCE_ID_PATTERN },
   },
-} as const;
-
-const endpoint = {
-  type: 'object',
-  required: ['type', 'url'],
-  additionalProperties: false,
-  properties: {
-    type: { type: 'string', minLength: 1, maxLength: 64 },
-    url: { type: 'string', minLength: 1, maxLength: 1024 },
-  },
-} as const;
-
-/** One active check: exactly one of http or tcp (issue #5). */
-const checkDefinition = {
-  type: 'object',
-  required: ['interval'],
-  additionalProperties: false,
-  properties: {
-    id: { type: 'string', minLength: 1, maxLength: 128 },
-    http: {
-      type: 'string',
-      pattern: '^https?://',
-      maxLength: 1024,
-      description: '2xx passing, 429 warning, else critical',
-    },
-    tcp: { type: 'string', minLength: 3, maxLength: 261, description: 'host:port that must accept a connection' },
-    interval: duration,
-    timeout: { ...duration, description: 'hard limit on one probe (default 5s, at most the interval)' },
-    successBefore: {
-      type: 'integer',
-      minimum: 1,
-      maximum: 100,
-      description: 'passes before a failing check passes (default 1)',
-    },
-    failuresBefore: {
-      type: 'integer',
-      minimum: 1,
-      maximum: 100,
-      description: 'failures before a passing check fails (default 3)',
-    },
-  },
-  oneOf: [{ required: ['http'] }, { required: ['tcp'] }],
 } as const;
 
 const instanceCheck = {
@@ -88,31 +42,8 @@ const instanceCheck = {
   },
 } as const;
 
-export const registrationBody = {
-  type: 'object',
-  required: ['host', 'port'],
-  additionalProperties: false,
-  properties: {
-    host: { type: 'string', minLength: 1, maxLength: 253 },
-    port: { type: 'integer', minimum: 1, maximum: 65535 },
-    url: { type: 'string', pattern: '^/', maxLength: 1024 },
-    endpoints: { type: 'array', maxItems: 32, items: endpoint },
-    status: { type: 'string', enum: INSTANCE_STATUSES },
-    tags: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } },
-    metadata: {
-      type: 'object',
-      maxProperties: 64,
-      additionalProperties: { type: 'string', maxLength: 512 },
-    },
-    weight: { type: 'integer', minimum: 1, maximum: 1000 },
-    zone: { type: 'string', minLength: 1, maxLength: 128 },
-    authorizedRoles: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } },
-    ttl: duration,
-    deregisterAfter: duration,
-    checks: { type: 'array', maxItems: 8, items: checkDefinition, description: 'active checks the registry runs' },
-    deregisterCriticalAfter: { ...duration, description: 'remove the instance once it has been critical this long' },
-  },
-} as const;
+/** The registration body, as wire/ defines it for every transport. */
+export const registrationBody = InstanceRegistrationSchema;
 
 export const maintenanceBody = {
   type: 'object',
@@ -120,7 +51,7 @@ export const maintenanceBody = {
   additionalProperties: false,
   properties: {
     enable: { type: 'boolean', description: 'true takes the instance out of discovery; false puts it back' },
-    reason: { type: 'string', maxLength: 512 },
+    reason: { type: 'string', maxLength: LIMITS.reason },
   },
 } as const;
 
@@ -145,10 +76,7 @@ export const statusBody = {
 /** The parameters of a blocking query, accepted by every read that can wait for a change. */
 export const blockingQueryProperties = {
   index: { type: 'integer', minimum: 0, description: 'blocking query: answer once the index passes this one' },
-  wait: {
-    ...duration,
-    description: 'how long a blocking query may wait (default 5m, at most 10m, plus up to 1/16 jitter)',
-  },
+  wait: durationSchema('how long a blocking query may wait (default 5m, at most 10m, plus up to 1/16 jitter)'),
 } as const;
 
 export const blockingQuery = {
@@ -214,7 +142,7 @@ export const instanceSchema = {
     host: { type: 'string' },
     port: { type: 'integer' },
     url: { type: 'string' },
-    endpoints: { type: 'array', items: endpoint },
+    endpoints: { type: 'array', items: EndpointSchema },
     status: { type: 'string', enum: INSTANCE_STATUSES },
     health: { type: 'string', enum: HEALTH_STATES },
     tags: { type: 'array', items: { type: 'string' } },

@@ -4,12 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
+import { LIMITS } from '../wire/index.js';
 import type { Endpoint, Instance } from '../wire/index.js';
 
 /** Metadata key holding the address verbatim, as `GET /services` answers it. */
 export const SEED_ADDRESS_KEY = 'seed.address';
-/** The longest address kept (a metadata value's limit). */
-export const MAX_ADDRESS_LENGTH = 512;
+/** The longest address kept: it is kept as a metadata value. */
+export const MAX_ADDRESS_LENGTH = LIMITS.metadataValue;
 
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'https:': 443, 'wss:': 443, 'http:': 80, 'ws:': 80 };
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;

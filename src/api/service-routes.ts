@@ -34,9 +34,24 @@ export function filterOf(query: ServiceQuery): { filter: InstanceFilter; key: st
   return { filter, key: JSON.stringify(filter) };
 }
 
-/** The cache key of a service's answers, and the variant of the default (unfiltered) query. */
-export const serviceCacheKey = (service: string): string => `s:${service}`;
-export const DEFAULT_VARIANT = filterOf({}).key;
+/** The default query's filter (status UP, health not critical): the read the fast path answers. */
+export const DEFAULT_FILTER = filterOf({});
+
+/**
+ * The body of the one service-read answer, `{ name, index, instances }` for `filter`, made once per change of the
+ * service and then served from the cache. The route, its blocking reads and the fast path all answer this.
+ */
+export function serviceBody(
+  parts: { registry: Registry; cache: AnswerCache },
+  service: string,
+  filter: { filter: InstanceFilter; key: string },
+): string {
+  const { registry, cache } = parts;
+  const index = registry.serviceIndex(service);
+  const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter.filter) });
+  // Only known services are cached, so lookups of random names cannot grow the cache.
+  return index === 0 ? build() : cache.get({ key: `s:${service}`, variant: filter.key, index }, build);
+}
 
 export interface ServiceRouteParts {
   /** Serialized answers, shared with the fast path (fast-path.ts). */
@@ -72,14 +87,7 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
     },
     blocking.handler(
       (request) => request.params.service,
-      (request) => {
-        const { service } = request.params;
-        const { filter, key } = filterOf(request.query);
-        const index = registry.serviceIndex(service);
-        const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter) });
-        // Only known services are cached, so lookups of random names cannot grow the cache.
-        return index === 0 ? build() : cache.get({ key: serviceCacheKey(service), variant: key, index }, build);
-      },
+      (request) => serviceBody({ registry, cache }, request.params.service, filterOf(request.query)),
     ),
   );
 

@@ -1,13 +1,12 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { DEFAULTS } from '../config/index.js';
 import type { Registry } from '../core/index.js';
 import { EventStreams } from './event-streams.js';
 import type { EventStreamOptions } from './event-streams.js';
 import { errorSchema, eventsQuery } from './schemas.js';
 
 export type WatchRouteOptions = EventStreamOptions;
-
-const DEFAULTS: WatchRouteOptions = { keepAliveIntervalMs: 15_000, streamBufferBytes: 1024 * 1024 };
 
 /**
  * `GET /v1/events`: every change as Server-Sent Events (issue #6). Each event is `event: <type>`,
@@ -22,8 +21,8 @@ export function addWatchRoutes(
   const streams = new EventStreams(
     registry,
     {
-      keepAliveIntervalMs: options.keepAliveIntervalMs ?? DEFAULTS.keepAliveIntervalMs,
-      streamBufferBytes: options.streamBufferBytes ?? DEFAULTS.streamBufferBytes,
+      keepAliveIntervalMs: options.keepAliveIntervalMs ?? DEFAULTS.watch.keepAliveIntervalMs,
+      streamBufferBytes: options.streamBufferBytes ?? DEFAULTS.watch.streamBufferBytes,
     },
     app.log,
   );

@@ -5,7 +5,15 @@
  */
 import { pino } from 'pino';
 import { RegistryError } from '../errors/index.js';
-import { ENV, clientSettings, loadConfig } from '../config/index.js';
+import {
+  BALANCE_MODES,
+  DEFAULTS,
+  ENV,
+  GATEWAY_COMMAND_PORT,
+  LOG_LEVELS,
+  clientSettings,
+  loadConfig,
+} from '../config/index.js';
 import type { Config } from '../config/index.js';
 import { createGateway, gatewayOptionsFrom } from '../gateway/index.js';
 import type { ParsedFlags } from './flags.js';
@@ -27,23 +35,21 @@ const FLAGS: Readonly<Record<string, string>> = {
 /** Flags read here rather than by loadConfig. */
 const OWN = new Set(['registry', 'token', 'help']);
 
-const DEFAULT_PORT = 8080;
-
 export const GATEWAY_USAGE = `switchboard gateway --registry URL[,URL…] [options]
 
 Runs the API gateway: each request goes to a healthy instance of the service its path belongs to (a service is
 routed under its instances' url, e.g. /tickets), found in a local copy of the registry kept current by its watch.
   --registry URL[,URL…]     registry node(s) to follow (env ${ENV.registry}; default http://127.0.0.1:8900)
   --token TOKEN             bearer token for the registry (env ${ENV.token})
-  --port N                  port to listen on (default ${DEFAULT_PORT}; env ${ENV.gatewayPort})
-  --host ADDR               address to listen on (default 127.0.0.1; env ${ENV.gatewayHost})
+  --port N                  port to listen on (default ${GATEWAY_COMMAND_PORT}; env ${ENV.gatewayPort})
+  --host ADDR               address to listen on (default ${DEFAULTS.http.host}; env ${ENV.gatewayHost})
   --route-by-name           also route /{service}/… to every service
-  --balance B               round-robin | weighted | least-outstanding, where metadata gateway.balance is unset
-  --upstream-timeout D      how long an instance may take to answer before 504 (default 60s)
+  --balance B               ${BALANCE_MODES.join(' | ')}, where metadata gateway.balance is unset
+  --upstream-timeout D      how long an instance may take to answer before 504 (default ${DEFAULTS.gateway.upstreamTimeoutMs / 1_000}s)
   --jwt-secret S            role checks: HS256 secret (env ${ENV.jwtSecret})
   --jwt-public-key FILE     role checks: PEM public key (env ${ENV.jwtPublicKey})
   --jwks-url URL            role checks: JSON Web Key Set (env ${ENV.jwksUrl})
-  --log-level L             fatal | error | warn | info | debug | trace | silent
+  --log-level L             ${LOG_LEVELS.join(' | ')}
   --config FILE             JSON config file (its gateway.* keys)
 Operators: GET /_gateway/routes (the route table), /_gateway/metrics, /_gateway/health.`;
 
@@ -71,7 +77,7 @@ export async function gatewayCommand(flags: ParsedFlags): Promise<void> {
   const registry = clientSettings(flags.values);
   const logger = pino({ level: config.log.level, base: { service: 'switchboard-gateway' } });
   const gateway = await createGateway({
-    ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: DEFAULT_PORT }),
+    ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: GATEWAY_COMMAND_PORT }),
     registry: registry.urls,
     ...(registry.token === undefined ? {} : { token: registry.token }),
     logger,

@@ -2,6 +2,7 @@
  * What the client commands of the CLI (register, deregister, list, …) need: which registry to talk to and with
  * which token. Flags win over the environment, which wins over the default.
  */
+import { DEFAULTS } from './config.js';
 import { ENV } from './env.js';
 
 export interface ClientSettings {
@@ -11,7 +12,7 @@ export interface ClientSettings {
 }
 
 /** The registry a client reaches when nothing names one: the server's default address. */
-const DEFAULT_REGISTRY = 'http://127.0.0.1:8900';
+const DEFAULT_REGISTRY = `http://${DEFAULTS.http.host}:${DEFAULTS.http.port}`;
 
 /**
  * Resolves the registry URL(s) and token from `--registry` / `--token`, then `SWITCHBOARD_REGISTRY` /

@@ -1,10 +1,15 @@
-export type StoreKindOption = 'sqlite' | 'memory';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type GatewayBalanceOption = 'round-robin' | 'weighted' | 'least-outstanding';
+/** The closed sets of the configuration, declared once: the types, validation and `--help` derive from them. */
+export const STORE_KINDS = ['sqlite', 'memory'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const BALANCE_MODES = ['round-robin', 'weighted', 'least-outstanding'] as const;
+export type StoreKindOption = (typeof STORE_KINDS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type GatewayBalanceOption = (typeof BALANCE_MODES)[number];
 
 /** Everything the server can be told. Only server.ts and cli/ see all of it; components get their slice. */
 export interface Config {
-  http: { host: string; port: number };
+  /** `bodyLimitBytes`: the largest request body any transport (REST, seed, XML-RPC) accepts. */
+  http: { host: string; port: number; bodyLimitBytes: number };
   store: { kind: StoreKindOption; dataDir: string };
   /**
    * Lease sweep; self-preservation suspends expiry when this fraction (and this many) of the leases lapse at once,
@@ -35,8 +40,11 @@ export interface Config {
   };
 }
 
+/** Where `switchboard gateway` listens when `gateway.port` is not set (`serve` runs no gateway then). */
+export const GATEWAY_COMMAND_PORT = 8080;
+
 export const DEFAULTS: Config = {
-  http: { host: '127.0.0.1', port: 8900 },
+  http: { host: '127.0.0.1', port: 8900, bodyLimitBytes: 1024 * 1024 },
   store: { kind: 'sqlite', dataDir: 'data' },
   leases: {
     sweepIntervalMs: 1_000,

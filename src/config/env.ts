@@ -3,6 +3,7 @@ export const ENV = {
   config: 'SWITCHBOARD_CONFIG',
   host: 'SWITCHBOARD_HOST',
   port: 'SWITCHBOARD_PORT',
+  bodyLimit: 'SWITCHBOARD_BODY_LIMIT',
   store: 'SWITCHBOARD_STORE',
   dataDir: 'SWITCHBOARD_DATA_DIR',
   sweepInterval: 'SWITCHBOARD_LEASE_SWEEP_INTERVAL',

@@ -1,4 +1,4 @@
-export { DEFAULTS } from './config.js';
+export { BALANCE_MODES, DEFAULTS, GATEWAY_COMMAND_PORT, LOG_LEVELS } from './config.js';
 export type { Config } from './config.js';
 export { ENV } from './env.js';
 export { clientSettings } from './client-settings.js';

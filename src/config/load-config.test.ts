@@ -48,7 +48,7 @@ describe('loadConfig', () => {
     const env = { [ENV.port]: '2002', [ENV.dataDir]: '/from/env' };
     const flags = { port: '3003' };
     const config = loadConfig({ file, env, flags });
-    expect(config.http).toEqual({ host: '10.0.0.1', port: 3_003 });
+    expect(config.http).toEqual({ ...DEFAULTS.http, host: '10.0.0.1', port: 3_003 });
     expect(config.store).toEqual({ kind: 'memory', dataDir: '/from/env' });
     expect(config.log.level).toBe(DEFAULTS.log.level);
 
@@ -75,7 +75,7 @@ describe('loadConfig', () => {
       env[option.env] = value[0];
     }
     for (const config of [loadConfig({ flags, env: {} }), loadConfig({ env })]) {
-      expect(config.http).toEqual({ host: '0.0.0.0', port: 1_234 });
+      expect(config.http).toEqual({ ...DEFAULTS.http, host: '0.0.0.0', port: 1_234 });
       expect(config.store).toEqual({ kind: 'memory', dataDir: '/srv/registry' });
       expect(config.leases.sweepIntervalMs).toBe(250);
       expect(config.log.level).toBe('debug');
@@ -136,6 +136,50 @@ describe('loadConfig', () => {
     expect(failure({ flags, env: {} }).code).toBe('INVALID_ARGUMENT');
   });
 
+  it('refuses unknown config-file keys, naming every one in one INVALID_ARGUMENT', () => {
+    const file = configFile({
+      http: { port: 1, prot: 2 },
+      stores: { kind: 'memory' },
+      gateway: { jwt: { secrets: 'x' }, balance: 'weighted' },
+      log: { level: 'loud' },
+    });
+    const error = failure({ env: {}, file });
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    for (const part of [
+      `${file}: http.prot: unknown key`,
+      `${file}: stores: unknown key`,
+      `${file}: gateway.jwt.secrets: unknown key`,
+      `${file}: log.level`,
+    ]) {
+      expect(error.message).toContain(part);
+    }
+    expect(error.message).not.toContain('http.port');
+    expect(error.message).not.toContain('gateway.balance');
+  });
+
+  it('refuses a config-file section that is not an object', () => {
+    const file = configFile({ http: 8080, gateway: { jwt: 'secret' } });
+    const error = failure({ env: {}, file });
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toContain(`${file}: http must be a JSON object`);
+    expect(error.message).toContain(`${file}: gateway.jwt must be a JSON object`);
+    expect(failure({ env: {}, file: configFile([1]) }).message).toContain('(the file) must be a JSON object');
+  });
+
+  it('knows every key an option reads from the file', () => {
+    const file = configFile({ gateway: { jwt: { jwksUrl: 'https://idp/jwks' } }, watch: { changeLogSize: 5 } });
+    const config = loadConfig({ env: {}, file });
+    expect(config.gateway.jwt.jwksUrl).toBe('https://idp/jwks');
+    expect(config.watch.changeLogSize).toBe(5);
+  });
+
+  it('reads the body limit shared by every transport', () => {
+    expect(DEFAULTS.http.bodyLimitBytes).toBe(1024 * 1024);
+    expect(loadConfig({ env: { [ENV.bodyLimit]: '2048' } }).http.bodyLimitBytes).toBe(2_048);
+    expect(loadConfig({ env: {}, flags: { 'body-limit': '4096' } }).http.bodyLimitBytes).toBe(4_096);
+    expect(failure({ env: {}, flags: { 'body-limit': '0' } }).message).toContain('--body-limit');
+  });
+
   it('names a config file it cannot read or parse', () => {
     const missing = join(dir, 'missing.json');
     expect(failure({ env: {}, file: missing }).message).toContain(missing);
@@ -165,6 +209,6 @@ describe('loadConfig', () => {
 
   it('lets overrides win over every source', () => {
     const config = loadConfig({ env: { [ENV.port]: '2' }, flags: { port: '3' }, overrides: { http: { port: 0 } } });
-    expect(config.http).toEqual({ host: DEFAULTS.http.host, port: 0 });
+    expect(config.http).toEqual({ ...DEFAULTS.http, port: 0 });
   });
 });

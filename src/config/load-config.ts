@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { RegistryError } from '../errors/index.js';
 import { parseDuration } from '../wire/index.js';
-import { DEFAULTS } from './config.js';
+import { BALANCE_MODES, DEFAULTS, LOG_LEVELS, STORE_KINDS } from './config.js';
 import type { Config } from './config.js';
 import { ENV } from './env.js';
 
@@ -17,8 +17,6 @@ interface Option {
   parse: (raw: unknown) => unknown;
   help: string;
 }
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function text(raw: unknown): string {
   if (typeof raw !== 'string' || raw.length === 0) throw new Error('must be a non-empty string');
@@ -69,7 +67,20 @@ function fraction(raw: unknown): number {
 export const OPTIONS: readonly Option[] = [
   { path: 'http.host', flag: 'host', env: ENV.host, parse: text, help: 'address to listen on' },
   { path: 'http.port', flag: 'port', env: ENV.port, parse: port, help: 'port to listen on (0: any free port)' },
-  { path: 'store.kind', flag: 'store', env: ENV.store, parse: oneOf(['sqlite', 'memory']), help: 'sqlite | memory' },
+  {
+    path: 'http.bodyLimitBytes',
+    flag: 'body-limit',
+    env: ENV.bodyLimit,
+    parse: positiveInteger,
+    help: 'largest request body in bytes, for REST, seed and XML-RPC (default 1 MiB)',
+  },
+  {
+    path: 'store.kind',
+    flag: 'store',
+    env: ENV.store,
+    parse: oneOf(STORE_KINDS),
+    help: STORE_KINDS.join(' | '),
+  },
   { path: 'store.dataDir', flag: 'data-dir', env: ENV.dataDir, parse: text, help: 'folder of the sqlite store' },
   {
     path: 'leases.sweepIntervalMs',
@@ -153,8 +164,8 @@ export const OPTIONS: readonly Option[] = [
     path: 'gateway.balance',
     flag: 'gateway-balance',
     env: ENV.gatewayBalance,
-    parse: oneOf(['round-robin', 'weighted', 'least-outstanding']),
-    help: 'gateway balancer where metadata gateway.balance is unset: round-robin | weighted | least-outstanding',
+    parse: oneOf(BALANCE_MODES),
+    help: `gateway balancer where metadata gateway.balance is unset: ${BALANCE_MODES.join(' | ')}`,
   },
   {
     path: 'gateway.upstreamTimeoutMs',
@@ -206,6 +217,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     } catch (err) {
       throw new RegistryError('INVALID_ARGUMENT', `config file ${filePath}: ${(err as Error).message}`, { cause: err });
     }
+    // A misspelt key would otherwise leave its default in force without a word (issue #11).
+    for (const problem of shapeProblems(parsed, DEFAULTS as unknown as Record<string, unknown>, '')) {
+      problems.push(`${filePath}: ${problem}`);
+    }
     for (const option of OPTIONS) {
       const raw = getPath(parsed, option.path);
       if (raw !== undefined) apply(option, raw, `${filePath}: ${option.path}`);
@@ -232,6 +247,26 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       problems.push(`${source} ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * What is wrong with a config file's shape, one entry per key: keys Config does not have, and sections that are not
+ * objects (`"http": 3`), whose keys could not be read.
+ */
+function shapeProblems(value: unknown, shape: Record<string, unknown>, prefix: string): string[] {
+  if (!isObject(value)) return [`${prefix === '' ? '(the file)' : prefix} must be a JSON object`];
+  const problems: string[] = [];
+  for (const [key, child] of Object.entries(value)) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    const known = shape[key];
+    if (!Object.hasOwn(shape, key)) problems.push(`${path}: unknown key`);
+    else if (isObject(known)) problems.push(...shapeProblems(child, known, path));
+  }
+  return problems;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function getPath(value: unknown, path: string): unknown {

@@ -6,6 +6,7 @@ import { heldStore } from '../../test/fixtures/held-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { Registry, RegisterRequest, RegistryLogger } from './registry.js';
+import { CORE_OPTIONS } from '../../test/fixtures/core-options.js';
 
 const SWEEP_MS = 1_000;
 
@@ -32,11 +33,12 @@ async function harness(
     error: (_o, msg) => logs.push(msg),
   };
   const registry = await createRegistry({
+    ...CORE_OPTIONS,
     store: heldStore(),
     clock,
     autoSweep: false,
     logger,
-    leases: { sweepIntervalMs: SWEEP_MS, ...leases },
+    leases: { ...CORE_OPTIONS.leases, sweepIntervalMs: SWEEP_MS, ...leases },
   });
   const changes: ChangeEvent[] = [];
   registry.watch(undefined, (c) => changes.push(c));
@@ -128,12 +130,12 @@ describe('active checks in the registry', () => {
 
   it('serves the stored check states after a restart: what is served is what is stored', async () => {
     const store = heldStore();
-    const first = await createRegistry({ store, autoSweep: false });
+    const first = await createRegistry({ ...CORE_OPTIONS, store, autoSweep: false });
     await first.register(web('w1', { checks: [httpCheck] }));
     await first.register(web('w2', { checks: [httpCheck] }));
     for (const check of first.checksOf('web', 'w1')) await first.recordCheckResult(check, pass);
     await first.close();
-    const second = await createRegistry({ store, autoSweep: false });
+    const second = await createRegistry({ ...CORE_OPTIONS, store, autoSweep: false });
     expect(second.get('web', 'w1')).toMatchObject({ health: 'passing', checks: [{ status: 'passing', output: 'ok' }] });
     // Never checked: still hidden after the restart, and its first result still applies at once.
     expect(second.get('web', 'w2')).toMatchObject({ health: 'critical', checks: [{ output: 'not checked yet' }] });
@@ -227,14 +229,14 @@ describe('deregisterCriticalAfter', () => {
   it('keeps counting from when the instance turned critical across a registry restart', async () => {
     const store = heldStore();
     const clock = new ManualClock();
-    const first = await createRegistry({ store, clock, autoSweep: false });
+    const first = await createRegistry({ ...CORE_OPTIONS, store, clock, autoSweep: false });
     await first.register(web('w1', { checks: [httpCheck], deregisterCriticalAfter: '30s' }));
     for (const check of first.checksOf('web', 'w1')) await first.recordCheckResult(check, pass);
     for (let i = 0; i < 3; i++)
       for (const check of first.checksOf('web', 'w1')) await first.recordCheckResult(check, fail);
     clock.advance(20_000);
     await first.close();
-    const second = await createRegistry({ store, clock, autoSweep: false });
+    const second = await createRegistry({ ...CORE_OPTIONS, store, clock, autoSweep: false });
     clock.advance(11_000);
     await second.sweep();
     expect(() => second.get('web', 'w1')).toThrow(RegistryError);

@@ -33,6 +33,7 @@ import type { HeldStore } from '../../test/fixtures/held-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { RegisterRequest, Registry } from './registry.js';
+import { CORE_OPTIONS } from '../../test/fixtures/core-options.js';
 
 const NUM_RUNS = 150;
 
@@ -344,11 +345,12 @@ class World {
 
   async open(): Promise<void> {
     this.registry = await createRegistry({
+      ...CORE_OPTIONS,
       store: this.store,
       clock: this.clock,
       autoSweep: false,
       // Self-preservation needs ten leases: it stays out of a six-key world.
-      leases: { sweepIntervalMs: 1_000, selfPreservationMinimum: 100 },
+      leases: { ...CORE_OPTIONS.leases, sweepIntervalMs: 1_000, selfPreservationMinimum: 100 },
     });
     this.opened.push({ time: this.clock.now(), seq: this.ops.length });
     this.registry.watch(undefined, (event) => this.events.push(event));
@@ -735,7 +737,7 @@ class World {
       const stored = [...records.values()].filter((r) => r.service === service).map((r) => r.id);
       expect(listed, `list ${service}`).toEqual(stored.sort());
     }
-    const probe = await createRegistry({ store: this.store, clock: this.clock, autoSweep: false });
+    const probe = await createRegistry({ ...CORE_OPTIONS, store: this.store, clock: this.clock, autoSweep: false });
     try {
       expect(allPages(probe).map(withoutHeartbeat), 'a registry opened over the store serves the same').toEqual(
         view.map(withoutHeartbeat),

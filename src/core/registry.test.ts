@@ -5,6 +5,7 @@ import { heldStore } from '../../test/fixtures/held-store.js';
 import { ManualClock } from './clock.js';
 import { createRegistry } from './registry.js';
 import type { Registry, RegisterRequest } from './registry.js';
+import { CORE_OPTIONS } from '../../test/fixtures/core-options.js';
 
 const TTL_MS = 10_000;
 
@@ -21,7 +22,13 @@ interface Harness {
 async function harness(options: { store?: ReturnType<typeof heldStore>; clock?: ManualClock } = {}): Promise<Harness> {
   const clock = options.clock ?? new ManualClock();
   const store = options.store ?? heldStore();
-  const registry = await createRegistry({ store, clock, autoSweep: false, leases: { sweepIntervalMs: 1_000 } });
+  const registry = await createRegistry({
+    ...CORE_OPTIONS,
+    store,
+    clock,
+    autoSweep: false,
+    leases: { ...CORE_OPTIONS.leases, sweepIntervalMs: 1_000 },
+  });
   const changes: ChangeEvent[] = [];
   registry.watch(undefined, (change) => changes.push(change));
   return {

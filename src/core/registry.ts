@@ -43,12 +43,12 @@ import { checkInstanceId, checkReason, checkServiceName, checkStatus, normalizeR
 export interface LeaseOptions {
   /** How often the lease table is swept for lapsed leases. */
   sweepIntervalMs: number;
-  /** Self-preservation (see expiry-policy.ts): the fraction of leases lapsed at once that engages it (default 0.5). */
-  selfPreservationThreshold?: number;
-  /** The fewest lapsed leases that engage it (default 10). */
-  selfPreservationMinimum?: number;
-  /** How long it lasts at most while some leases still renew (default 15 minutes). */
-  selfPreservationMaxMs?: number;
+  /** Self-preservation (see expiry-policy.ts): the fraction of leases lapsed at once that engages it. */
+  selfPreservationThreshold: number;
+  /** The fewest lapsed leases that engage it. */
+  selfPreservationMinimum: number;
+  /** How long it lasts at most while some leases still renew. */
+  selfPreservationMaxMs: number;
 }
 
 export interface RegistryLogger {
@@ -60,9 +60,10 @@ export interface RegistryLogger {
 export interface RegistryOptions {
   store: Store;
   clock?: Clock;
-  leases?: LeaseOptions;
+  /** The `leases` slice of the configuration (config/ holds the defaults). */
+  leases: LeaseOptions;
   /** How many recent changes are kept for watchers that resume from an index. */
-  changeLogSize?: number;
+  changeLogSize: number;
   logger?: RegistryLogger;
   /** Start the sweep timer (tests with a manual clock call `sweep()` themselves). */
   autoSweep?: boolean;
@@ -150,8 +151,6 @@ export interface CheckSink {
   recordCheckResult(check: Omit<ScheduledCheck, 'spec'>, result: CheckResult): Promise<void>;
 }
 
-const DEFAULT_LEASES: LeaseOptions = { sweepIntervalMs: 1_000 };
-const DEFAULT_SELF_PRESERVATION = { threshold: 0.5, minimum: 10, maxMs: 15 * 60_000 };
 /** Refused writes rebuilt before giving up: only a key rewritten this often by others in between runs out. */
 const MAX_ATTEMPTS = 32;
 const NOOP_LOGGER: RegistryLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -215,19 +214,19 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     this.#logger = options.logger ?? NOOP_LOGGER;
     this.#applied = index;
     this.#feed = new ChangeFeed({
-      capacity: options.changeLogSize ?? 10_000,
+      capacity: options.changeLogSize,
       index,
       onError: (err) => {
         this.#logger.error({ err }, 'a change listener threw');
       },
     });
-    const leases = options.leases ?? DEFAULT_LEASES;
+    const { leases } = options;
     this.#expiry = new ExpiryPolicy({
       sweepIntervalMs: leases.sweepIntervalMs,
       selfPreservation: {
-        threshold: leases.selfPreservationThreshold ?? DEFAULT_SELF_PRESERVATION.threshold,
-        minimum: Math.max(1, leases.selfPreservationMinimum ?? DEFAULT_SELF_PRESERVATION.minimum),
-        maxMs: leases.selfPreservationMaxMs ?? DEFAULT_SELF_PRESERVATION.maxMs,
+        threshold: leases.selfPreservationThreshold,
+        minimum: Math.max(1, leases.selfPreservationMinimum),
+        maxMs: leases.selfPreservationMaxMs,
       },
     });
     const now = this.#clock.now();

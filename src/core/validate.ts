@@ -1,43 +1,39 @@
+import type { ValueError } from '@sinclair/typebox/errors';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { RegistryError } from '../errors/index.js';
 import type { CheckSpec, InstanceRecord } from '../store/index.js';
-import { INSTANCE_ID_PATTERN, INSTANCE_STATUSES, SERVICE_NAME_PATTERN, parseDuration } from '../wire/index.js';
+import {
+  INSTANCE_ID_PATTERN,
+  INSTANCE_STATUSES,
+  DURATION_DESCRIPTION,
+  InstanceRegistrationSchema,
+  LIMITS,
+  SERVICE_NAME_PATTERN,
+  parseDuration,
+} from '../wire/index.js';
 import type { CheckDefinition, InstanceRegistration, InstanceStatus } from '../wire/index.js';
 
 /**
- * The registry's own checks on what it is given. The REST API validates shapes with JSON schema first; these
- * rules hold for every transport (XML-RPC and the seed routes reach the core without that schema).
+ * The registry's own checks on what it is given, for every transport. Field by field, a registration is checked
+ * against the one schema in wire/ (the REST API's Fastify validation uses the same schema first); here are only the
+ * rules one field's schema cannot state: those spanning several fields, durations' ranges, parsable URLs and
+ * addresses, distinct check ids. Then the registration is normalized into record fields.
  */
 
 const SERVICE_NAME = new RegExp(SERVICE_NAME_PATTERN);
 const INSTANCE_ID = new RegExp(INSTANCE_ID_PATTERN);
 const MIN_TTL_MS = 1_000;
 const MAX_TTL_MS = 24 * 3_600_000;
-
-export const LIMITS = {
-  host: 253,
-  url: 1_024,
-  tags: 64,
-  tag: 256,
-  metadataKeys: 64,
-  metadataKey: 128,
-  metadataValue: 512,
-  endpoints: 32,
-  roles: 64,
-  zone: 128,
-  checks: 8,
-  checkId: 128,
-  reason: 512,
-} as const;
+const REGISTRATION = TypeCompiler.Compile(InstanceRegistrationSchema);
 
 /** Check timing bounds. Sub-second intervals are allowed for tests and local setups; production uses seconds. */
-export const CHECK_LIMITS = {
+const CHECK_LIMITS = {
   minIntervalMs: 100,
   maxIntervalMs: 24 * 3_600_000,
   minTimeoutMs: 10,
   defaultTimeoutMs: 5_000,
   defaultSuccessBefore: 1,
   defaultFailuresBefore: 3,
-  maxThreshold: 100,
   minDeregisterCriticalAfterMs: 1_000,
 } as const;
 
@@ -92,67 +88,83 @@ function fail(field: string, rule: string): never {
   throw new RegistryError('INVALID_ARGUMENT', `${field}: ${rule}`);
 }
 
-function checkString(value: unknown, field: string, max: number): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    fail(field, `must be a non-empty string of at most ${max} characters`);
+/** `/checks/0/http` as `checks[0].http`, the way the other messages name fields. */
+function fieldName(path: string): string {
+  return path
+    .split('/')
+    .slice(1)
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}
+
+/** A schema refusal in words: "Expected union value" says less than what the union takes. */
+function describe(error: ValueError): string {
+  let what = error.message;
+  if ('anyOf' in error.schema) {
+    const options = error.schema['anyOf'] as { const?: unknown }[];
+    what = options.every((option) => 'const' in option)
+      ? `must be one of ${options.map((option) => String(option.const)).join(', ')}`
+      : `must be a duration: ${DURATION_DESCRIPTION}`;
   }
-  return value;
+  return error.path === '' ? `registration: ${what}` : `${fieldName(error.path)}: ${what}`;
 }
 
-function checkStrings(value: unknown, field: string, limits: { count: number; each: number }): string[] {
-  if (value === undefined) return NONE;
-  if (!Array.isArray(value) || value.length > limits.count)
-    fail(field, `must be a list of at most ${limits.count} strings`);
-  return value.map((v, i) => checkString(v, `${field}[${i}]`, limits.each));
+/** Refuses what the registration schema refuses, naming the first field at fault. */
+function checkShape(body: unknown): asserts body is InstanceRegistration {
+  if (REGISTRATION.Check(body)) return;
+  const error = REGISTRATION.Errors(body).First();
+  throw new RegistryError('INVALID_ARGUMENT', error ? describe(error) : 'registration: is invalid');
 }
 
-/** Validates a registration and returns the record fields in a fixed key order (so equal inputs compare equal). */
-export function normalizeRegistration(service: string, id: string, body: InstanceRegistration): RecordFields {
-  const fields: RecordFields = {
-    service: checkServiceName(service),
-    id: checkInstanceId(id),
-    host: checkString(body.host, 'host', LIMITS.host),
-    port: checkPort(body.port),
-    endpoints: checkEndpoints(body.endpoints),
-    status: body.status === undefined ? 'UP' : checkStatus(body.status),
-    tags: checkStrings(body.tags, 'tags', { count: LIMITS.tags, each: LIMITS.tag }),
-    metadata: checkMetadata(body.metadata),
-    weight: checkWeight(body.weight),
-    authorizedRoles: checkStrings(body.authorizedRoles, 'authorizedRoles', { count: LIMITS.roles, each: LIMITS.tag }),
+/**
+ * Validates a registration (any value: transports other than REST reach here without a schema) and returns the
+ * record fields in a fixed key order, with defaults filled in (so equal inputs compare equal).
+ */
+export function normalizeRegistration(service: string, id: string, body: unknown): RecordFields {
+  // Names first, then the body: a refusal names the first field at fault in this order.
+  const names = [checkServiceName(service), checkInstanceId(id)] as const;
+  checkShape(body);
+  const record: RecordFields = {
+    service: names[0],
+    id: names[1],
+    host: body.host,
+    port: body.port,
+    endpoints: body.endpoints?.map(({ type, url }) => ({ type, url })) ?? NONE,
+    status: body.status ?? 'UP',
+    tags: body.tags ? [...body.tags] : NONE,
+    metadata: body.metadata === undefined ? NO_METADATA : sortedMetadata(body.metadata),
+    weight: body.weight ?? 100,
+    authorizedRoles: body.authorizedRoles ? [...body.authorizedRoles] : NONE,
   };
-  if (body.url !== undefined) {
-    const url = checkString(body.url, 'url', LIMITS.url);
-    if (!url.startsWith('/')) fail('url', 'must be a path prefix starting with "/" (such as "/tickets")');
-    fields.url = url;
-  }
-  if (body.zone !== undefined) fields.zone = checkString(body.zone, 'zone', LIMITS.zone);
+  if (body.url !== undefined) record.url = body.url;
+  if (body.zone !== undefined) record.zone = body.zone;
   if (body.ttl !== undefined) {
     const ttlMs = parseDuration(body.ttl, 'ttl');
     if (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS) fail('ttl', 'must be between 1s and 24h');
-    fields.ttlMs = ttlMs;
+    record.ttlMs = ttlMs;
   }
   if (body.deregisterAfter !== undefined) {
-    if (fields.ttlMs === undefined) fail('deregisterAfter', 'needs a ttl');
+    if (record.ttlMs === undefined) fail('deregisterAfter', 'needs a ttl');
     const ms = parseDuration(body.deregisterAfter, 'deregisterAfter');
-    if (ms < fields.ttlMs || ms > 30 * MAX_TTL_MS)
+    if (ms < record.ttlMs || ms > 30 * MAX_TTL_MS)
       fail('deregisterAfter', 'must be at least the ttl and at most 30 days');
-    fields.deregisterAfterMs = ms;
+    record.deregisterAfterMs = ms;
   }
   if (body.checks !== undefined) {
     const checks = checkChecks(body.checks);
-    if (checks.length > 0) fields.checks = checks;
+    if (checks.length > 0) record.checks = checks;
   }
   if (body.deregisterCriticalAfter !== undefined) {
-    if (fields.ttlMs === undefined && fields.checks === undefined) {
+    if (record.ttlMs === undefined && record.checks === undefined) {
       fail('deregisterCriticalAfter', 'needs a ttl or checks (nothing else can make the instance critical)');
     }
     const ms = parseDuration(body.deregisterCriticalAfter, 'deregisterCriticalAfter');
     if (ms < CHECK_LIMITS.minDeregisterCriticalAfterMs || ms > 30 * MAX_TTL_MS) {
       fail('deregisterCriticalAfter', 'must be between 1s and 30 days');
     }
-    fields.deregisterCriticalAfterMs = ms;
+    record.deregisterCriticalAfterMs = ms;
   }
-  return fields;
+  return record;
 }
 
 /** A maintenance reason: optional, at most 512 characters. */
@@ -163,10 +175,8 @@ export function checkReason(value: unknown): string {
   return value;
 }
 
-function checkChecks(value: unknown): CheckSpec[] {
-  if (!Array.isArray(value) || value.length > LIMITS.checks)
-    fail('checks', `must be a list of at most ${LIMITS.checks} checks`);
-  const specs = value.map((c: unknown, i) => checkCheck(c, `checks[${i}]`));
+function checkChecks(definitions: CheckDefinition[]): CheckSpec[] {
+  const specs = definitions.map((definition, i) => checkCheck(definition, `checks[${i}]`));
   const ids = new Set<string>();
   for (const spec of specs) {
     if (ids.has(spec.id)) fail('checks', `two checks are named "${spec.id}": give them distinct ids`);
@@ -175,16 +185,12 @@ function checkChecks(value: unknown): CheckSpec[] {
   return specs;
 }
 
-function checkCheck(value: unknown, field: string): CheckSpec {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(field, 'must be an object such as { "http": "http://host:port/health", "interval": "10s" }');
-  }
-  // The REST schema checks shapes, but other transports reach here without it: trust nothing.
-  const def = value as Partial<CheckDefinition>;
+function checkCheck(def: CheckDefinition, field: string): CheckSpec {
+  // The schema's oneOf says this to JSON Schema validators; TypeBox's check does not read oneOf.
   if ((def.http === undefined) === (def.tcp === undefined)) fail(field, 'needs exactly one of "http" or "tcp"');
   const kind = def.http === undefined ? 'tcp' : 'http';
-  const target = kind === 'http' ? checkHttpTarget(def.http, `${field}.http`) : checkTcpTarget(def.tcp, `${field}.tcp`);
-  if (def.interval === undefined) fail(`${field}.interval`, 'is required (e.g. "10s")');
+  const target =
+    def.http === undefined ? checkTcpTarget(def.tcp ?? '', `${field}.tcp`) : checkHttpTarget(def.http, `${field}.http`);
   const intervalMs = parseDuration(def.interval, `${field}.interval`);
   if (intervalMs < CHECK_LIMITS.minIntervalMs || intervalMs > CHECK_LIMITS.maxIntervalMs) {
     fail(`${field}.interval`, 'must be between 100ms and 24h');
@@ -197,18 +203,17 @@ function checkCheck(value: unknown, field: string): CheckSpec {
       fail(`${field}.timeout`, 'must be between 10ms and the interval');
   }
   return {
-    id: def.id === undefined ? `${kind}:${target}` : checkString(def.id, `${field}.id`, LIMITS.checkId),
+    id: def.id ?? `${kind}:${target}`,
     kind,
     target,
     intervalMs,
     timeoutMs,
-    successBefore: checkThreshold(def.successBefore, `${field}.successBefore`, CHECK_LIMITS.defaultSuccessBefore),
-    failuresBefore: checkThreshold(def.failuresBefore, `${field}.failuresBefore`, CHECK_LIMITS.defaultFailuresBefore),
+    successBefore: def.successBefore ?? CHECK_LIMITS.defaultSuccessBefore,
+    failuresBefore: def.failuresBefore ?? CHECK_LIMITS.defaultFailuresBefore,
   };
 }
 
-function checkHttpTarget(value: unknown, field: string): string {
-  const text = checkString(value, field, LIMITS.url);
+function checkHttpTarget(text: string, field: string): string {
   let url: URL;
   try {
     url = new URL(text);
@@ -219,8 +224,7 @@ function checkHttpTarget(value: unknown, field: string): string {
   return text;
 }
 
-function checkTcpTarget(value: unknown, field: string): string {
-  const text = checkString(value, field, LIMITS.host + 8);
+function checkTcpTarget(text: string, field: string): string {
   const at = text.lastIndexOf(':');
   const host = text.slice(0, at);
   const port = Number(text.slice(at + 1));
@@ -230,57 +234,11 @@ function checkTcpTarget(value: unknown, field: string): string {
   return text;
 }
 
-function checkThreshold(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > CHECK_LIMITS.maxThreshold) {
-    fail(field, `must be an integer from 1 to ${CHECK_LIMITS.maxThreshold}`);
-  }
-  return value;
-}
-
-function checkPort(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65_535) {
-    fail('port', 'must be an integer from 1 to 65535');
-  }
-  return value;
-}
-
-function checkWeight(value: unknown): number {
-  if (value === undefined) return 100;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1_000) {
-    fail('weight', 'must be an integer from 1 to 1000');
-  }
-  return value;
-}
-
-function checkEndpoints(value: unknown): InstanceRecord['endpoints'] {
-  if (value === undefined) return NONE;
-  if (!Array.isArray(value) || value.length > LIMITS.endpoints) {
-    fail('endpoints', `must be a list of at most ${LIMITS.endpoints} {type, url} objects`);
-  }
-  return value.map((e: unknown, i) => {
-    if (typeof e !== 'object' || e === null) fail(`endpoints[${i}]`, 'must be an object {type, url}');
-    const { type, url } = e as Record<string, unknown>;
-    return {
-      type: checkString(type, `endpoints[${i}].type`, 64),
-      url: checkString(url, `endpoints[${i}].url`, LIMITS.url),
-    };
-  });
-}
-
-function checkMetadata(value: unknown): Record<string, string> {
-  if (value === undefined) return NO_METADATA;
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    fail('metadata', 'must be an object of strings');
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > LIMITS.metadataKeys) fail('metadata', `must have at most ${LIMITS.metadataKeys} keys`);
+/** Metadata in key order, so two registrations that say the same compare equal. */
+function sortedMetadata(metadata: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, v] of entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    checkString(key, 'metadata key', LIMITS.metadataKey);
-    if (typeof v !== 'string' || v.length > LIMITS.metadataValue) {
-      fail(`metadata.${key}`, `must be a string of at most ${LIMITS.metadataValue} characters`);
-    }
-    out[key] = v;
+  for (const [key, value] of Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    out[key] = value;
   }
   return out;
 }

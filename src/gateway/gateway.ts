@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { DEFAULTS, GATEWAY_COMMAND_PORT } from '../config/index.js';
 import { RegistryClient } from '../sdk/index.js';
 import type { WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
@@ -38,13 +39,16 @@ export interface GatewayOptions {
   token?: string;
   /** Default `127.0.0.1`. */
   host?: string;
-  /** Default 8080; 0 takes any free port. */
+  /** Default 8080 (`GATEWAY_COMMAND_PORT`); 0 takes any free port. */
   port?: number;
-  /** Also route `/{service}/…` to every service. Default false. */
+  /** Also route `/{service}/…` to every service. Default: the configuration's `gateway.routeByName` (false). */
   routeByName?: boolean;
-  /** Balancer of services whose instances do not set `metadata["gateway.balance"]`. Default round-robin. */
+  /** Balancer of services whose instances do not set `metadata["gateway.balance"]`. Default: `gateway.balance`. */
   balance?: BalanceStrategy;
-  /** How long an instance may take to start answering, and at most between two body chunks. Default 60 s. */
+  /**
+   * How long an instance may take to start answering, and at most between two body chunks. Default: the
+   * configuration's `gateway.upstreamTimeoutMs` (60 s).
+   */
   upstreamTimeoutMs?: number;
   /** How long connecting to an instance may take. Default 5 s (never above the upstream timeout). */
   connectTimeoutMs?: number;
@@ -103,13 +107,13 @@ const ADMIN_PAGES: Readonly<Partial<Record<string, 'routes' | 'metrics' | 'healt
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: 'silent' });
-  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULTS.gateway.upstreamTimeoutMs;
   const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 5_000, upstreamTimeoutMs);
   const verifier = createRoleVerifier(options.jwt ?? {});
   const feed = options.feed ?? registryFeed(options);
   const table = new RouteTable({
-    routeByName: options.routeByName ?? false,
-    balance: options.balance ?? 'round-robin',
+    routeByName: options.routeByName ?? DEFAULTS.gateway.routeByName,
+    balance: options.balance ?? DEFAULTS.gateway.balance,
     pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance ?? 256 },
   });
   const counters = new GatewayCounters();
@@ -225,12 +229,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   server.keepAliveTimeout = 72_000;
   server.headersTimeout = 60_000;
 
-  const host = options.host ?? '127.0.0.1';
+  const host = options.host ?? DEFAULTS.http.host;
+  const listenPort = options.port ?? GATEWAY_COMMAND_PORT;
   try {
     await waitAtMost(ready, options.readyTimeoutMs ?? 5_000);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 8080, host, () => {
+      server.listen(listenPort, host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -241,7 +246,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw err;
   }
   const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 8080);
+  const port = typeof address === 'object' && address !== null ? address.port : listenPort;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shown}:${port}`;
   logger.info({ url, routes: table.view().routes.length }, 'switchboard gateway listening');

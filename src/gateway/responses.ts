@@ -2,12 +2,10 @@
  * The gateway's own answers: every error is the registry's JSON error body (`{ statusCode, code, error, message }`)
  * with a code from errors/codes.ts, and carries the request's X-Request-Id.
  */
-import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERROR_CODES } from '../errors/index.js';
+import { errorBody, reasonOf } from '../errors/index.js';
 import type { ErrorCode } from '../errors/index.js';
-import type { ErrorBody } from '../wire/index.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -17,10 +15,9 @@ export interface GatewayError {
   message: string;
 }
 
-function errorJson({ code, message }: GatewayError): { status: number; body: string } {
-  const status = ERROR_CODES[code].http;
-  const body: ErrorBody = { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message };
-  return { status, body: JSON.stringify(body) };
+function errorJson(error: GatewayError): { status: number; body: string } {
+  const body = errorBody(error);
+  return { status: body.statusCode, body: JSON.stringify(body) };
 }
 
 /** Answers an error; when the upstream's answer has already begun, the connection is cut instead. */
@@ -62,7 +59,7 @@ export function writeRawError(socket: Duplex, error: GatewayError, requestId: st
   if (socket.destroyed) return;
   const { status, body } = errorJson(error);
   const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    `HTTP/1.1 ${status} ${reasonOf(status)}`,
     `content-type: ${JSON_TYPE}`,
     `content-length: ${Buffer.byteLength(body)}`,
     `x-request-id: ${requestId}`,

@@ -2,31 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Instance } from '../wire/index.js';
 import { RouteTable, normalizePrefix, upstreamPath } from './route-table.js';
 import type { RouteFeedEvent, RouteTableOptions } from './route-table.js';
+import type { Upstream } from './upstream.js';
+import { contractInstance, describeDiscoveryContract } from '../balancing/discovery.contract.js';
+import type { DiscoverySubject } from '../balancing/discovery.contract.js';
 
 let index = 0;
 
-function instance(service: string, id: string, fields: Partial<Instance> = {}): Instance {
-  index += 1;
-  return {
-    id,
-    service,
-    host: '127.0.0.1',
-    port: 9000 + index,
-    endpoints: [],
-    status: 'UP',
-    health: 'passing',
-    tags: [],
-    metadata: {},
-    weight: 100,
-    authorizedRoles: [],
-    registeredAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    lastHeartbeat: '2026-01-01T00:00:00.000Z',
-    createIndex: index,
-    modifyIndex: index,
-    ...fields,
-  };
-}
+const instance = contractInstance;
 
 const tables: RouteTable[] = [];
 
@@ -225,4 +207,33 @@ describe('normalizePrefix', () => {
     expect(normalizePrefix('tickets')).toBeUndefined();
     expect(normalizePrefix(undefined)).toBeUndefined();
   });
+});
+
+describeDiscoveryContract('gateway RouteTable', (balance): DiscoverySubject => {
+  const t = new RouteTable({
+    routeByName: true,
+    balance,
+    pool: { upstreamTimeoutMs: 1_000, connectTimeoutMs: 1_000, maxConnections: 4 },
+  });
+  const pick = (service: string): Upstream | undefined => t.match(`/${service}`)?.balancer.pick();
+  return {
+    feed: (event) => {
+      t.apply(event);
+      return Promise.resolve();
+    },
+    eligible: (service) => Promise.resolve((t.match(`/${service}`)?.eligible ?? []).map((u) => u.instance.id)),
+    pick: (service) => Promise.resolve(pick(service)?.instance.id),
+    hold: (service) => {
+      const upstream = pick(service);
+      if (!upstream) return Promise.reject(new Error(`no instance of ${service}`));
+      upstream.outstanding += 1;
+      return Promise.resolve({
+        id: upstream.instance.id,
+        release: () => {
+          upstream.outstanding -= 1;
+        },
+      });
+    },
+    close: () => t.close(),
+  };
 });

@@ -15,9 +15,11 @@
  * Changes are applied at once and the prefix index is rebuilt lazily on the next lookup, so a burst of events (a
  * snapshot of thousands of instances) costs one rebuild.
  */
+import { InstanceCache, compare, inMaintenance, isBalanceStrategy, isEligible } from '../balancing/index.js';
+import type { CacheEvent } from '../balancing/index.js';
 import type { WatchEvent } from '../sdk/index.js';
 import type { Instance } from '../wire/index.js';
-import { createBalancer, isBalanceStrategy } from './balancer.js';
+import { keepBalancer } from './balancer.js';
 import type { BalanceStrategy, Balancer } from './balancer.js';
 import { Upstream } from './upstream.js';
 import type { PoolOptions } from './upstream.js';
@@ -43,8 +45,6 @@ export interface Route {
   readonly eligible: readonly Upstream[];
   /** Roles of which a caller needs one; undefined when the service is open. */
   readonly authorizedRoles: ReadonlySet<string> | undefined;
-  /** The eligible instances' weights the balancer was built with. */
-  readonly weights: readonly number[];
 }
 
 export interface RouteTableOptions {
@@ -95,8 +95,8 @@ export interface RouteTableView {
 }
 
 interface ServiceState {
-  instances: Map<string, Instance>;
-  upstreams: Map<string, Upstream>;
+  instances: ReadonlyMap<string, Instance>;
+  upstreams: ReadonlyMap<string, Upstream>;
 }
 
 interface Claim {
@@ -107,14 +107,22 @@ interface Claim {
 
 export class RouteTable {
   readonly #options: RouteTableOptions;
-  readonly #services = new Map<string, ServiceState>();
+  /** The instances, kept by the shared watch-fed cache; the upstreams live beside it, one per instance. */
+  readonly #cache = new InstanceCache({
+    put: (instance) => {
+      this.#put(instance);
+    },
+    remove: (instance) => {
+      this.#remove(instance);
+    },
+  });
+  readonly #upstreams = new Map<string, Map<string, Upstream>>();
   #routes = new Map<string, Route>();
   #root: Route | undefined;
   /** Most path segments of any prefix: a lookup tries no deeper. */
   #depth = 0;
   #conflicts: RouteConflict[] = [];
   #dirty = false;
-  #index = 0;
   /** Scratch space for a lookup's candidate prefix ends (lookups are synchronous, so one is enough). */
   #cuts = new Int32Array(8);
 
@@ -124,27 +132,12 @@ export class RouteTable {
 
   /** The registry index of the last snapshot or event applied. */
   get index(): number {
-    return this.#index;
+    return this.#cache.index;
   }
 
-  /** Applies one event of the watch. */
-  apply(event: RouteFeedEvent): void {
-    switch (event.type) {
-      case 'snapshot':
-        this.#reset(event.instances);
-        break;
-      case 'deregistered':
-      case 'expired':
-        this.#remove(event.instance);
-        break;
-      case 'registered':
-      case 'updated':
-      case 'status':
-      case 'health':
-        this.#put(event.instance);
-        break;
-    }
-    if (event.index > this.#index || event.type === 'snapshot') this.#index = event.index;
+  /** Applies one event of the watch (a `RouteFeedEvent`). */
+  apply(event: CacheEvent): void {
+    this.#cache.apply(event);
     this.#dirty = true;
   }
 
@@ -187,9 +180,9 @@ export class RouteTable {
     if (this.#dirty) this.#rebuild();
     const all = [...this.#routes.values()];
     if (this.#root) all.push(this.#root);
-    all.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+    all.sort((a, b) => compare(a.prefix, b.prefix));
     return {
-      index: this.#index,
+      index: this.#cache.index,
       routes: all.map((route) => ({
         prefix: route.prefix,
         service: route.service,
@@ -206,57 +199,46 @@ export class RouteTable {
   /** Every upstream of every instance (for metrics). */
   upstreams(): Upstream[] {
     const all: Upstream[] = [];
-    for (const state of this.#services.values()) all.push(...state.upstreams.values());
+    for (const upstreams of this.#upstreams.values()) all.push(...upstreams.values());
     return all;
   }
 
   /** Closes every pool at once. */
   async close(): Promise<void> {
     const closing = this.upstreams().map((u) => u.destroy());
-    this.#services.clear();
+    this.#upstreams.clear();
     this.#routes = new Map();
     this.#root = undefined;
     await Promise.all(closing);
   }
 
-  #reset(instances: readonly Instance[]): void {
-    const seen = new Set<string>();
-    for (const instance of instances) {
-      this.#put(instance);
-      seen.add(`${instance.service}\0${instance.id}`);
-    }
-    for (const [service, state] of this.#services) {
-      for (const instance of [...state.instances.values()]) {
-        if (!seen.has(`${service}\0${instance.id}`)) this.#remove(instance);
-      }
-    }
-  }
-
+  /** Gives a new instance its upstream, and a moved one a new upstream; one at the same address keeps its own. */
   #put(instance: Instance): void {
-    let state = this.#services.get(instance.service);
-    if (!state) {
-      state = { instances: new Map(), upstreams: new Map() };
-      this.#services.set(instance.service, state);
-    }
-    state.instances.set(instance.id, instance);
-    const upstream = state.upstreams.get(instance.id);
+    const upstreams = this.#upstreams.get(instance.service) ?? new Map<string, Upstream>();
+    this.#upstreams.set(instance.service, upstreams);
+    const upstream = upstreams.get(instance.id);
     if (upstream?.host === instance.host && upstream.port === instance.port) {
       upstream.instance = instance;
       return;
     }
     if (upstream) void upstream.close();
-    state.upstreams.set(instance.id, new Upstream(instance, this.#options.pool));
+    upstreams.set(instance.id, new Upstream(instance, this.#options.pool));
   }
 
-  #remove(instance: Pick<Instance, 'service' | 'id'>): void {
-    const state = this.#services.get(instance.service);
-    if (!state) return;
-    state.instances.delete(instance.id);
-    const upstream = state.upstreams.get(instance.id);
-    state.upstreams.delete(instance.id);
+  #remove(instance: Instance): void {
+    const upstreams = this.#upstreams.get(instance.service);
+    const upstream = upstreams?.get(instance.id);
+    upstreams?.delete(instance.id);
+    if (upstreams?.size === 0) this.#upstreams.delete(instance.service);
     // Requests under way finish; no new one is sent to it.
     if (upstream) void upstream.close();
-    if (state.instances.size === 0) this.#services.delete(instance.service);
+  }
+
+  #state(service: string): ServiceState {
+    return {
+      instances: this.#cache.services.get(service) ?? new Map<string, Instance>(),
+      upstreams: this.#upstreams.get(service) ?? new Map<string, Upstream>(),
+    };
   }
 
   #rebuild(): void {
@@ -269,7 +251,8 @@ export class RouteTable {
       if (!found) list.push((found = { service, byUrl: [], byName: false }));
       return found;
     };
-    for (const [service, state] of this.#services) {
+    for (const service of this.#cache.services.keys()) {
+      const state = this.#state(service);
       for (const upstream of state.upstreams.values()) {
         const prefix = normalizePrefix(upstream.instance.url);
         if (prefix !== undefined) claim(prefix, service).byUrl.push(upstream);
@@ -291,7 +274,7 @@ export class RouteTable {
       if (list.length > 1) {
         conflicts.push({ prefix, services: list.map((c) => c.service).sort(compare), routedTo: chosen.service });
       }
-      const state = this.#services.get(chosen.service) as ServiceState;
+      const state = this.#state(chosen.service);
       const members = chosen.byName ? [...state.upstreams.values()] : chosen.byUrl;
       members.sort((a, b) => compare(a.instance.id, b.instance.id));
       const source: RouteSource = chosen.byUrl.length > 0 ? (chosen.byName ? 'url+name' : 'url') : 'name';
@@ -318,12 +301,7 @@ export class RouteTable {
     const settings = serviceSettings(state.instances, this.#options.balance);
     const eligible = members.filter((u) => isEligible(u.instance));
     // Keep the balancer (its rotation and weights) across changes that leave its instances and weights as they were.
-    const reuse =
-      old?.service === service &&
-      old.balancer.strategy === settings.balance &&
-      old.eligible.length === eligible.length &&
-      old.eligible.every((u, i) => u === eligible[i] && u.instance.weight === old.weights[i]);
-    const balancer = reuse ? old.balancer : createBalancer(settings.balance, eligible);
+    const balancer = keepBalancer(old?.service === service ? old.balancer : undefined, settings.balance, eligible);
     return {
       prefix,
       service,
@@ -333,7 +311,6 @@ export class RouteTable {
       members,
       eligible,
       authorizedRoles: settings.roles,
-      weights: eligible.map((u) => u.instance.weight),
     };
   }
 }
@@ -343,14 +320,6 @@ export function upstreamPath(route: Route, target: string): string {
   if (!route.stripPrefix || route.prefix === '/') return target;
   const rest = target.slice(route.prefix.length);
   return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
-}
-
-export function isEligible(instance: Instance): boolean {
-  return instance.status === 'UP' && instance.health !== 'critical' && !inMaintenance(instance);
-}
-
-function inMaintenance(instance: Instance): boolean {
-  return instance.maintenance?.enabled === true;
 }
 
 function serviceSettings(
@@ -384,10 +353,6 @@ function segments(prefix: string): number {
   let n = 0;
   for (let i = 0; i < prefix.length; i++) if (prefix.charCodeAt(i) === 47) n++;
   return n;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function instanceView(upstream: Upstream, eligible: boolean): RouteInstanceView {

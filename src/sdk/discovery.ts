@@ -7,14 +7,15 @@
  * - The cache is never emptied because the registry is unreachable: the last known instances keep being served,
  *   and `stale` says so until the watch is connected again.
  */
-import { RegistryError } from '../errors/index.js';
+import { InstanceCache, keepOrCreateBalancer } from '../balancing/index.js';
+import type { Balancer, BalancerAccess, PickStrategy } from '../balancing/index.js';
+import { RegistryError, UnavailableError } from '../errors/index.js';
 import type { Instance } from '../wire/index.js';
-import { UnavailableError } from './errors.js';
 import type { RegistryClient } from './registry-client.js';
 import type { WatchEvent, WatchStatus } from './watch.js';
 
 /** How `pick` chooses among a service's healthy instances. */
-export type DiscoveryStrategy = 'round-robin' | 'random' | 'weighted' | 'least-outstanding';
+export type DiscoveryStrategy = PickStrategy;
 
 export interface DiscoveryOptions {
   /** Default `round-robin`. `weighted` follows each instance's `weight`; `least-outstanding` the calls in flight. */
@@ -38,19 +39,18 @@ export type DiscoveryListener = (change: DiscoveryChange) => void;
 interface Entry {
   readonly service: string;
   readonly controller: AbortController;
-  /** Every instance, whatever its status, by id. */
-  readonly instances: Map<string, Instance>;
+  /** Every instance, whatever its status (the cache the gateway's route table uses too). */
+  readonly cache: InstanceCache;
   /** The healthy ones, ordered by id; rebuilt after each change. */
-  healthy: Instance[];
+  healthy: readonly Instance[];
+  /** Over `healthy`; kept across changes that leave the healthy instances and their weights as they were. */
+  balancer: Balancer<Instance> | undefined;
   loaded: boolean;
   connected: boolean;
   /** Why the watch could not connect (or failed for good). */
   error: unknown;
   /** Callers of a service whose first answer has not come yet. */
   waiting: { resolve: () => void; reject: (err: unknown) => void }[];
-  next: number;
-  /** Smooth weighted round-robin: each instance's current weight. */
-  weights: Map<string, number>;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -75,6 +75,15 @@ export class Discovery implements Disposable {
   readonly #outstanding = new Map<string, number>();
   /** Epoch ms until which an instance is skipped, per `service\0id`. */
   readonly #coolUntil = new Map<string, number>();
+  /** While a pick runs: skip instances cooling down (see `#choose`), as of `#now`. */
+  #warmOnly = true;
+  #now = 0;
+  readonly #access: BalancerAccess<Instance> = {
+    key: (instance) => instance.id,
+    weight: (instance) => instance.weight,
+    outstanding: (instance) => this.#outstanding.get(keyOf(instance)) ?? 0,
+    available: (instance) => !this.#warmOnly || (this.#coolUntil.get(keyOf(instance)) ?? 0) <= this.#now,
+  };
   #closed = false;
 
   constructor(client: RegistryClient, options: DiscoveryOptions = {}) {
@@ -113,7 +122,7 @@ export class Discovery implements Disposable {
    */
   async pick(service: string): Promise<Instance> {
     const entry = await this.#loaded(service);
-    const instance = this.#choose(entry, new Set());
+    const instance = this.#choose(entry);
     if (!instance) throw new UnavailableError(`service ${service} has no healthy instance`);
     if (this.#strategy === 'least-outstanding') this.#acquire(instance);
     return instance;
@@ -139,7 +148,7 @@ export class Discovery implements Disposable {
    */
   async call<T>(service: string, fn: (instance: Instance) => Promise<T>): Promise<T> {
     const entry = await this.#loaded(service);
-    const instance = this.#choose(entry, new Set());
+    const instance = this.#choose(entry);
     if (!instance) throw new UnavailableError(`service ${service} has no healthy instance`);
     this.#acquire(instance);
     try {
@@ -160,17 +169,19 @@ export class Discovery implements Disposable {
     const entry = await this.#loaded(service);
     const method = (init.method ?? 'GET').toUpperCase();
     const retryable = IDEMPOTENT.has(method) && replayable(init.body);
-    const tried = new Set<string>();
+    // At most two attempts: the second one avoids the instance the first one could not connect to.
+    let failed: Instance | undefined;
     for (;;) {
-      const instance = this.#choose(entry, tried);
+      const instance = this.#choose(entry, failed);
       if (!instance) {
         throw new UnavailableError(
-          tried.size === 0
+          failed === undefined
             ? `service ${service} has no healthy instance`
             : `service ${service} has no other instance to retry on`,
         );
       }
-      tried.add(instance.id);
+      const retry = failed !== undefined;
+      failed = instance;
       const url = this.#baseUrl(instance) + (path.startsWith('/') ? path : `/${path}`);
       this.#acquire(instance);
       try {
@@ -178,7 +189,7 @@ export class Discovery implements Disposable {
       } catch (err) {
         if (init.signal?.aborted) throw err;
         this.#coolUntil.set(keyOf(instance), Date.now() + this.#coolDownMs);
-        if (!retryable || tried.size > 1 || entry.healthy.length <= 1) {
+        if (!retryable || retry || entry.healthy.length <= 1) {
           throw new UnavailableError(`${method} ${url} failed: ${describe(err)}`, { cause: err });
         }
       } finally {
@@ -241,14 +252,13 @@ export class Discovery implements Disposable {
     const entry: Entry = {
       service,
       controller: new AbortController(),
-      instances: new Map(),
+      cache: new InstanceCache(),
       healthy: [],
+      balancer: undefined,
       loaded: false,
       connected: false,
       error: undefined,
       waiting: [],
-      next: 0,
-      weights: new Map(),
     };
     this.#entries.set(service, entry);
     const events = this.#client.watch(service, {
@@ -281,26 +291,12 @@ export class Discovery implements Disposable {
   }
 
   #apply(entry: Entry, event: WatchEvent): void {
-    switch (event.type) {
-      case 'snapshot':
-        entry.instances.clear();
-        for (const instance of event.instances) entry.instances.set(instance.id, instance);
-        break;
-      case 'registered':
-      case 'updated':
-      case 'status':
-      case 'health':
-        entry.instances.set(event.instance.id, event.instance);
-        break;
-      case 'deregistered':
-      case 'expired':
-        entry.instances.delete(event.instance.id);
-        break;
-    }
-    entry.healthy = [...entry.instances.values()]
-      .filter(isHealthy)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const id of entry.weights.keys()) if (!entry.instances.has(id)) entry.weights.delete(id);
+    entry.cache.apply(event);
+    entry.healthy = entry.cache.eligible(entry.service);
+    entry.balancer = keepOrCreateBalancer(entry.balancer, this.#strategy, {
+      items: entry.healthy,
+      access: this.#access,
+    });
     entry.error = undefined;
     if (!entry.loaded) {
       entry.loaded = true;
@@ -328,75 +324,27 @@ export class Discovery implements Disposable {
     for (const w of waiting) w.reject(err);
   }
 
-  /** One healthy instance not in `exclude`, preferring those not cooling down after a failed connection. */
-  #choose(entry: Entry, exclude: ReadonlySet<string>): Instance | undefined {
-    const now = Date.now();
-    const candidates = exclude.size === 0 ? entry.healthy : entry.healthy.filter((i) => !exclude.has(i.id));
-    const warm = candidates.filter((i) => (this.#coolUntil.get(keyOf(i)) ?? 0) <= now);
+  /** One healthy instance other than `avoid`, preferring those not cooling down after a failed connection. */
+  #choose(entry: Entry, avoid?: Instance): Instance | undefined {
+    const balancer = entry.balancer;
+    if (!balancer) return undefined;
+    this.#now = Date.now();
+    this.#warmOnly = true;
+    const warm = balancer.pick(avoid);
+    if (warm) return warm;
     // When every instance is cooling down, trying one beats failing outright.
-    const list = warm.length > 0 ? warm : candidates;
-    if (list.length === 0) return undefined;
-    switch (this.#strategy) {
-      case 'round-robin':
-        return list[entry.next++ % list.length];
-      case 'random':
-        return list[Math.floor(Math.random() * list.length)];
-      case 'weighted':
-        return smoothWeighted(entry, list);
-      case 'least-outstanding':
-        return this.#leastOutstanding(entry, list);
+    this.#warmOnly = false;
+    try {
+      return balancer.pick(avoid);
+    } finally {
+      this.#warmOnly = true;
     }
-  }
-
-  /** The instance with the fewest calls in flight; ties go round-robin so an idle service still spreads load. */
-  #leastOutstanding(entry: Entry, list: Instance[]): Instance {
-    const start = entry.next++ % list.length;
-    let best = list[start] as Instance;
-    let fewest = this.#outstanding.get(keyOf(best)) ?? 0;
-    for (let k = 1; k < list.length && fewest > 0; k++) {
-      const instance = list[(start + k) % list.length] as Instance;
-      const count = this.#outstanding.get(keyOf(instance)) ?? 0;
-      if (count < fewest) {
-        best = instance;
-        fewest = count;
-      }
-    }
-    return best;
   }
 
   #acquire(instance: Instance): void {
     const key = keyOf(instance);
     this.#outstanding.set(key, (this.#outstanding.get(key) ?? 0) + 1);
   }
-}
-
-/**
- * Smooth weighted round-robin (as in nginx): over any window of picks each instance gets its share of `weight`,
- * interleaved rather than in runs.
- */
-function smoothWeighted(entry: Entry, list: Instance[]): Instance {
-  let total = 0;
-  let best: Instance | undefined;
-  let bestWeight = -Infinity;
-  for (const instance of list) {
-    const weight = Math.max(0, instance.weight);
-    total += weight;
-    const current = (entry.weights.get(instance.id) ?? 0) + weight;
-    entry.weights.set(instance.id, current);
-    if (current > bestWeight) {
-      best = instance;
-      bestWeight = current;
-    }
-  }
-  // The list is never empty, so the loop always chose one.
-  const chosen = best as Instance;
-  entry.weights.set(chosen.id, bestWeight - total);
-  return chosen;
-}
-
-/** Status UP, health not critical, and not in maintenance (a registry may not report maintenance at all). */
-function isHealthy(instance: Instance): boolean {
-  return instance.status === 'UP' && instance.health !== 'critical' && instance.maintenance?.enabled !== true;
 }
 
 function keyOf(instance: Instance): string {

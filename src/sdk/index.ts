@@ -1,42 +1,51 @@
-export { RegistryError } from '../errors/index.js';
-export type { ErrorCode } from '../errors/index.js';
+/**
+ * The package root (`switchboard`, see package.json "exports") and the SDK folder's index for the rest of the
+ * project: the browser-safe client of ./client.ts plus the Node-only agent of ./agent.ts. Browser code imports
+ * `switchboard/client`, which leaves the agent out.
+ */
 export {
+  Discovery,
   ExistingServiceError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
+  RegistryClient,
+  RegistryError,
   UnauthenticatedError,
   UnavailableError,
-} from './errors.js';
-export { RegistryClient } from './registry-client.js';
-export { registerSelf } from './register-self.js';
-export { Discovery } from './discovery.js';
-export type { DiscoveryChange, DiscoveryListener, DiscoveryOptions, DiscoveryStrategy } from './discovery.js';
-export type { SnapshotEvent, WatchEvent, WatchOptions, WatchStatus } from './watch.js';
-export type { AgentLogger, RegisterSelfOptions, RegistrationAgent } from './register-self.js';
+} from './client.js';
 export type {
   Answer,
-  GetServiceOptions,
-  InstanceInput,
-  RegisterOptions,
-  RegistryClientOptions,
-  RequestOptions,
-} from './registry-client.js';
-export type {
   ChangeEvent,
   ChangeType,
   CheckDefinition,
   CheckKind,
+  DiscoveryChange,
+  DiscoveryListener,
+  DiscoveryOptions,
+  DiscoveryStrategy,
   Duration,
   Endpoint,
+  ErrorCode,
+  GetServiceOptions,
   Health,
   Instance,
   InstanceCheck,
+  InstanceInput,
   InstancePage,
   InstanceRegistration,
   InstanceStatus,
   Maintenance,
+  RegisterOptions,
+  RegistryClientOptions,
+  RequestOptions,
   ServiceAnswer,
   ServiceList,
   ServiceSummary,
-} from '../wire/index.js';
+  SnapshotEvent,
+  WatchEvent,
+  WatchOptions,
+  WatchStatus,
+} from './client.js';
+export { registerSelf } from './agent.js';
+export type { AgentLogger, RegisterSelfOptions, RegistrationAgent } from './agent.js';

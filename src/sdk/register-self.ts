@@ -13,11 +13,9 @@
  *   ends exactly as it would have without the agent.
  */
 import { networkInterfaces } from 'node:os';
-import { RegistryError } from '../errors/index.js';
-import type { ErrorCode } from '../errors/index.js';
+import { InvalidArgumentError, NotFoundError, RegistryError, isRetryable } from '../errors/index.js';
 import type { Duration, Instance, InstanceRegistration, InstanceStatus } from '../wire/index.js';
 import { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN, parseDuration } from '../wire/index.js';
-import { InvalidArgumentError, NotFoundError } from './errors.js';
 import { RegistryClient } from './registry-client.js';
 import type { RequestOptions } from './registry-client.js';
 
@@ -272,7 +270,7 @@ class Agent implements RegistrationAgent {
         this.#logger.info(`the registry no longer knows ${this.service}/${this.id}; registering again`);
         return 0;
       }
-      if (!this.#registered && err instanceof RegistryError && isPermanent(err.code)) {
+      if (!this.#registered && err instanceof RegistryError && !isRetryable(err)) {
         this.#giveUp(err);
         return 0;
       }
@@ -402,28 +400,6 @@ function onBeforeExit(): void {
 }
 
 /* ---- helpers ---- */
-
-/** Codes that retrying the same registration cannot fix. */
-function isPermanent(code: ErrorCode): boolean {
-  switch (code) {
-    case 'INVALID_ARGUMENT':
-    case 'ALREADY_EXISTS':
-    case 'PAYLOAD_TOO_LARGE':
-    case 'UNSUPPORTED_MEDIA_TYPE':
-    case 'UNAUTHENTICATED':
-    case 'PERMISSION_DENIED':
-      return true;
-    // The gateway's codes (issue #7) come from a registry reached through a gateway, and they pass.
-    case 'NOT_FOUND':
-    case 'UNAVAILABLE':
-    case 'INTERNAL':
-    case 'NO_ROUTE':
-    case 'UPSTREAM_ERROR':
-    case 'NO_HEALTHY_INSTANCE':
-    case 'UPSTREAM_TIMEOUT':
-      return false;
-  }
-}
 
 function durationOption(value: Duration, field: string): number {
   try {

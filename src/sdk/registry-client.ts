@@ -2,12 +2,17 @@
  * The registry's HTTP client. It speaks REST v1 only and imports no server code.
  *
  * With several registry URLs it keeps using the last one that answered and moves to the next when a node
- * cannot be reached or answers 503, so one node going down costs a caller nothing but a retry.
+ * cannot be reached or answers an error whose code is retryable (errors/codes.ts), so one node going down costs a
+ * caller nothing but a retry.
+ *
+ * Invariant: a request that is not idempotent (POST: a registration without an id) is sent to one node at most once,
+ * and to another node only when it provably never left for the first (the connection was never made). A connection
+ * lost after the request was written may have registered the instance already; sending it again would register it
+ * twice (issue #11).
  */
-import { RegistryError } from '../errors/index.js';
+import { InvalidArgumentError, RegistryError, UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import type {
   Duration,
-  ErrorBody,
   Health,
   Instance,
   InstancePage,
@@ -17,7 +22,6 @@ import type {
   ServiceList,
 } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
-import { InvalidArgumentError, UnavailableError, errorFromCode } from './errors.js';
 import { watchEvents } from './watch.js';
 import type { WatchEvent, WatchOptions } from './watch.js';
 
@@ -265,6 +269,7 @@ export class RegistryClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
     const body = options.body === undefined ? null : JSON.stringify(options.body);
+    const idempotent = options.method !== 'POST';
     let lastError: unknown;
     // One try per node, starting with the one that answered last.
     for (const _node of this.#urls) {
@@ -278,7 +283,12 @@ export class RegistryClient {
         if (options.signal?.aborted) throw err;
         lastError = err;
         this.#current = (this.#current + 1) % this.#urls.length;
-        continue;
+        if (idempotent || neverSent(err)) continue;
+        throw new UnavailableError(
+          `the connection to ${node} failed after the ${options.method} may have been sent (${describe(err)}); ` +
+            'it is not sent again, since the registry may have carried it out',
+          { cause: err },
+        );
       }
       const text = await response.text();
       const index = Number(response.headers.get(INDEX_HEADER) ?? 0);
@@ -290,8 +300,9 @@ export class RegistryClient {
           headers: response.headers,
         };
       }
-      const error = parseError(response.status, text);
-      if (error.code === 'UNAVAILABLE' && this.#urls.length > 1) {
+      const error = errorFromBody(response.status, text);
+      // The node answered, so the request was sent: only an idempotent one may go to the next node.
+      if (idempotent && isRetryable(error) && this.#urls.length > 1) {
         lastError = error;
         this.#current = (this.#current + 1) % this.#urls.length;
         continue;
@@ -316,16 +327,27 @@ export class RegistryClient {
   }
 }
 
-function parseError(status: number, text: string): RegistryError {
-  try {
-    const body = JSON.parse(text) as Partial<ErrorBody>;
-    if (typeof body.code === 'string') return errorFromCode(body.code, body.message ?? `HTTP ${status}`);
-  } catch {
-    // not JSON: fall through
-  }
-  const code =
-    status === 404 ? 'NOT_FOUND' : status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
-  return errorFromCode(code, `HTTP ${status}: ${text.slice(0, 200)}`);
+/** Failures of making the connection: nothing of the request was written (undici's and Node's codes). */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether a failed fetch provably never sent the request: its cause is a failure to connect (every attempt's, when
+ * several addresses were tried). A reset, a timeout or a cause that cannot be read (a browser's fetch) proves nothing.
+ */
+function neverSent(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | null | undefined)?.cause;
+  if (typeof cause !== 'object' || cause === null) return false;
+  const { code, errors } = cause as { code?: unknown; errors?: unknown };
+  if (Array.isArray(errors) && errors.length > 0) return errors.every((e: unknown) => neverSent({ cause: e }));
+  return typeof code === 'string' && NOT_CONNECTED.has(code);
 }
 
 function describe(err: unknown): string {

@@ -8,7 +8,7 @@
  */
 import { CHANGE_TYPES } from '../wire/index.js';
 import type { ChangeEvent, ChangeType, Instance, ServiceAnswer, ServiceList } from '../wire/index.js';
-import { UnavailableError, errorFromCode } from './errors.js';
+import { UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import { EventStreamParser } from './event-stream-parser.js';
 import type { Answer, RegistryClient, RequestOptions } from './registry-client.js';
 
@@ -65,8 +65,8 @@ const CHANGE_TYPE_SET = new Set<string>(CHANGE_TYPES);
 
 /**
  * The events of `service` (every service when undefined), for `RegistryClient.watch`.
- * Retries with jittered exponential backoff; only a request the registry refuses (bad name, no permission) ends it
- * with an error.
+ * Retries with jittered exponential backoff; only an error whose code is not retryable (errors/codes.ts: a bad
+ * name, no permission) ends it with an error.
  */
 export async function* watchEvents(
   transport: WatchTransport,
@@ -120,7 +120,8 @@ export async function* watchEvents(
         mode = 'blocking';
         continue;
       }
-      if (isRefusal(err)) throw err;
+      // A request the registry refused (bad name, no permission) stays refused: the retryable column decides.
+      if (!isRetryable(err)) throw err;
       error = err;
       // The registry may have changed (or the proxy in between): look for the event stream again.
       mode = 'events';
@@ -166,7 +167,7 @@ async function* streamEvents(
     if (!response.ok) {
       const text = await response.text().catch(() => '');
       if (response.status === 404 || response.status === 405 || response.status === 501) throw new EventsUnavailable();
-      throw errorOf(response.status, text);
+      throw errorFromBody(response.status, text);
     }
     if (!(response.headers.get('content-type') ?? '').includes('text/event-stream') || !response.body) {
       await response.body?.cancel();
@@ -252,23 +253,6 @@ function toWatchEvent(type: string, data: string): WatchEvent | undefined {
     return Array.isArray(event.instances) ? { type, index: event.index, instances: event.instances } : undefined;
   if (typeof event.service !== 'string' || typeof event.instance !== 'object') return undefined;
   return { type: type as ChangeType, index: event.index, service: event.service, instance: event.instance };
-}
-
-/** Errors that retrying cannot fix: the registry refused the watch itself. */
-function isRefusal(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return code === 'INVALID_ARGUMENT' || code === 'UNAUTHENTICATED' || code === 'PERMISSION_DENIED';
-}
-
-function errorOf(status: number, text: string): Error {
-  try {
-    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
-    if (typeof body.code === 'string')
-      return errorFromCode(body.code, typeof body.message === 'string' ? body.message : `HTTP ${status}`);
-  } catch {
-    // not JSON: fall through
-  }
-  return new UnavailableError(`the event stream answered HTTP ${status}`);
 }
 
 /** Read through a function, so the compiler does not assume an abort seen once cannot happen later. */

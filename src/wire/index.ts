@@ -2,26 +2,26 @@ export { formatDuration, parseDuration } from './duration.js';
 export type { Duration } from './duration.js';
 export { INDEX_HEADER } from './headers.js';
 export {
-  CHANGE_TYPES,
-  CHECK_KINDS,
-  HEALTH_STATES,
-  INSTANCE_ID_PATTERN,
+  DURATION_DESCRIPTION,
+  DURATION_PATTERN,
+  durationSchema,
+  EndpointSchema,
   INSTANCE_STATUSES,
-  SERVICE_NAME_PATTERN,
-} from './types.js';
+  InstanceRegistrationSchema,
+  LIMITS,
+  REGISTRATION_FIELD_NAMES,
+} from './registration.js';
+export type { CheckDefinition, Endpoint, InstanceRegistration, InstanceStatus } from './registration.js';
+export { CHANGE_TYPES, CHECK_KINDS, HEALTH_STATES, INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from './types.js';
 export type {
   ChangeEvent,
   ChangeType,
-  CheckDefinition,
   CheckKind,
-  Endpoint,
   ErrorBody,
   Health,
   Instance,
   InstanceCheck,
   InstancePage,
-  InstanceRegistration,
-  InstanceStatus,
   Maintenance,
   ServiceAnswer,
   ServiceList,

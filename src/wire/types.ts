@@ -1,8 +1,4 @@
-import type { Duration } from './duration.js';
-
-/** The predefined set of statuses an instance reports about itself. */
-export const INSTANCE_STATUSES = ['UP', 'DOWN', 'STARTING', 'OUT_OF_SERVICE', 'UNKNOWN'] as const;
-export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+import type { Endpoint, InstanceStatus } from './registration.js';
 
 /** The registry's own view of an instance, worst first when combined. */
 export const HEALTH_STATES = ['passing', 'warning', 'critical'] as const;
@@ -13,31 +9,9 @@ export const SERVICE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 /** Instance ids: 1–128 characters, no slash or space, so they sit in a URL path as they are. */
 export const INSTANCE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$';
 
-export interface Endpoint {
-  type: string;
-  url: string;
-}
-
 /** What the registry probes: an HTTP(S) URL answered with 2xx, or a TCP port that accepts connections. */
 export const CHECK_KINDS = ['http', 'tcp'] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
-
-/** An active health check as registered: exactly one of `http` or `tcp`, and how often to probe it. */
-export interface CheckDefinition {
-  /** Names the check on the instance (default `"<kind>:<target>"`). */
-  id?: string;
-  /** A URL such as `http://10.0.0.5:8080/health`: 2xx passing, 429 warning, anything else critical. */
-  http?: string;
-  /** `host:port` that must accept a TCP connection. */
-  tcp?: string;
-  interval: Duration;
-  /** Hard limit on one probe (default 5 s, never more than the interval). */
-  timeout?: Duration;
-  /** Consecutive passing results before a failing check turns passing (default 1). */
-  successBefore?: number;
-  /** Consecutive failures before a passing check turns warning or critical (default 3). */
-  failuresBefore?: number;
-}
 
 /** A check as an instance answers it: its definition and its last state. */
 export interface InstanceCheck {
@@ -59,26 +33,6 @@ export interface InstanceCheck {
 export interface Maintenance {
   enabled: boolean;
   reason: string;
-}
-
-/** What a client sends to register or update an instance (the REST body). */
-export interface InstanceRegistration {
-  host: string;
-  port: number;
-  url?: string;
-  endpoints?: Endpoint[];
-  status?: InstanceStatus;
-  tags?: string[];
-  metadata?: Record<string, string>;
-  weight?: number;
-  zone?: string;
-  authorizedRoles?: string[];
-  ttl?: Duration;
-  deregisterAfter?: Duration;
-  /** Active checks the registry runs against the instance. */
-  checks?: CheckDefinition[];
-  /** Remove the instance once it has been critical for this long. */
-  deregisterCriticalAfter?: Duration;
 }
 
 /** An instance as the registry answers it. */

@@ -5,31 +5,13 @@
 import { checkServiceName } from '../core/index.js';
 import type { RegisterRequest, Registry } from '../core/index.js';
 import { RegistryError } from '../errors/index.js';
+import { REGISTRATION_FIELD_NAMES } from '../wire/index.js';
 import type { XmlRpcStruct, XmlRpcValue } from './codec.js';
 import type { XmlRpcMethod } from './dispatcher.js';
 import { intParam, statusParam, stringParam, structParam } from './params.js';
 
-/** The REST instance body's fields, plus the service and the optional id (the compiler keeps this list complete). */
-const REGISTRATION_FIELDS: ReadonlySet<string> = new Set(
-  Object.keys({
-    service: true,
-    id: true,
-    host: true,
-    port: true,
-    url: true,
-    endpoints: true,
-    status: true,
-    tags: true,
-    metadata: true,
-    weight: true,
-    zone: true,
-    authorizedRoles: true,
-    ttl: true,
-    deregisterAfter: true,
-    checks: true,
-    deregisterCriticalAfter: true,
-  } satisfies Record<keyof RegisterRequest, true>),
-);
+/** The registration schema's fields, plus the service and the optional id. */
+const REGISTRATION_FIELDS: ReadonlySet<string> = new Set(['service', 'id', ...REGISTRATION_FIELD_NAMES]);
 
 /** The registry's answers are JSON shapes, which XML-RPC carries as they are (optional fields are absent, not nil). */
 function struct(value: object): XmlRpcStruct {
@@ -60,9 +42,9 @@ export function registryMethods(registry: Registry): Map<string, XmlRpcMethod> {
         signatures: [['struct', 'struct']],
         help:
           'registry.register({service, host, port, ...}) -> the instance. The struct holds the REST instance body ' +
-          '(url, endpoints, status, tags, metadata, weight, zone, authorizedRoles, ttl, deregisterAfter, checks, ' +
-          'deregisterCriticalAfter) plus service and an optional id. Without an id one is made; with the id of an ' +
-          'instance that exists, it is updated.',
+          `(${REGISTRATION_FIELD_NAMES.filter((name) => name !== 'host' && name !== 'port').join(', ')}) ` +
+          'plus service and an optional id. Without an id one is made; with the id of an instance that exists, it is ' +
+          'updated.',
         call: async (params) => {
           const { instance } = await registry.register(toRequest(structParam(params[0], 'registration')));
           return struct(instance);

@@ -1,6 +1,6 @@
 /**
  * Keeps docs/errors.md row-for-row in sync with the one table of error codes (src/errors/codes.ts): the same codes,
- * in the same order, with the same HTTP status and XML-RPC fault, and a "when" for each.
+ * in the same order, with the same HTTP status, XML-RPC fault and retryability, and a "when" for each.
  */
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
@@ -11,6 +11,7 @@ interface Row {
   code: string;
   http: number;
   fault: number;
+  retryable: boolean;
   when: string;
 }
 
@@ -28,17 +29,31 @@ function documentedRows(): Row[] {
       .map((cell) => cell.trim());
     const code = /^`([A-Z_]+)`$/.exec(cells[0] ?? '')?.[1];
     if (code === undefined) continue;
-    expect(cells, `the row of ${code} has four cells: | Code | HTTP | XML-RPC fault | When |`).toHaveLength(4);
-    rows.push({ code, http: Number(cells[1]), fault: Number(cells[2]), when: cells[3] ?? '' });
+    expect(cells, `the row of ${code} has five cells: | Code | HTTP | XML-RPC fault | Retryable | When |`).toHaveLength(
+      5,
+    );
+    expect(['yes', 'no'], `the row of ${code} says "yes" or "no" under Retryable`).toContain(cells[3]);
+    rows.push({
+      code,
+      http: Number(cells[1]),
+      fault: Number(cells[2]),
+      retryable: cells[3] === 'yes',
+      when: cells[4] ?? '',
+    });
   }
   return rows;
 }
 
 describe('docs/errors.md', () => {
-  it('documents every code of src/errors/codes.ts, row for row, with its HTTP status and XML-RPC fault', () => {
+  it('documents every code of src/errors/codes.ts, row for row, with its HTTP status, XML-RPC fault and retryability', () => {
     const rows = documentedRows();
-    const table = Object.entries(ERROR_CODES).map(([code, { http, fault }]) => ({ code, http, fault }));
-    expect(rows.map(({ code, http, fault }) => ({ code, http, fault }))).toEqual(table);
+    const table = Object.entries(ERROR_CODES).map(([code, { http, fault, retryable }]) => ({
+      code,
+      http,
+      fault,
+      retryable,
+    }));
+    expect(rows.map(({ code, http, fault, retryable }) => ({ code, http, fault, retryable }))).toEqual(table);
   });
 
   it('says when each error happens', () => {

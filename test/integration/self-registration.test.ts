@@ -181,7 +181,7 @@ describe('how the agent lets a process end', () => {
   const script = (registry: string, extra: string): string[] => [
     '--input-type=module',
     '-e',
-    `import { registerSelf } from 'switchboard/client';
+    `import { registerSelf } from 'switchboard/agent';
      ${extra}
      const agent = registerSelf({
        registry: ${JSON.stringify(registry)}, service: 'batch', host: '127.0.0.1', port: 4000, ttl: '60s',

@@ -10,6 +10,7 @@ import type { Registry } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { addXmlRpcRoutes } from '../../src/xmlrpc/index.js';
 import type { XmlRpcOptions } from '../../src/xmlrpc/index.js';
+import { CORE_OPTIONS } from '../fixtures/core-options.js';
 
 interface Endpoint extends AsyncDisposable {
   app: FastifyInstance;
@@ -17,7 +18,7 @@ interface Endpoint extends AsyncDisposable {
 }
 
 async function endpoint(options: XmlRpcOptions = {}): Promise<Endpoint> {
-  const registry = await createRegistry({ store: createMemoryStore(), autoSweep: false });
+  const registry = await createRegistry({ ...CORE_OPTIONS, store: createMemoryStore(), autoSweep: false });
   const app = buildApi({ registry, logger: pino({ level: 'silent' }) });
   addXmlRpcRoutes(app, registry, options);
   await app.ready();

@@ -1,5 +1,7 @@
-import { RegistryError, isErrorCode } from '../errors/index.js';
-import type { ErrorCode } from '../errors/index.js';
+/** The typed errors a client catches: a RegistryError per code a caller commonly handles, rebuilt from the code. */
+import { isErrorCode } from './codes.js';
+import type { ErrorCode } from './codes.js';
+import { RegistryError } from './registry-error.js';
 
 /** The instance or route does not exist (HTTP 404). */
 export class NotFoundError extends RegistryError {

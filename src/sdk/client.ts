@@ -1,0 +1,45 @@
+/**
+ * `switchboard/client`: the REST client, the watch and client-side discovery. It must load in a browser, so nothing
+ * reachable from here may import a Node built-in or touch `process` (src/sdk/client.browser.test.ts bundles it for the
+ * browser to check); what needs Node's process lives in `switchboard/agent` (./agent.ts).
+ */
+export {
+  ExistingServiceError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  RegistryError,
+  UnauthenticatedError,
+  UnavailableError,
+} from '../errors/index.js';
+export type { ErrorCode } from '../errors/index.js';
+export { RegistryClient } from './registry-client.js';
+export { Discovery } from './discovery.js';
+export type { DiscoveryChange, DiscoveryListener, DiscoveryOptions, DiscoveryStrategy } from './discovery.js';
+export type { SnapshotEvent, WatchEvent, WatchOptions, WatchStatus } from './watch.js';
+export type {
+  Answer,
+  GetServiceOptions,
+  InstanceInput,
+  RegisterOptions,
+  RegistryClientOptions,
+  RequestOptions,
+} from './registry-client.js';
+export type {
+  ChangeEvent,
+  ChangeType,
+  CheckDefinition,
+  CheckKind,
+  Duration,
+  Endpoint,
+  Health,
+  Instance,
+  InstanceCheck,
+  InstancePage,
+  InstanceRegistration,
+  InstanceStatus,
+  Maintenance,
+  ServiceAnswer,
+  ServiceList,
+  ServiceSummary,
+} from '../wire/index.js';
