@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import type { Registry } from '../core/index.js';
-import { INDEX_HEADER, parseDuration } from '../wire/index.js';
+import { INDEX_HEADER, blockingWaitMs } from '../wire/index.js';
 import type { Duration } from '../wire/index.js';
 import { Waiters } from './waiters.js';
 
@@ -34,9 +34,6 @@ export interface ReadAnswer {
 export type ReadHandler<R extends RouteGenericInterface> = (request: FastifyRequest<R>) => string;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-const DEFAULT_WAIT_MS = 5 * 60_000;
-const MAX_WAIT_MS = 10 * 60_000;
 
 export class BlockingReads {
   readonly #registry: Registry;
@@ -145,8 +142,7 @@ function writeAnswer(res: ServerResponse, answer: ReadAnswer, etag: string): voi
 
 /** The wait asked for, capped at 10 minutes, plus up to 1/16 of it so clients that came together leave apart. */
 function waitMs(wait: Duration | undefined): number {
-  const asked = wait === undefined ? DEFAULT_WAIT_MS : parseDuration(wait, 'wait');
-  const ms = Math.min(asked, MAX_WAIT_MS);
+  const ms = blockingWaitMs(wait);
   return Math.round(ms + (Math.random() * ms) / 16);
 }
 

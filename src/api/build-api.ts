@@ -3,7 +3,6 @@ import type { RequestListener } from 'node:http';
 import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { DEFAULTS } from '../config/index.js';
 import type { Registry } from '../core/index.js';
 import { Metrics } from '../metrics/index.js';
 import { handleError, handleNotFound } from './error-handler.js';
@@ -22,13 +21,13 @@ import type { WatchRouteOptions } from './watch-routes.js';
 export interface ApiOptions {
   registry: Registry;
   logger: FastifyBaseLogger;
-  /** Largest request body, in bytes, of every route (default: the configuration's `http.bodyLimitBytes`). */
-  bodyLimit?: number;
+  /** Largest request body, in bytes, of every route: the configuration's `http.bodyLimitBytes`. */
+  bodyLimit: number;
   version?: string;
   /** Served at `GET /metrics`, with the registry's gauges added (default: a new one). */
   metrics?: Metrics;
-  /** Event stream keep-alive and buffer bound (default: the configuration's `watch`). */
-  watch?: Partial<WatchRouteOptions>;
+  /** Event stream keep-alive and buffer bound: the configuration's `watch` slice. */
+  watch: WatchRouteOptions;
 }
 
 /**
@@ -46,7 +45,7 @@ const strictAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
 export function buildApi(options: ApiOptions): FastifyInstance {
   // The server hands requests to the fast path (set once the routes exist), which hands the rest to Fastify.
   const fast: { handler?: RequestListener; next: RequestListener } = { next: () => undefined };
-  const bodyLimit = options.bodyLimit ?? DEFAULTS.http.bodyLimitBytes;
+  const { bodyLimit } = options;
   const app = Fastify({
     serverFactory: (fastifyHandler) => {
       fast.next = fastifyHandler;

@@ -29,18 +29,14 @@ interface SeedBody {
 }
 
 /** Adds the seed routes to `app` (they are left out of /openapi.json: they are not part of API v1). */
-export function addSeedRoutes(app: FastifyInstance, registry: Registry, options: { bodyLimit?: number } = {}): void {
+export function addSeedRoutes(app: FastifyInstance, registry: Registry, options: { bodyLimit: number }): void {
   let services: { index: number; body: string } | undefined;
 
   void app.register((scope, _opts, done) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(
-      '*',
-      { parseAs: 'string', bodyLimit: options.bodyLimit ?? 1024 * 1024 },
-      (_request, body, next) => {
-        next(null, body);
-      },
-    );
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.bodyLimit }, (_request, body, next) => {
+      next(null, body);
+    });
     scope.setErrorHandler(answerError);
 
     scope.post('/register', { config: { hidden: true } }, async (request, reply) => {

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULTS } from '../config/index.js';
 import type { Registry } from '../core/index.js';
 import { EventStreams } from './event-streams.js';
 import type { EventStreamOptions } from './event-streams.js';
@@ -13,19 +12,8 @@ export type WatchRouteOptions = EventStreamOptions;
  * `id: <index>`, `data: ChangeEvent`; a stream without `since` (or with one older than the change log) starts
  * with `event: snapshot`. `Last-Event-ID` is taken as `since`, so a browser EventSource resumes by itself.
  */
-export function addWatchRoutes(
-  app: FastifyInstance,
-  registry: Registry,
-  options: Partial<WatchRouteOptions> = {},
-): void {
-  const streams = new EventStreams(
-    registry,
-    {
-      keepAliveIntervalMs: options.keepAliveIntervalMs ?? DEFAULTS.watch.keepAliveIntervalMs,
-      streamBufferBytes: options.streamBufferBytes ?? DEFAULTS.watch.streamBufferBytes,
-    },
-    app.log,
-  );
+export function addWatchRoutes(app: FastifyInstance, registry: Registry, options: WatchRouteOptions): void {
+  const streams = new EventStreams(registry, options, app.log);
   // End the streams before the server waits for its connections, so closing is prompt.
   app.addHook('preClose', (done) => {
     streams.close();

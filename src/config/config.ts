@@ -1,10 +1,12 @@
 /** The closed sets of the configuration, declared once: the types, validation and `--help` derive from them. */
 export const STORE_KINDS = ['sqlite', 'memory'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const BALANCE_MODES = ['round-robin', 'weighted', 'least-outstanding'] as const;
+/** The gateway's balancers, as the shared balancing code names them. */
+export { BALANCE_STRATEGIES as BALANCE_MODES } from '../balancing/index.js';
 export type StoreKindOption = (typeof STORE_KINDS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export type GatewayBalanceOption = (typeof BALANCE_MODES)[number];
+import type { BalanceStrategy } from '../balancing/index.js';
+export type GatewayBalanceOption = BalanceStrategy;
 
 /** Everything the server can be told. Only server.ts and cli/ see all of it; components get their slice. */
 export interface Config {

@@ -10,7 +10,6 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { DEFAULTS, GATEWAY_COMMAND_PORT } from '../config/index.js';
 import { RegistryClient } from '../sdk/index.js';
 import type { WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
@@ -37,19 +36,16 @@ export interface GatewayOptions {
   registry?: string | readonly string[];
   /** Bearer token for the registry. */
   token?: string;
-  /** Default `127.0.0.1`. */
-  host?: string;
-  /** Default 8080 (`GATEWAY_COMMAND_PORT`); 0 takes any free port. */
-  port?: number;
-  /** Also route `/{service}/…` to every service. Default: the configuration's `gateway.routeByName` (false). */
-  routeByName?: boolean;
-  /** Balancer of services whose instances do not set `metadata["gateway.balance"]`. Default: `gateway.balance`. */
-  balance?: BalanceStrategy;
-  /**
-   * How long an instance may take to start answering, and at most between two body chunks. Default: the
-   * configuration's `gateway.upstreamTimeoutMs` (60 s).
-   */
-  upstreamTimeoutMs?: number;
+  /** Address to listen on (`gatewayOptionsFrom` fills it and the next four from the configuration). */
+  host: string;
+  /** 0 takes any free port. */
+  port: number;
+  /** Also route `/{service}/…` to every service. */
+  routeByName: boolean;
+  /** Balancer of services whose instances do not set `metadata["gateway.balance"]`. */
+  balance: BalanceStrategy;
+  /** How long an instance may take to start answering, and at most between two body chunks. */
+  upstreamTimeoutMs: number;
   /** How long connecting to an instance may take. Default 5 s (never above the upstream timeout). */
   connectTimeoutMs?: number;
   /** Connections kept to one instance at most; more requests queue. Default 256. */
@@ -101,19 +97,22 @@ const ADMIN_PAGES: Readonly<Partial<Record<string, 'routes' | 'metrics' | 'healt
 /**
  * Starts the gateway: watches the registry and serves HTTP on `host:port`.
  * @example
- * const gateway = await createGateway({ registry: 'http://127.0.0.1:8900', port: 8080, routeByName: true });
+ * const gateway = await createGateway({
+ *   ...gatewayOptionsFrom(config.gateway, { host: '127.0.0.1', port: 8080 }),
+ *   registry: 'http://127.0.0.1:8900',
+ * });
  * // curl http://127.0.0.1:8080/tickets → an instance of the service registered with url "/tickets"
  * await gateway.close();
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: 'silent' });
-  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? DEFAULTS.gateway.upstreamTimeoutMs;
+  const { upstreamTimeoutMs } = options;
   const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 5_000, upstreamTimeoutMs);
   const verifier = createRoleVerifier(options.jwt ?? {});
   const feed = options.feed ?? registryFeed(options);
   const table = new RouteTable({
-    routeByName: options.routeByName ?? DEFAULTS.gateway.routeByName,
-    balance: options.balance ?? DEFAULTS.gateway.balance,
+    routeByName: options.routeByName,
+    balance: options.balance,
     pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance ?? 256 },
   });
   const counters = new GatewayCounters();
@@ -229,8 +228,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   server.keepAliveTimeout = 72_000;
   server.headersTimeout = 60_000;
 
-  const host = options.host ?? DEFAULTS.http.host;
-  const listenPort = options.port ?? GATEWAY_COMMAND_PORT;
+  const { host } = options;
+  const listenPort = options.port;
   try {
     await waitAtMost(ready, options.readyTimeoutMs ?? 5_000);
     await new Promise<void>((resolve, reject) => {

@@ -21,7 +21,7 @@ import type {
   ServiceAnswer,
   ServiceList,
 } from '../wire/index.js';
-import { INDEX_HEADER } from '../wire/index.js';
+import { INDEX_HEADER, blockingWaitMs } from '../wire/index.js';
 import { watchEvents } from './watch.js';
 import type { WatchEvent, WatchOptions } from './watch.js';
 
@@ -208,7 +208,7 @@ export class RegistryClient {
     const request: RequestOptions = { method: 'GET', path: `/v1/services/${enc(name)}`, query };
     if (options.signal) request.signal = options.signal;
     // The registry may add up to 1/16 of the wait as jitter (issue #6).
-    if (options.index !== undefined) request.extraTimeoutMs = (waitMs(options.wait) * 17) / 16;
+    if (options.index !== undefined) request.extraTimeoutMs = (blockingWaitMs(options.wait) * 17) / 16;
     const answer = await this.request<ServiceAnswer>(request);
     return answer.body;
   }
@@ -383,13 +383,4 @@ function instancePath(service: string, id: string): string {
 function list<T extends string>(value: T | T[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   return Array.isArray(value) ? value : [value];
-}
-
-function waitMs(wait: Duration | undefined): number {
-  if (wait === undefined) return 5 * 60_000;
-  if (typeof wait === 'number') return wait * 1_000;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(wait);
-  if (!match) return 5 * 60_000;
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
 }

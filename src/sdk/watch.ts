@@ -6,7 +6,7 @@
  * after the last index it yielded; when the registry can no longer replay from there, the next event is a
  * snapshot, which replaces everything the consumer knew.
  */
-import { CHANGE_TYPES } from '../wire/index.js';
+import { BLOCKING_WAIT, CHANGE_TYPES } from '../wire/index.js';
 import type { ChangeEvent, ChangeType, Instance, ServiceAnswer, ServiceList } from '../wire/index.js';
 import { UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import { EventStreamParser } from './event-stream-parser.js';
@@ -58,9 +58,6 @@ const FIRST_RETRY_MS = 200;
 const MAX_RETRY_MS = 5_000;
 /** The registry sends a comment every 15 s by default; this much silence means the connection is dead. */
 const IDLE_TIMEOUT_MS = 50_000;
-/** How long each blocking query of the fallback waits. */
-const BLOCKING_WAIT = '5m';
-const BLOCKING_WAIT_MS = 5 * 60_000;
 const CHANGE_TYPE_SET = new Set<string>(CHANGE_TYPES);
 
 /**
@@ -207,8 +204,11 @@ async function* pollEvents(
 ): AsyncGenerator<WatchEvent, void, undefined> {
   let index = at.since;
   for (;;) {
-    const query: RequestOptions['query'] = index === undefined ? {} : { index, wait: BLOCKING_WAIT };
-    const blocking = { signal: control.signal, extraTimeoutMs: index === undefined ? 0 : (BLOCKING_WAIT_MS * 17) / 16 };
+    const query: RequestOptions['query'] = index === undefined ? {} : { index, wait: BLOCKING_WAIT.default };
+    const blocking = {
+      signal: control.signal,
+      extraTimeoutMs: index === undefined ? 0 : (BLOCKING_WAIT.defaultMs * 17) / 16,
+    };
     if (at.service !== undefined) {
       const answer: Answer<ServiceAnswer> = await client.request<ServiceAnswer>({
         method: 'GET',

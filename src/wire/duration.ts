@@ -1,7 +1,9 @@
 import { RegistryError } from '../errors/index.js';
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+/** A duration string: a number and a unit. The registration schema's `pattern` is this too. */
+export const DURATION_PATTERN = '^(\\d+(?:\\.\\d+)?)(ms|s|m|h)$';
+const DURATION = new RegExp(DURATION_PATTERN);
 
 /** A duration on the wire: seconds as a number (`30`) or a string with a unit (`"500ms"`, `"10s"`, `"1m"`, `"2h"`). */
 export type Duration = number | string;

@@ -1,9 +1,9 @@
-export { formatDuration, parseDuration } from './duration.js';
+export { BLOCKING_WAIT, blockingWaitMs } from './blocking.js';
+export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 export type { Duration } from './duration.js';
 export { INDEX_HEADER } from './headers.js';
 export {
   DURATION_DESCRIPTION,
-  DURATION_PATTERN,
   durationSchema,
   EndpointSchema,
   INSTANCE_STATUSES,

@@ -6,6 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { DURATION_PATTERN } from './duration.js';
 
 /** Size limits of a registration's fields. */
 export const LIMITS = {
@@ -28,7 +29,6 @@ export const LIMITS = {
 } as const;
 
 /** A duration string on the wire; numbers are seconds. */
-export const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h)$';
 
 /** What every duration field takes; a refusal quotes it. */
 export const DURATION_DESCRIPTION = 'seconds as a number, or a string such as "500ms", "10s", "1m"';

@@ -18,8 +18,8 @@ import { microRegMethods } from './microreg-methods.js';
 import { registryMethods } from './registry-methods.js';
 
 export interface XmlRpcOptions {
-  /** Largest request body, in bytes (default 1 MiB). */
-  bodyLimit?: number;
+  /** Largest request body, in bytes: the configuration's `http.bodyLimitBytes`. */
+  bodyLimit: number;
   /** How long a request body may take to arrive (default 10 s). */
   bodyTimeoutMs?: number;
   /** Deepest nesting of arrays and structs in a call (default 32). */
@@ -34,12 +34,12 @@ const XML_TYPE = 'text/xml; charset=utf-8';
 /**
  * Serves the XML-RPC endpoint over `registry`: MicroReg's methods, `registry.*` and `system.*`.
  * @example
- * const app = buildApi({ registry, logger });
- * addXmlRpcRoutes(app, registry);
+ * const app = buildApi({ registry, logger, bodyLimit: config.http.bodyLimitBytes, watch: config.watch });
+ * addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes });
  * await app.listen({ port: 8900 });
  */
-export function addXmlRpcRoutes(app: FastifyInstance, registry: Registry, options: XmlRpcOptions = {}): void {
-  const limits = { bytes: options.bodyLimit ?? 1024 * 1024, timeoutMs: options.bodyTimeoutMs ?? 10_000 };
+export function addXmlRpcRoutes(app: FastifyInstance, registry: Registry, options: XmlRpcOptions): void {
+  const limits = { bytes: options.bodyLimit, timeoutMs: options.bodyTimeoutMs ?? 10_000 };
   const dispatcher = new Dispatcher(new Map([...microRegMethods(registry), ...registryMethods(registry)]), {
     maxDepth: options.maxDepth ?? 32,
     maxMulticall: options.maxMulticall ?? 1_000,

@@ -10,17 +10,17 @@ import type { Registry } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { addXmlRpcRoutes } from '../../src/xmlrpc/index.js';
 import type { XmlRpcOptions } from '../../src/xmlrpc/index.js';
-import { CORE_OPTIONS } from '../fixtures/core-options.js';
+import { API_OPTIONS, CORE_OPTIONS } from '../fixtures/core-options.js';
 
 interface Endpoint extends AsyncDisposable {
   app: FastifyInstance;
   registry: Registry;
 }
 
-async function endpoint(options: XmlRpcOptions = {}): Promise<Endpoint> {
+async function endpoint(options: Partial<XmlRpcOptions> = {}): Promise<Endpoint> {
   const registry = await createRegistry({ ...CORE_OPTIONS, store: createMemoryStore(), autoSweep: false });
-  const app = buildApi({ registry, logger: pino({ level: 'silent' }) });
-  addXmlRpcRoutes(app, registry, options);
+  const app = buildApi({ registry, logger: pino({ level: 'silent' }), ...API_OPTIONS });
+  addXmlRpcRoutes(app, registry, { bodyLimit: API_OPTIONS.bodyLimit, ...options });
   await app.ready();
   return {
     app,
