@@ -69,7 +69,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watch: config.watch,
       metrics,
     });
-    addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes });
+    addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc });
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;

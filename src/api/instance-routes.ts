@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { MaintenanceRequest, Registry } from '../core/index.js';
-import type { InstanceRegistration, InstanceStatus } from '../wire/index.js';
+import type { Registry } from '../core/index.js';
+import type { InstanceRegistration, InstanceStatus, MaintenanceBody } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
 import {
   errorSchema,
@@ -92,7 +92,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     },
   );
 
-  app.put<{ Params: InstancePath; Body: MaintenanceRequest }>(
+  app.put<{ Params: InstancePath; Body: MaintenanceBody }>(
     '/v1/services/:service/instances/:id/maintenance',
     {
       schema: { params: instanceParams, body: maintenanceBody },

@@ -1,14 +1,18 @@
 /** JSON schemas of the REST API v1: Fastify validates with them, and /openapi.json is built from them. */
+import { ErrorBodySchema } from '../errors/index.js';
 import {
-  CHECK_KINDS,
   durationSchema,
-  EndpointSchema,
   HEALTH_STATES,
   INSTANCE_ID_PATTERN,
   INSTANCE_STATUSES,
+  InstancePageSchema,
   InstanceRegistrationSchema,
-  LIMITS,
+  InstanceSchema,
+  MaintenanceBodySchema,
   SERVICE_NAME_PATTERN,
+  ServiceAnswerSchema,
+  ServiceListSchema,
+  StatusBodySchema,
 } from '../wire/index.js';
 
 export const serviceParams = {
@@ -26,34 +30,10 @@ export const instanceParams = {
   },
 } as const;
 
-const instanceCheck = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    kind: { type: 'string', enum: CHECK_KINDS },
-    target: { type: 'string' },
-    interval: { type: 'string' },
-    timeout: { type: 'string' },
-    successBefore: { type: 'integer' },
-    failuresBefore: { type: 'integer' },
-    status: { type: 'string', enum: HEALTH_STATES },
-    output: { type: 'string', description: 'the first 4 KiB of the HTTP body, or what went wrong' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-} as const;
-
 /** The registration body, as wire/ defines it for every transport. */
 export const registrationBody = InstanceRegistrationSchema;
 
-export const maintenanceBody = {
-  type: 'object',
-  required: ['enable'],
-  additionalProperties: false,
-  properties: {
-    enable: { type: 'boolean', description: 'true takes the instance out of discovery; false puts it back' },
-    reason: { type: 'string', maxLength: LIMITS.reason },
-  },
-} as const;
+export const maintenanceBody = MaintenanceBodySchema;
 
 export const registrationQuery = {
   type: 'object',
@@ -66,12 +46,7 @@ export const registrationQuery = {
   },
 } as const;
 
-export const statusBody = {
-  type: 'object',
-  required: ['status'],
-  additionalProperties: false,
-  properties: { status: { type: 'string', enum: INSTANCE_STATUSES } },
-} as const;
+export const statusBody = StatusBodySchema;
 
 /** The parameters of a blocking query, accepted by every read that can wait for a change. */
 export const blockingQueryProperties = {
@@ -132,83 +107,9 @@ export const pageQuery = {
   },
 } as const;
 
-export const instanceSchema = {
-  type: 'object',
-  additionalProperties: true,
-  required: ['id', 'service', 'host', 'port', 'status', 'health', 'modifyIndex'],
-  properties: {
-    id: { type: 'string' },
-    service: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'integer' },
-    url: { type: 'string' },
-    endpoints: { type: 'array', items: EndpointSchema },
-    status: { type: 'string', enum: INSTANCE_STATUSES },
-    health: { type: 'string', enum: HEALTH_STATES },
-    tags: { type: 'array', items: { type: 'string' } },
-    metadata: { type: 'object', additionalProperties: { type: 'string' } },
-    weight: { type: 'integer' },
-    zone: { type: 'string' },
-    authorizedRoles: { type: 'array', items: { type: 'string' } },
-    ttl: { type: 'string' },
-    deregisterAfter: { type: 'string' },
-    checks: { type: 'array', items: instanceCheck },
-    deregisterCriticalAfter: { type: 'string' },
-    maintenance: {
-      type: 'object',
-      description: 'present while in maintenance (health is then critical)',
-      properties: { enabled: { type: 'boolean' }, reason: { type: 'string' } },
-    },
-    registeredAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-    lastHeartbeat: { type: 'string', format: 'date-time' },
-    createIndex: { type: 'integer' },
-    modifyIndex: { type: 'integer' },
-  },
-} as const;
-
-export const errorSchema = {
-  type: 'object',
-  required: ['statusCode', 'code', 'error', 'message'],
-  properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-  },
-} as const;
-
-export const serviceAnswerSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    index: { type: 'integer' },
-    instances: { type: 'array', items: instanceSchema },
-  },
-} as const;
-
-export const serviceListSchema = {
-  type: 'object',
-  properties: {
-    index: { type: 'integer' },
-    services: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          name: { type: 'string' },
-          instances: { type: 'integer' },
-          byStatus: { type: 'object', additionalProperties: { type: 'integer' } },
-        },
-      },
-    },
-  },
-} as const;
-
-export const instancePageSchema = {
-  type: 'object',
-  properties: {
-    instances: { type: 'array', items: instanceSchema },
-    nextCursor: { type: ['string', 'null'] },
-  },
-} as const;
+// Answers, as wire/ defines them: the OpenAPI document shows these (responses are not validated).
+export const instanceSchema = InstanceSchema;
+export const errorSchema = ErrorBodySchema;
+export const serviceAnswerSchema = ServiceAnswerSchema;
+export const serviceListSchema = ServiceListSchema;
+export const instancePageSchema = InstancePageSchema;

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
-import { LIMITS } from '../wire/index.js';
+import { LIMITS, URL_SCHEME, parseAddressUrl } from '../wire/index.js';
 import type { Endpoint, Instance } from '../wire/index.js';
 
 /** Metadata key holding the address verbatim, as `GET /services` answers it. */
@@ -13,7 +13,6 @@ export const SEED_ADDRESS_KEY = 'seed.address';
 export const MAX_ADDRESS_LENGTH = LIMITS.metadataValue;
 
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'https:': 443, 'wss:': 443, 'http:': 80, 'ws:': 80 };
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:\s/]+)):(\d{1,5})$/;
 
 export interface ParsedAddress {
@@ -27,18 +26,8 @@ export interface ParsedAddress {
  * endpoint of its scheme's type; anything else is taken as a host on port 80.
  */
 export function parseSeedAddress(address: string): ParsedAddress {
-  if (SCHEME.test(address)) {
-    let url: URL;
-    try {
-      url = new URL(address);
-    } catch (err) {
-      throw new RegistryError('INVALID_ARGUMENT', `serviceAddress ${JSON.stringify(address)} is not a valid URL`, {
-        cause: err,
-      });
-    }
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (host === '')
-      throw new RegistryError('INVALID_ARGUMENT', `serviceAddress ${JSON.stringify(address)} names no host`);
+  if (URL_SCHEME.test(address)) {
+    const { url, host } = parseAddressUrl(address, 'serviceAddress');
     const port = url.port === '' ? (DEFAULT_PORTS[url.protocol] ?? 80) : Number(url.port);
     return { host, port, endpoint: { type: url.protocol.slice(0, -1), url: address } };
   }

@@ -103,7 +103,7 @@ describe('Checker', () => {
     const host = new FakeHost();
     host.put('a', [spec('1')]);
     const probe = countingProbe(1);
-    const checker = createChecker({ registry: host, probe });
+    const checker = createChecker({ registry: host, probe, concurrency: 256 });
     checker.start();
     await until(() => host.results.length >= 3);
     await checker.close();
@@ -127,7 +127,7 @@ describe('Checker', () => {
   it('follows registrations, changed definitions and removals', async () => {
     const host = new FakeHost();
     const probe = countingProbe(1);
-    const checker = createChecker({ registry: host, probe });
+    const checker = createChecker({ registry: host, probe, concurrency: 256 });
     checker.start();
     host.put('a', [spec('1')]);
     await until(() => (probe.runs.get('1') ?? 0) >= 1);
@@ -147,7 +147,7 @@ describe('Checker', () => {
     const host = new FakeHost();
     host.put('a', [spec('1', 60_000)]);
     const probe = countingProbe(60_000);
-    const checker = createChecker({ registry: host, probe });
+    const checker = createChecker({ registry: host, probe, concurrency: 256 });
     checker.start();
     await until(() => checker.stats().running === 1);
     await checker.close();
@@ -158,7 +158,7 @@ describe('Checker', () => {
     const host = new FakeHost();
     host.put('a', [spec('1')]);
     const metrics = new Metrics();
-    const checker = createChecker({ registry: host, probe: countingProbe(1), metrics });
+    const checker = createChecker({ registry: host, probe: countingProbe(1), metrics, concurrency: 256 });
     checker.start();
     await until(() => checker.stats().runs >= 1);
     await checker.close();

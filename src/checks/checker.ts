@@ -29,8 +29,8 @@ export interface CheckerLogger {
 
 export interface CheckerOptions {
   registry: CheckHost;
-  /** Probes in flight at most (default 256). */
-  concurrency?: number;
+  /** Probes in flight at most: the configuration's `checks.concurrency`. */
+  concurrency: number;
   logger?: CheckerLogger;
   /** Where to register the checker's metrics (`switchboard_checks`, `switchboard_check_runs_total`, …). */
   metrics?: Metrics;
@@ -67,7 +67,6 @@ interface Entry {
   removed: boolean;
 }
 
-const DEFAULT_CONCURRENCY = 256;
 const FIRST_RUN_SPREAD_MS = 1_000;
 
 /**
@@ -107,7 +106,7 @@ export class Checker {
 
   constructor(options: CheckerOptions) {
     this.#host = options.registry;
-    this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.#concurrency = Math.max(1, options.concurrency);
     this.#logger = options.logger;
     this.#probe = options.probe ?? networkProbe;
     this.#onRun = options.onRun;

@@ -25,6 +25,9 @@ const FLAGS: Readonly<Record<string, string>> = {
   'route-by-name': 'gateway-route-by-name',
   balance: 'gateway-balance',
   'upstream-timeout': 'gateway-upstream-timeout',
+  'connect-timeout': 'gateway-connect-timeout',
+  'max-connections-per-instance': 'gateway-max-connections-per-instance',
+  'ready-timeout': 'gateway-ready-timeout',
   'jwt-secret': 'jwt-secret',
   'jwt-public-key': 'jwt-public-key',
   'jwks-url': 'jwks-url',
@@ -46,6 +49,10 @@ routed under its instances' url, e.g. /tickets), found in a local copy of the re
   --route-by-name           also route /{service}/… to every service
   --balance B               ${BALANCE_MODES.join(' | ')}, where metadata gateway.balance is unset
   --upstream-timeout D      how long an instance may take to answer before 504 (default ${DEFAULTS.gateway.upstreamTimeoutMs / 1_000}s)
+  --connect-timeout D       how long connecting to an instance may take (default ${DEFAULTS.gateway.connectTimeoutMs / 1_000}s)
+  --max-connections-per-instance N
+                            connections kept to one instance at most (default ${DEFAULTS.gateway.maxConnectionsPerInstance})
+  --ready-timeout D         how long start waits for the registry's snapshot (default ${DEFAULTS.gateway.readyTimeoutMs / 1_000}s)
   --jwt-secret S            role checks: HS256 secret (env ${ENV.jwtSecret})
   --jwt-public-key FILE     role checks: PEM public key (env ${ENV.jwtPublicKey})
   --jwks-url URL            role checks: JSON Web Key Set (env ${ENV.jwksUrl})

@@ -12,6 +12,8 @@ export type GatewayBalanceOption = BalanceStrategy;
 export interface Config {
   /** `bodyLimitBytes`: the largest request body any transport (REST, seed, XML-RPC) accepts. */
   http: { host: string; port: number; bodyLimitBytes: number };
+  /** XML-RPC: how long a request body may take to arrive, the deepest nesting of a call, the most calls in a multicall. */
+  xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number };
   store: { kind: StoreKindOption; dataDir: string };
   /**
    * Lease sweep; self-preservation suspends expiry when this fraction (and this many) of the leases lapse at once,
@@ -38,6 +40,12 @@ export interface Config {
     routeByName: boolean;
     balance: GatewayBalanceOption;
     upstreamTimeoutMs: number;
+    /** How long connecting to an instance may take (never above the upstream timeout). */
+    connectTimeoutMs: number;
+    /** Connections kept to one instance at most; more requests queue. */
+    maxConnectionsPerInstance: number;
+    /** How long startup waits for the registry's first snapshot before listening anyway. */
+    readyTimeoutMs: number;
     jwt: { secret: string | null; publicKeyFile: string | null; jwksUrl: string | null };
   };
 }
@@ -47,6 +55,7 @@ export const GATEWAY_COMMAND_PORT = 8080;
 
 export const DEFAULTS: Config = {
   http: { host: '127.0.0.1', port: 8900, bodyLimitBytes: 1024 * 1024 },
+  xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000 },
   store: { kind: 'sqlite', dataDir: 'data' },
   leases: {
     sweepIntervalMs: 1_000,
@@ -63,6 +72,9 @@ export const DEFAULTS: Config = {
     routeByName: false,
     balance: 'round-robin',
     upstreamTimeoutMs: 60_000,
+    connectTimeoutMs: 5_000,
+    maxConnectionsPerInstance: 256,
+    readyTimeoutMs: 5_000,
     jwt: { secret: null, publicKeyFile: null, jwksUrl: null },
   },
 };

@@ -25,7 +25,14 @@ import type {
   StoredHealth,
   WriteOutcome,
 } from '../store/index.js';
-import type { Instance, InstancePage, InstanceRegistration, InstanceStatus, ServiceList } from '../wire/index.js';
+import type {
+  Instance,
+  InstancePage,
+  InstanceRegistration,
+  InstanceStatus,
+  MaintenanceBody,
+  ServiceList,
+} from '../wire/index.js';
 import { ChangeFeed } from './change-feed.js';
 import type { ChangeBatchListener, ChangeListener, ChangeSource } from './change-feed.js';
 import { NOT_CHECKED_OUTPUT, checkKey, newCheck, storedCheck } from './check-state.js';
@@ -120,19 +127,13 @@ export interface ScheduledCheck {
   spec: CheckSpec;
 }
 
-/** `PUT …/maintenance`: take an instance out of discovery without deregistering it, or put it back. */
-export interface MaintenanceRequest {
-  enable: boolean;
-  reason?: string;
-}
-
 /** What changes instances: what the transports call on a client's behalf. */
 export interface RegistryCommands {
   register(request: RegisterRequest, options?: RegisterOptions): Promise<RegisterResult>;
   deregister(service: string, id: string): Promise<Instance>;
   renew(service: string, id: string): Promise<Instance>;
   setStatus(service: string, id: string, status: InstanceStatus): Promise<Instance>;
-  setMaintenance(service: string, id: string, request: MaintenanceRequest): Promise<Instance>;
+  setMaintenance(service: string, id: string, request: MaintenanceBody): Promise<Instance>;
 }
 
 /** What reads instances. */
@@ -341,7 +342,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
    * Takes an instance out of discovery (it answers `health: critical` and keeps its checks and lease) or puts it
    * back. Durable, and kept when the instance registers again.
    */
-  async setMaintenance(service: string, id: string, request: MaintenanceRequest): Promise<Instance> {
+  async setMaintenance(service: string, id: string, request: MaintenanceBody): Promise<Instance> {
     this.#assertOpen();
     const reason = checkReason(request.reason);
     const now = this.#clock.now();

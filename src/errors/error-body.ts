@@ -2,18 +2,21 @@
  * The one error body of the REST API and the gateway, `{ statusCode, code, error, message }`: built here for every
  * answer and parsed back here by the SDK. Browser-safe: no node: imports.
  */
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import { ERROR_CODES, isErrorCode } from './codes.js';
 import type { ErrorCode } from './codes.js';
 import { RegistryError } from './registry-error.js';
 import { errorFromCode } from './typed-errors.js';
 
 /** The error body of every REST and gateway error. */
-export interface ErrorBody {
-  statusCode: number;
-  code: string;
-  error: string;
-  message: string;
-}
+export const ErrorBodySchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'stable: callers switch on it (docs/errors.md)' }),
+  error: Type.String({ description: "the status's reason phrase" }),
+  message: Type.String(),
+});
+export type ErrorBody = Static<typeof ErrorBodySchema>;
 
 /** The reason phrase of each status in the table, as node:http's STATUS_CODES has it (a test keeps them equal). */
 const REASONS: Readonly<Record<number, string>> = {

@@ -1,7 +1,7 @@
 export { ERROR_CODES, isErrorCode } from './codes.js';
 export type { ErrorCode } from './codes.js';
 export { RegistryError, toRegistryError } from './registry-error.js';
-export { codeOfStatus, errorBody, errorFromBody, isRetryable, reasonOf } from './error-body.js';
+export { ErrorBodySchema, codeOfStatus, errorBody, errorFromBody, isRetryable, reasonOf } from './error-body.js';
 export type { ErrorBody } from './error-body.js';
 export {
   ExistingServiceError,

@@ -36,7 +36,7 @@ export interface GatewayOptions {
   registry?: string | readonly string[];
   /** Bearer token for the registry. */
   token?: string;
-  /** Address to listen on (`gatewayOptionsFrom` fills it and the next four from the configuration). */
+  /** Address to listen on (`gatewayOptionsFrom` fills it and every other setting from the configuration). */
   host: string;
   /** 0 takes any free port. */
   port: number;
@@ -46,16 +46,16 @@ export interface GatewayOptions {
   balance: BalanceStrategy;
   /** How long an instance may take to start answering, and at most between two body chunks. */
   upstreamTimeoutMs: number;
-  /** How long connecting to an instance may take. Default 5 s (never above the upstream timeout). */
-  connectTimeoutMs?: number;
-  /** Connections kept to one instance at most; more requests queue. Default 256. */
-  maxConnectionsPerInstance?: number;
+  /** How long connecting to an instance may take (never above the upstream timeout). */
+  connectTimeoutMs: number;
+  /** Connections kept to one instance at most; more requests queue. */
+  maxConnectionsPerInstance: number;
   outlier?: Partial<OutlierOptions>;
   /** Role checks for services with `authorizedRoles`: one of secret, publicKey(File) or jwksUrl. */
   jwt?: JwtOptions;
   logger?: Logger;
-  /** How long startup waits for the registry's first snapshot before listening anyway. Default 5 s. */
-  readyTimeoutMs?: number;
+  /** How long startup waits for the registry's first snapshot before listening anyway. */
+  readyTimeoutMs: number;
   /** Where to add the gateway's metric families (the registry's `GET /metrics` when it runs inside `serve`). */
   metrics?: Metrics;
   /** Replaces the registry watch (tests). */
@@ -107,13 +107,13 @@ const ADMIN_PAGES: Readonly<Partial<Record<string, 'routes' | 'metrics' | 'healt
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const { upstreamTimeoutMs } = options;
-  const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 5_000, upstreamTimeoutMs);
+  const connectTimeoutMs = Math.min(options.connectTimeoutMs, upstreamTimeoutMs);
   const verifier = createRoleVerifier(options.jwt ?? {});
   const feed = options.feed ?? registryFeed(options);
   const table = new RouteTable({
     routeByName: options.routeByName,
     balance: options.balance,
-    pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance ?? 256 },
+    pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance },
   });
   const counters = new GatewayCounters();
   const state = { stale: true, updatedAt: null as string | null, reported: undefined as boolean | undefined };
@@ -231,7 +231,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { host } = options;
   const listenPort = options.port;
   try {
-    await waitAtMost(ready, options.readyTimeoutMs ?? 5_000);
+    await waitAtMost(ready, options.readyTimeoutMs);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(listenPort, host, () => {
@@ -351,6 +351,9 @@ export interface GatewaySettings {
   routeByName: boolean;
   balance: BalanceStrategy;
   upstreamTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxConnectionsPerInstance: number;
+  readyTimeoutMs: number;
   jwt: { secret: string | null; publicKeyFile: string | null; jwksUrl: string | null };
 }
 
@@ -369,6 +372,9 @@ export function gatewayOptionsFrom(
     routeByName: settings.routeByName,
     balance: settings.balance,
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    maxConnectionsPerInstance: settings.maxConnectionsPerInstance,
+    readyTimeoutMs: settings.readyTimeoutMs,
     jwt,
   };
 }

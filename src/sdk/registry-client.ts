@@ -18,6 +18,7 @@ import type {
   InstancePage,
   InstanceRegistration,
   InstanceStatus,
+  MaintenanceBody,
   ServiceAnswer,
   ServiceList,
 } from '../wire/index.js';
@@ -173,11 +174,7 @@ export class RegistryClient {
    * await client.setMaintenance('tickets', 'tickets-1', { enable: true, reason: 'deploying v2' });
    * await client.setMaintenance('tickets', 'tickets-1', { enable: false });
    */
-  async setMaintenance(
-    service: string,
-    id: string,
-    maintenance: { enable: boolean; reason?: string },
-  ): Promise<Instance> {
+  async setMaintenance(service: string, id: string, maintenance: MaintenanceBody): Promise<Instance> {
     const path = `${instancePath(service, id)}/maintenance`;
     return (await this.request<Instance>({ method: 'PUT', path, body: maintenance })).body;
   }

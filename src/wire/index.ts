@@ -1,3 +1,4 @@
+export { URL_SCHEME, parseAddressUrl } from './address-url.js';
 export { BLOCKING_WAIT, blockingWaitMs } from './blocking.js';
 export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 export type { Duration } from './duration.js';
@@ -12,18 +13,31 @@ export {
   REGISTRATION_FIELD_NAMES,
 } from './registration.js';
 export type { CheckDefinition, Endpoint, InstanceRegistration, InstanceStatus } from './registration.js';
-export { CHANGE_TYPES, CHECK_KINDS, HEALTH_STATES, INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from './types.js';
+export {
+  CHANGE_TYPES,
+  CHECK_KINDS,
+  ChangeEventSchema,
+  HEALTH_STATES,
+  InstancePageSchema,
+  InstanceSchema,
+  MaintenanceBodySchema,
+  ServiceAnswerSchema,
+  ServiceListSchema,
+  StatusBodySchema,
+} from './answers.js';
 export type {
   ChangeEvent,
   ChangeType,
   CheckKind,
-  ErrorBody,
   Health,
   Instance,
   InstanceCheck,
   InstancePage,
   Maintenance,
+  MaintenanceBody,
   ServiceAnswer,
   ServiceList,
   ServiceSummary,
-} from './types.js';
+  StatusBody,
+} from './answers.js';
+export { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from './names.js';

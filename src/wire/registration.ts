@@ -89,7 +89,7 @@ export type CheckDefinition = Static<typeof CheckDefinitionSchema>;
 export const INSTANCE_STATUSES = ['UP', 'DOWN', 'STARTING', 'OUT_OF_SERVICE', 'UNKNOWN'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
-const InstanceStatusSchema = Type.Union(INSTANCE_STATUSES.map((status) => Type.Literal(status)));
+export const InstanceStatusSchema = Type.Union(INSTANCE_STATUSES.map((status) => Type.Literal(status)));
 
 const names = (description: string) =>
   Type.Optional(

@@ -12,6 +12,7 @@
  */
 import type { Registry } from '../core/index.js';
 import { RegistryError } from '../errors/index.js';
+import { URL_SCHEME, parseAddressUrl } from '../wire/index.js';
 import type { Endpoint, Instance, InstanceStatus } from '../wire/index.js';
 import type { XmlRpcStruct, XmlRpcValue } from './codec.js';
 import type { XmlRpcMethod } from './dispatcher.js';
@@ -24,7 +25,6 @@ const MICROREG_HOST_KEY = 'microreg.host';
 const MICROREG_PORT_KEY = 'microreg.port';
 
 const ANY = { status: 'any', health: 'any' } as const;
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** The original methods, keyed by name. */
 export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
@@ -216,17 +216,8 @@ function hostOf(instance: Instance): string {
  * (`"http://10.0.0.5"` and port 8000 → host `10.0.0.5`, endpoint `{type: "http", url: "http://10.0.0.5:8000"}`).
  */
 function splitHost(given: string, port: number): { host: string; endpoint?: Endpoint } {
-  if (!SCHEME.test(given)) return { host: given };
-  let url: URL;
-  try {
-    url = new URL(given);
-  } catch (err) {
-    throw new RegistryError('INVALID_ARGUMENT', `service_host ${JSON.stringify(given)} is not a valid URL`, {
-      cause: err,
-    });
-  }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') throw new RegistryError('INVALID_ARGUMENT', `service_host ${JSON.stringify(given)} names no host`);
+  if (!URL_SCHEME.test(given)) return { host: given };
+  const { url, host } = parseAddressUrl(given, 'service_host');
   const type = url.protocol.slice(0, -1);
   const path = url.pathname === '/' ? '' : url.pathname;
   return { host, endpoint: { type, url: `${url.protocol}//${url.hostname}:${port}${path}` } };

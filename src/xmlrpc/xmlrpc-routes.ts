@@ -20,12 +20,12 @@ import { registryMethods } from './registry-methods.js';
 export interface XmlRpcOptions {
   /** Largest request body, in bytes: the configuration's `http.bodyLimitBytes`. */
   bodyLimit: number;
-  /** How long a request body may take to arrive (default 10 s). */
-  bodyTimeoutMs?: number;
-  /** Deepest nesting of arrays and structs in a call (default 32). */
-  maxDepth?: number;
-  /** Most calls in one system.multicall (default 1000). */
-  maxMulticall?: number;
+  /** How long a request body may take to arrive. */
+  bodyTimeoutMs: number;
+  /** Deepest nesting of arrays and structs in a call. */
+  maxDepth: number;
+  /** Most calls in one system.multicall. */
+  maxMulticall: number;
 }
 
 const XML_RPC_PATHS = ['/RPC2', '/'] as const;
@@ -35,14 +35,14 @@ const XML_TYPE = 'text/xml; charset=utf-8';
  * Serves the XML-RPC endpoint over `registry`: MicroReg's methods, `registry.*` and `system.*`.
  * @example
  * const app = buildApi({ registry, logger, bodyLimit: config.http.bodyLimitBytes, watch: config.watch });
- * addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes });
+ * addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc });
  * await app.listen({ port: 8900 });
  */
 export function addXmlRpcRoutes(app: FastifyInstance, registry: Registry, options: XmlRpcOptions): void {
-  const limits = { bytes: options.bodyLimit, timeoutMs: options.bodyTimeoutMs ?? 10_000 };
+  const limits = { bytes: options.bodyLimit, timeoutMs: options.bodyTimeoutMs };
   const dispatcher = new Dispatcher(new Map([...microRegMethods(registry), ...registryMethods(registry)]), {
-    maxDepth: options.maxDepth ?? 32,
-    maxMulticall: options.maxMulticall ?? 1_000,
+    maxDepth: options.maxDepth,
+    maxMulticall: options.maxMulticall,
     logger: app.log,
   });
 

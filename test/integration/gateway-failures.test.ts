@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
-import type { ErrorBody } from '../../src/wire/index.js';
+import type { ErrorBody } from '../../src/errors/index.js';
 import { eventually, getJson, startTestGateway, startUpstream } from '../fixtures/gateway.js';
 import { spawnRegistry } from '../fixtures/process.js';
 import { startTestServer } from '../fixtures/server.js';

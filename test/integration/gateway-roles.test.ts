@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, exportJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
-import type { ErrorBody } from '../../src/wire/index.js';
+import type { ErrorBody } from '../../src/errors/index.js';
 import { eventually, getJson, startTestGateway, startUpstream } from '../fixtures/gateway.js';
 import { startTestServer } from '../fixtures/server.js';
 import { spawnTickets } from '../fixtures/tickets.js';

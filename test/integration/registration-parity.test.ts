@@ -16,7 +16,7 @@ import { RegistryError } from '../../src/errors/index.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { DURATION_PATTERN, InstanceRegistrationSchema } from '../../src/wire/index.js';
 import { addXmlRpcRoutes } from '../../src/xmlrpc/index.js';
-import { API_OPTIONS, CORE_OPTIONS } from '../fixtures/core-options.js';
+import { API_OPTIONS, CORE_OPTIONS, XMLRPC_OPTIONS } from '../fixtures/core-options.js';
 
 interface Schema {
   type?: string;
@@ -281,7 +281,7 @@ describe('registration validation', () => {
   beforeAll(async () => {
     registry = await createRegistry({ ...CORE_OPTIONS, store: createMemoryStore(), autoSweep: false });
     app = buildApi({ registry, logger: pino({ level: 'silent' }), ...API_OPTIONS });
-    addXmlRpcRoutes(app, registry, { bodyLimit: API_OPTIONS.bodyLimit });
+    addXmlRpcRoutes(app, registry, XMLRPC_OPTIONS);
     await app.ready();
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{
       paths: Record<string, { put: { requestBody: { content: { 'application/json': { schema: object } } } } }>;

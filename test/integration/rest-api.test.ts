@@ -5,7 +5,8 @@
 import { STATUS_CODES } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { isErrorCode } from '../../src/errors/index.js';
-import type { ErrorBody, Instance, InstancePage, ServiceAnswer, ServiceList } from '../../src/wire/index.js';
+import type { ErrorBody } from '../../src/errors/index.js';
+import type { Instance, InstancePage, ServiceAnswer, ServiceList } from '../../src/wire/index.js';
 import { startTestServer } from '../fixtures/server.js';
 
 interface Reply<T> {

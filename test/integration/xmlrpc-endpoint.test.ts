@@ -10,7 +10,7 @@ import type { Registry } from '../../src/core/index.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { addXmlRpcRoutes } from '../../src/xmlrpc/index.js';
 import type { XmlRpcOptions } from '../../src/xmlrpc/index.js';
-import { API_OPTIONS, CORE_OPTIONS } from '../fixtures/core-options.js';
+import { API_OPTIONS, CORE_OPTIONS, XMLRPC_OPTIONS } from '../fixtures/core-options.js';
 
 interface Endpoint extends AsyncDisposable {
   app: FastifyInstance;
@@ -20,7 +20,7 @@ interface Endpoint extends AsyncDisposable {
 async function endpoint(options: Partial<XmlRpcOptions> = {}): Promise<Endpoint> {
   const registry = await createRegistry({ ...CORE_OPTIONS, store: createMemoryStore(), autoSweep: false });
   const app = buildApi({ registry, logger: pino({ level: 'silent' }), ...API_OPTIONS });
-  addXmlRpcRoutes(app, registry, { bodyLimit: API_OPTIONS.bodyLimit, ...options });
+  addXmlRpcRoutes(app, registry, { ...XMLRPC_OPTIONS, ...options });
   await app.ready();
   return {
     app,

@@ -21,9 +21,10 @@ import type { WorkerOp, WorkerReply, WorkerRequest, WorkerSetup } from './protoc
 export interface SqliteStoreOptions {
   /** Folder that holds `registry.db`; created when missing. */
   dataDir: string;
-  /** Most mutations in one transaction; the rest wait for the next. */
-  maxBatch?: number;
 }
+
+/** Most mutations in one transaction (the rest wait for the next): bounds how long one commit holds the worker. */
+const MAX_BATCH = 5_000;
 
 interface Pending {
   op: WorkerOp;
@@ -52,7 +53,6 @@ function encode(record: InstanceRecord): string {
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const dataDir = resolve(options.dataDir);
   const file = join(dataDir, 'registry.db');
-  const maxBatch = options.maxBatch ?? 5_000;
   try {
     mkdirSync(dataDir, { recursive: true });
   } catch (err) {
@@ -117,7 +117,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     if (committing) return;
     committing = true;
     while (queue.length > 0) {
-      const batch = queue.length > maxBatch ? queue.splice(0, maxBatch) : queue;
+      const batch = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue;
       if (batch === queue) queue = [];
       const before = index;
       for (const pending of batch) {
