@@ -89,6 +89,17 @@ export default tseslint.config(
     'core/ knows only the Store interface (store/index.ts): no transport, no concrete backend, no network I/O (the prober in checks/ calls it).',
   ),
   layer(
+    ['src/cluster/**'],
+    [
+      ...folders('api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config', 'checks'),
+      '../server.js',
+      '../store/memory/*',
+      '../store/sqlite/*',
+      'fastify',
+    ],
+    'cluster/ is a registry node on etcd: it uses core/ and the etcd connection (store/etcd/index.ts); server.ts wires it in.',
+  ),
+  layer(
     ['src/checks/**'],
     [...folders('api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config'), '../server.js', '../store/*/*', 'fastify'],
     'checks/ is the prober: it reaches the registry through core/ and server.ts wires it in.',

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 
-const ORDER = ['registry', 'registration', 'checker', 'fanout', 'gateway'];
+const ORDER = ['registry', 'registration', 'checker', 'fanout', 'gateway', 'cluster'];
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
 
 const asked = process.argv.slice(2);

@@ -2,19 +2,26 @@
  * The composition root: config → store → core → transports. Nothing else sees the whole Config.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
 import { createChecker } from './checks/index.js';
 import type { Config } from './config/index.js';
+import { createClusterNode } from './cluster/index.js';
+import type { ClusterNode } from './cluster/index.js';
 import { createRegistry } from './core/index.js';
-import type { Registry } from './core/index.js';
+import type { Registry, Renewal } from './core/index.js';
+import { RegistryError } from './errors/index.js';
 import { createGateway, gatewayOptionsFrom } from './gateway/index.js';
 import type { Gateway } from './gateway/index.js';
 import { Metrics } from './metrics/index.js';
 import type { Store } from './store/index.js';
 import { createMemoryStore } from './store/memory/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { connectEtcd, openEtcdStore } from './store/etcd/index.js';
+import type { EtcdConnection, EtcdConnectionOptions } from './store/etcd/index.js';
+import type { ClusterView } from './wire/index.js';
 import { addXmlRpcRoutes } from './xmlrpc/index.js';
 
 export type { Config } from './config/index.js';
@@ -50,15 +57,28 @@ const VERSION = readVersion();
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'switchboard' } });
-  const store = await openStore(config);
+  const backend = await openBackend(config, logger);
+  const { store } = backend;
   let registry: Registry | undefined;
+  // In cluster mode the node joins once it listens (its URL is known then); until it leads it decides no expiry.
+  let node: ClusterNode | undefined;
   try {
     registry = await createRegistry({
       store,
       leases: config.leases,
       changeLogSize: config.watch.changeLogSize,
       logger,
+      ...(backend.etcd
+        ? { leading: false, shareRenewals: (renewals: Renewal[]) => node?.publishRenewals(renewals) }
+        : {}),
     });
+    const running = registry;
+    let self: { name: string; url: string } = { name: 'local', url: '' };
+    const cluster = (): ClusterView => {
+      if (node) return node.view();
+      // Not joined yet (etcd cannot be reached): no node is known to lead.
+      return backend.etcd ? { self: self.name, leader: null, nodes: [] } : aloneView(self, running.index);
+    };
     // One Metrics for every component: each adds its families, and the API serves them at /metrics.
     const metrics = new Metrics();
     const app = buildApi({
@@ -68,6 +88,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       bodyLimit: config.http.bodyLimitBytes,
       watch: config.watch,
       metrics,
+      cluster,
     });
     addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc });
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -75,53 +96,149 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    logger.info({ url, store: store.health() }, 'switchboard registry listening');
-    const running = registry;
-    // The checker probes instances' active checks and reports each result to the core's state machine.
+    self = { name: config.cluster.nodeName ?? `${hostname()}:${port}`, url: config.cluster.advertiseUrl ?? url };
+    logger.info({ url, node: self.name, store: store.health() }, 'switchboard registry listening');
+    // The checker probes instances' active checks and reports each result to the core's state machine; in a
+    // cluster only the leading node runs it, so each check runs once per interval.
     const checker = createChecker({ registry, concurrency: config.checks.concurrency, logger, metrics });
-    checker.start();
+    let reporting: NodeJS.Timeout | undefined;
     let gateway: Gateway | undefined;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
+        clearInterval(reporting);
         await gateway?.close();
         await app.close();
         await checker.close();
+        await node?.close();
         await running.close();
         await store.close();
+        await backend.etcd?.close();
         logger.info('switchboard registry stopped');
       })();
       return closing;
     };
-    if (config.gateway.port !== null) {
-      // The gateway (issue #7) follows this registry through the SDK's watch, as it would a remote one.
-      try {
+    try {
+      if (backend.etcd) {
+        const etcd = backend.etcd;
+        const join = async (): Promise<void> => {
+          const joined = await createClusterNode(etcd, {
+            prefix: config.etcd.prefix,
+            name: self.name,
+            advertiseUrl: self.url,
+            leaseTtlMs: config.cluster.leaseTtlMs,
+            reportIntervalMs: config.cluster.reportIntervalMs,
+            logger,
+          });
+          if (closing) {
+            await joined.close();
+            return;
+          }
+          node = joined;
+          joined.onRenewals((renewals) => {
+            running.applyRenewals(renewals);
+          });
+          joined.onLeadership((leading) => {
+            logger.info({ node: self.name, leading }, leading ? 'this node leads the cluster' : 'this node follows');
+            running.setLeading(leading);
+            if (leading) checker.start();
+            else checker.stop();
+          });
+          if (joined.leading()) {
+            running.setLeading(true);
+            checker.start();
+          }
+          reporting = setInterval(() => {
+            joined.reportApplied(running.index);
+          }, config.cluster.reportIntervalMs);
+          reporting.unref();
+        };
+        // A node that cannot join (etcd down as it starts) still serves its view, marked stale, and keeps trying:
+        // losing etcd must never take the registry's reads down with it.
+        void (async () => {
+          for (let pauseMs = 250; !closing; pauseMs = Math.min(pauseMs * 2, config.cluster.leaseTtlMs)) {
+            try {
+              await join();
+              return;
+            } catch (err) {
+              logger.warn({ err, node: self.name, retryInMs: pauseMs }, 'cannot join the cluster yet');
+            }
+            await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+          }
+        })();
+      } else {
+        checker.start();
+      }
+      if (config.gateway.port !== null) {
+        // The gateway (issue #7) follows this registry through the SDK's watch, as it would a remote one.
         gateway = await createGateway({
           ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: config.gateway.port }),
           registry: url,
           logger,
           metrics,
         });
-      } catch (err) {
-        await close();
-        throw err;
       }
+    } catch (err) {
+      await close();
+      throw err;
     }
     return { url, port, registry: running, gateway, close, [Symbol.asyncDispose]: close };
   } catch (err) {
     await registry?.close();
     await store.close();
+    await backend.etcd?.close();
     throw err;
   }
 }
 
-async function openStore(config: Config): Promise<Store> {
+/** The store the config names, and in cluster mode the etcd connection the store and the cluster node share. */
+async function openBackend(config: Config, logger: Logger): Promise<{ store: Store; etcd?: EtcdConnection }> {
   switch (config.store.kind) {
     case 'memory':
-      return createMemoryStore();
+      return { store: createMemoryStore() };
     case 'sqlite':
-      return openSqliteStore({ dataDir: config.store.dataDir });
+      return { store: await openSqliteStore({ dataDir: config.store.dataDir }) };
+    case 'etcd': {
+      const etcd = connectEtcd(etcdOptionsFrom(config.etcd));
+      try {
+        return { store: await openEtcdStore(etcd, { prefix: config.etcd.prefix, logger }), etcd };
+      } catch (err) {
+        await etcd.close();
+        throw err;
+      }
+    }
   }
+}
+
+/** Reads the TLS files and the password file the config names: secrets come from files, never from flags. */
+function etcdOptionsFrom(settings: Config['etcd']): EtcdConnectionOptions {
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new RegistryError('INVALID_ARGUMENT', `${what} ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const options: EtcdConnectionOptions = { endpoints: settings.endpoints, dialTimeoutMs: settings.dialTimeoutMs };
+  if (settings.caFile !== null || settings.certFile !== null) {
+    options.tls = {};
+    if (settings.caFile !== null) options.tls.ca = read(settings.caFile, '--etcd-ca');
+    if (settings.certFile !== null) options.tls.cert = read(settings.certFile, '--etcd-cert');
+    if (settings.keyFile !== null) options.tls.key = read(settings.keyFile, '--etcd-key');
+  }
+  if (settings.username !== null && settings.passwordFile !== null) {
+    const password = read(settings.passwordFile, '--etcd-password-file')
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    options.auth = { username: settings.username, password };
+  }
+  return options;
+}
+
+/** `GET /v1/cluster` of a registry that runs alone: itself, leading. */
+function aloneView(self: { name: string; url: string }, index: number): ClusterView {
+  const node = { ...self, lastSeen: new Date().toISOString(), applied: index, lag: 0, leader: true };
+  return { self: self.name, leader: self.name, nodes: [node] };
 }
 
 function readVersion(): string {

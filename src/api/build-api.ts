@@ -4,6 +4,8 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from '../core/index.js';
+import { STALE_HEADER } from '../wire/index.js';
+import type { ClusterView } from '../wire/index.js';
 import { Metrics } from '../metrics/index.js';
 import { handleError, handleNotFound } from './error-handler.js';
 import { addInstanceRoutes } from './instance-routes.js';
@@ -28,6 +30,8 @@ export interface ApiOptions {
   metrics?: Metrics;
   /** Event stream keep-alive and buffer bound: the configuration's `watch` slice. */
   watch: WatchRouteOptions;
+  /** `GET /v1/cluster`: the registry's nodes (server.ts answers for a single node or asks the cluster). */
+  cluster: () => ClusterView;
 }
 
 /**
@@ -49,7 +53,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     serverFactory: (fastifyHandler) => {
       fast.next = fastifyHandler;
+      const { registry } = options;
       const server = createServer((req, res) => {
+        // Cut off from its store, a node still answers reads from its last view, and says so on every answer.
+        if (registry.stale) res.setHeader(STALE_HEADER, 'true');
         (fast.handler ?? fastifyHandler)(req, res);
       });
       // Blocking queries may hold a request for minutes; idle keep-alive sockets are closed after 72 s.
@@ -73,7 +80,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });
-  addSystemRoutes(app, options.registry, openApi);
+  addSystemRoutes(app, options.registry, { openApi, cluster: options.cluster });
   addMetricsRoutes(app, options.registry, options.metrics ?? new Metrics());
   addInstanceRoutes(app, options.registry);
   const cache = new AnswerCache();

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from '../core/index.js';
-import type { InstanceRegistration, InstanceStatus, MaintenanceBody } from '../wire/index.js';
+import type { InstanceRegistration, MaintenanceBody, StatusBody } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
 import {
   errorSchema,
@@ -80,7 +80,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     },
   );
 
-  app.put<{ Params: InstancePath; Body: { status: InstanceStatus } }>(
+  app.put<{ Params: InstancePath; Body: StatusBody }>(
     '/v1/services/:service/instances/:id/status',
     {
       schema: { params: instanceParams, body: statusBody },

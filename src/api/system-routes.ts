@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { RegistryQueries } from '../core/index.js';
-import { INDEX_HEADER } from '../wire/index.js';
+import { ClusterViewSchema, INDEX_HEADER } from '../wire/index.js';
+import type { ClusterView } from '../wire/index.js';
 
-/** Liveness and the served API description. */
-export function addSystemRoutes(app: FastifyInstance, registry: RegistryQueries, openApi: () => object): void {
+/** Liveness, the cluster's nodes and the served API description. */
+export function addSystemRoutes(
+  app: FastifyInstance,
+  registry: RegistryQueries,
+  answers: { openApi: () => object; cluster: () => ClusterView },
+): void {
   app.get(
     '/health',
     { config: { summary: 'Liveness and the state of the store (503 when the store is failing)' } },
@@ -12,9 +17,20 @@ export function addSystemRoutes(app: FastifyInstance, registry: RegistryQueries,
       return reply
         .code(health.store.ok ? 200 : 503)
         .header(INDEX_HEADER, health.index)
-        .send({ status: health.store.ok ? 'ok' : 'unavailable', ...health });
+        .send({ status: health.store.ok ? 'ok' : 'unavailable', stale: !health.store.ok, ...health });
     },
   );
 
-  app.get('/openapi.json', { config: { hidden: true } }, (_request, reply) => reply.send(openApi()));
+  app.get(
+    '/v1/cluster',
+    {
+      config: {
+        summary: 'The registry nodes: advertised URL, last report, index applied, lag, and which leads',
+        responses: { 200: ClusterViewSchema },
+      },
+    },
+    (_request, reply) => reply.header(INDEX_HEADER, registry.index).send(answers.cluster()),
+  );
+
+  app.get('/openapi.json', { config: { hidden: true } }, (_request, reply) => reply.send(answers.openApi()));
 }

@@ -124,6 +124,27 @@ describe('Checker', () => {
     expect(probe.peakPerCheck).toBe(1);
   });
 
+  it('runs nothing while stopped (another node leads) and takes every check up again on start', async () => {
+    const host = new FakeHost();
+    host.put('a', [spec('1')]);
+    const probe = countingProbe(1);
+    const checker = createChecker({ registry: host, probe, concurrency: 256 });
+    checker.start();
+    await until(() => host.results.length >= 1);
+    checker.stop();
+    expect(checker.stats().checks).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const recorded = host.results.length;
+    const runs = checker.stats().runs;
+    host.put('b', [spec('2')]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(checker.stats().runs).toBe(runs);
+    expect(host.results.length).toBe(recorded);
+    checker.start();
+    await until(() => (probe.runs.get('2') ?? 0) >= 1 && checker.stats().checks === 2);
+    await checker.close();
+  });
+
   it('follows registrations, changed definitions and removals', async () => {
     const host = new FakeHost();
     const probe = countingProbe(1);

@@ -144,6 +144,25 @@ export class Checker {
     this.#pump();
   }
 
+  /**
+   * Stops running checks but stays usable: in cluster mode another node leads and runs them now (issue #12). Probes
+   * in flight finish without recording their results; `start()` takes every check up again.
+   */
+  stop(): void {
+    if (!this.#started || this.#closed) return;
+    this.#started = false;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    for (const entries of [...this.#entries.values()]) {
+      for (const [key, entry] of [...entries]) this.#remove(entries, key, entry);
+    }
+    this.#ready.length = 0;
+    this.#readyHead = 0;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
   stats(): CheckerStats {
     return {
       checks: this.#count,

@@ -1,5 +1,5 @@
 /** The closed sets of the configuration, declared once: the types, validation and `--help` derive from them. */
-export const STORE_KINDS = ['sqlite', 'memory'] as const;
+export const STORE_KINDS = ['sqlite', 'memory', 'etcd'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** The gateway's balancers, as the shared balancing code names them. */
 export { BALANCE_STRATEGIES as BALANCE_MODES } from '../balancing/index.js';
@@ -15,6 +15,25 @@ export interface Config {
   /** XML-RPC: how long a request body may take to arrive, the deepest nesting of a call, the most calls in a multicall. */
   xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number };
   store: { kind: StoreKindOption; dataDir: string };
+  /**
+   * The etcd cluster under `--store etcd` (issue #12): client URLs, the key prefix every node of one registry shares,
+   * TLS files, and a user whose password is read from a file (never a flag: `ps` would show it).
+   */
+  etcd: {
+    endpoints: string[];
+    prefix: string;
+    caFile: string | null;
+    certFile: string | null;
+    keyFile: string | null;
+    username: string | null;
+    passwordFile: string | null;
+    dialTimeoutMs: number;
+  };
+  /**
+   * This node in a cluster: its name (default host name and port), the URL other nodes and clients reach it at
+   * (default its listening URL), the lease that keeps its presence and leadership, and how often it reports.
+   */
+  cluster: { nodeName: string | null; advertiseUrl: string | null; leaseTtlMs: number; reportIntervalMs: number };
   /**
    * Lease sweep; self-preservation suspends expiry when this fraction (and this many) of the leases lapse at once,
    * for at most `selfPreservationMaxMs` while some leases still renew.
@@ -57,6 +76,17 @@ export const DEFAULTS: Config = {
   http: { host: '127.0.0.1', port: 8900, bodyLimitBytes: 1024 * 1024 },
   xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000 },
   store: { kind: 'sqlite', dataDir: 'data' },
+  etcd: {
+    endpoints: [],
+    prefix: '/switchboard',
+    caFile: null,
+    certFile: null,
+    keyFile: null,
+    username: null,
+    passwordFile: null,
+    dialTimeoutMs: 5_000,
+  },
+  cluster: { nodeName: null, advertiseUrl: null, leaseTtlMs: 10_000, reportIntervalMs: 1_000 },
   leases: {
     sweepIntervalMs: 1_000,
     selfPreservationThreshold: 0.5,

@@ -29,6 +29,36 @@ function port(raw: unknown): number {
   return n;
 }
 
+/** Comma-separated http(s) URLs (a config file may give an array). */
+function urls(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (list === undefined) throw new Error('must be URLs separated by commas');
+  const out = list.map((item: unknown) => (typeof item === 'string' ? item.trim() : '')).filter((u) => u !== '');
+  if (out.length === 0) throw new Error('must name at least one URL');
+  for (const u of out) url(u);
+  return out;
+}
+
+function url(raw: unknown): string {
+  const given = text(raw);
+  let parsed: URL;
+  try {
+    parsed = new URL(given);
+  } catch {
+    throw new Error(`${JSON.stringify(given)} is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`${given} is not http(s)`);
+  return given.replace(/\/+$/, '');
+}
+
+function keyPrefix(raw: unknown): string {
+  const given = text(raw);
+  if (!given.startsWith('/') || given.endsWith('/') || given.length > 256) {
+    throw new Error('must start with "/", not end with one, and be at most 256 characters (e.g. /switchboard)');
+  }
+  return given;
+}
+
 function oneOf(values: readonly string[]) {
   return (raw: unknown): string => {
     if (typeof raw !== 'string' || !values.includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
@@ -103,6 +133,66 @@ export const OPTIONS: readonly Option[] = [
     help: STORE_KINDS.join(' | '),
   },
   { path: 'store.dataDir', flag: 'data-dir', env: ENV.dataDir, parse: text, help: 'folder of the sqlite store' },
+  {
+    path: 'etcd.endpoints',
+    flag: 'etcd-endpoints',
+    env: ENV.etcdEndpoints,
+    parse: urls,
+    help: 'etcd client URLs, comma-separated (--store etcd)',
+  },
+  {
+    path: 'etcd.prefix',
+    flag: 'etcd-prefix',
+    env: ENV.etcdPrefix,
+    parse: keyPrefix,
+    help: 'key prefix shared by the nodes of one registry (default /switchboard)',
+  },
+  { path: 'etcd.caFile', flag: 'etcd-ca', env: ENV.etcdCa, parse: text, help: "PEM file of etcd's CA (TLS)" },
+  { path: 'etcd.certFile', flag: 'etcd-cert', env: ENV.etcdCert, parse: text, help: 'PEM client certificate for etcd' },
+  { path: 'etcd.keyFile', flag: 'etcd-key', env: ENV.etcdKey, parse: text, help: 'PEM client key for etcd' },
+  { path: 'etcd.username', flag: 'etcd-username', env: ENV.etcdUsername, parse: text, help: 'etcd user' },
+  {
+    path: 'etcd.passwordFile',
+    flag: 'etcd-password-file',
+    env: ENV.etcdPasswordFile,
+    parse: text,
+    help: "file holding the etcd user's password",
+  },
+  {
+    path: 'etcd.dialTimeoutMs',
+    flag: 'etcd-dial-timeout',
+    env: ENV.etcdDialTimeout,
+    parse: duration,
+    help: 'how long an etcd request may wait for a connection before the write is refused (default 5s)',
+  },
+  {
+    path: 'cluster.nodeName',
+    flag: 'node-name',
+    env: ENV.nodeName,
+    parse: text,
+    help: "this node's name in the cluster (default host name and port)",
+  },
+  {
+    path: 'cluster.advertiseUrl',
+    flag: 'advertise-url',
+    env: ENV.advertiseUrl,
+    parse: url,
+    help: 'the URL other nodes and clients reach this node at (default its listening URL)',
+  },
+  {
+    path: 'cluster.leaseTtlMs',
+    flag: 'cluster-lease-ttl',
+    env: ENV.clusterLeaseTtl,
+    parse: duration,
+    help: 'how long a silent node keeps its place and its leadership (default 10s; whole seconds)',
+  },
+  {
+    path: 'cluster.reportIntervalMs',
+    flag: 'cluster-report-interval',
+    env: ENV.clusterReportInterval,
+    parse: duration,
+    help: 'how often a node reports the index it has applied (default 1s)',
+  },
   {
     path: 'leases.sweepIntervalMs',
     flag: 'lease-sweep-interval',
@@ -279,6 +369,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const known = new Set([...OPTIONS.map((o) => o.flag), 'config']);
   for (const name of Object.keys(flags)) if (!known.has(name)) problems.push(`--${name}: unknown option`);
   if (sources.overrides) merge(config, sources.overrides);
+  const { store, etcd } = config as unknown as Pick<Config, 'store' | 'etcd'>;
+  if (store.kind === 'etcd' && etcd.endpoints.length === 0) {
+    problems.push('--store etcd needs --etcd-endpoints (or SWITCHBOARD_ETCD_ENDPOINTS, or etcd.endpoints in the file)');
+  }
+  if ((etcd.certFile === null) !== (etcd.keyFile === null)) problems.push('--etcd-cert and --etcd-key go together');
+  if ((etcd.username === null) !== (etcd.passwordFile === null)) {
+    problems.push('--etcd-username and --etcd-password-file go together');
+  }
   if (problems.length > 0) throw new RegistryError('INVALID_ARGUMENT', `invalid configuration: ${problems.join('; ')}`);
   return deepFreeze(config) as unknown as Config;
 

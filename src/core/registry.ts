@@ -39,6 +39,7 @@ import { NOT_CHECKED_OUTPUT, checkKey, newCheck, storedCheck } from './check-sta
 import type { CheckResult } from './check-state.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
+import type { Renewal } from './renewal.js';
 import { ExpiryPolicy } from './expiry-policy.js';
 import type { SelfPreservationStatus } from './expiry-policy.js';
 import { InstanceIndex } from './instance-index.js';
@@ -74,6 +75,16 @@ export interface RegistryOptions {
   logger?: RegistryLogger;
   /** Start the sweep timer (tests with a manual clock call `sweep()` themselves). */
   autoSweep?: boolean;
+  /**
+   * Cluster mode (issue #12): receives, once per sweep, the heartbeats this node took since the last one, to share
+   * with the other nodes (which hand theirs to `applyRenewals`). A heartbeat is never a store write.
+   */
+  shareRenewals?: (renewals: Renewal[]) => void;
+  /**
+   * Whether this node decides expiry from the start. A cluster node starts as a follower and leads only once
+   * elected (`setLeading`): exactly one node lapses and removes instances. Default true (a single node leads).
+   */
+  leading?: boolean;
 }
 
 /** A registration: the REST body plus the service and, optionally, the id. */
@@ -143,6 +154,10 @@ export interface RegistryQueries {
   listServices(): ServiceList;
   page(cursor: string | undefined, limit: number): InstancePage;
   health(): RegistryHealth;
+  /** True while the store cannot be reached: reads come from the last view, which may be behind. */
+  readonly stale: boolean;
+  /** The index of the last change applied. */
+  readonly index: number;
 }
 
 /** What the prober needs: the checks to run, and where to report results. */
@@ -184,6 +199,10 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
    * life that arrive meanwhile wait for these, then act on what the store decided.
    */
   readonly #sweepWrites = new Map<InstanceState, Promise<void>>();
+  /** Heartbeats taken since the last sweep, when they are shared with other nodes: when each arrived. */
+  readonly #renewals: Map<InstanceState, number> | undefined;
+  readonly #shareRenewals: ((renewals: Renewal[]) => void) | undefined;
+  #leading: boolean;
   #unwatchStore: () => void = () => undefined;
   #sweeping = false;
   #timer: NodeJS.Timeout | undefined;
@@ -230,6 +249,9 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
         maxMs: leases.selfPreservationMaxMs,
       },
     });
+    this.#shareRenewals = options.shareRenewals;
+    this.#renewals = options.shareRenewals ? new Map() : undefined;
+    this.#leading = options.leading ?? true;
     const now = this.#clock.now();
     for (const record of records) {
       const state = new InstanceState(record, now);
@@ -470,6 +492,10 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     return this.#instances.page(cursor, limit);
   }
 
+  get stale(): boolean {
+    return !this.#store.health().ok;
+  }
+
   health(): RegistryHealth {
     return {
       index: this.#feed.index,
@@ -509,6 +535,8 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
    */
   async sweep(): Promise<void> {
     if (this.#sweeping || this.#closed) return;
+    this.#shareTakenRenewals();
+    if (!this.#leading) return;
     this.#sweeping = true;
     try {
       const now = this.#clock.now();
@@ -533,6 +561,61 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       }
     } finally {
       this.#sweeping = false;
+    }
+  }
+
+  /**
+   * Makes this node the one that decides expiry, or stops it (cluster mode: an etcd election decides). A node that
+   * takes over restarts every lease from now, as a restarted registry does: renewals it may have missed while it
+   * followed must not turn into a mass eviction (issue #12).
+   */
+  setLeading(leading: boolean): void {
+    if (leading === this.#leading) return;
+    this.#leading = leading;
+    if (!leading) return;
+    const now = this.#clock.now();
+    for (const state of this.#instances.all()) {
+      if (state.record.ttlMs === undefined || state.lapsed || state.lastHeartbeat >= now) continue;
+      state.lastHeartbeat = now;
+      this.#expiry.touched(state);
+    }
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /**
+   * Heartbeats other nodes took (cluster mode): each lease runs again from when its heartbeat arrived there. An
+   * instance this node does not know (yet, or any more) is skipped; a lapsed one is revived by the node that took
+   * the heartbeat, through the store.
+   */
+  applyRenewals(renewals: readonly Renewal[]): void {
+    const now = this.#clock.now();
+    for (const { service, id, ageMs } of renewals) {
+      const state = this.#instances.find(service, id);
+      if (!state) continue;
+      const at = now - Math.max(0, ageMs);
+      if (at <= state.lastHeartbeat) continue;
+      state.lastHeartbeat = at;
+      this.#expiry.touched(state);
+    }
+  }
+
+  /** Hands the heartbeats taken since the last sweep to `shareRenewals`, in one batch. */
+  #shareTakenRenewals(): void {
+    const taken = this.#renewals;
+    if (!taken || taken.size === 0) return;
+    const now = this.#clock.now();
+    const batch: Renewal[] = [];
+    for (const [state, at] of taken) {
+      batch.push({ service: state.record.service, id: state.record.id, ageMs: now - at });
+    }
+    taken.clear();
+    try {
+      this.#shareRenewals?.(batch);
+    } catch (err) {
+      this.#logger.error({ err }, 'sharing renewals failed');
     }
   }
 
@@ -659,10 +742,13 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
 
   /** The only place memory changes after start-up: one committed change from the store's feed. */
   #apply(change: StoreChange): void {
-    if (change.index <= this.#applied) return;
-    this.#applied = change.index;
+    if (change.index < this.#applied) return;
     const { service, id, record } = change;
     const current = this.#instances.find(service, id);
+    // Several changes may share an index (a store's resync after compaction): at the index already applied, only a
+    // key not yet at it changes.
+    if (change.index === this.#applied && (current?.record.modifyIndex ?? 0) >= change.index) return;
+    this.#applied = change.index;
     if (record === null) {
       if (current) {
         this.#instances.delete(current);
@@ -696,6 +782,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   #touch(state: InstanceState): void {
     state.lastHeartbeat = this.#clock.now();
     this.#expiry.touched(state);
+    this.#renewals?.set(state, state.lastHeartbeat);
   }
 
   #answer(result: CommitResult, service: string, id: string): Instance {

@@ -31,13 +31,15 @@ function close(server: HttpServer | TcpServer): Promise<void> {
 }
 
 /** A node that takes the connection and reads the request, then drops it without answering. */
-async function droppingNode(): Promise<{ url: string; requests: () => number }> {
+async function droppingNode(): Promise<{ url: string; requests: () => number; lines: string[] }> {
   let requests = 0;
+  const lines: string[] = [];
   const sockets = new Set<Socket>();
   const server = createTcpServer((socket) => {
     sockets.add(socket);
-    socket.once('data', () => {
+    socket.once('data', (data: Buffer) => {
       requests += 1;
+      lines.push(data.toString('latin1').split('\r\n')[0] ?? '');
       socket.destroy();
     });
     socket.on('error', () => undefined);
@@ -47,14 +49,16 @@ async function droppingNode(): Promise<{ url: string; requests: () => number }> 
     for (const socket of sockets) socket.destroy();
     await close(server);
   });
-  return { url, requests: () => requests };
+  return { url, requests: () => requests, lines };
 }
 
 /** A node that answers every request with the instance it was sent, counting them by method. */
-async function answeringNode(): Promise<{ url: string; received: string[] }> {
+async function answeringNode(): Promise<{ url: string; received: string[]; lines: string[] }> {
   const received: string[] = [];
+  const lines: string[] = [];
   const server = createHttpServer((req, res) => {
     received.push(req.method ?? '');
+    lines.push(`${req.method ?? ''} ${req.url ?? ''} HTTP/1.1`);
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -66,7 +70,7 @@ async function answeringNode(): Promise<{ url: string; received: string[] }> {
     server.closeAllConnections();
     await close(server);
   });
-  return { url, received };
+  return { url, received, lines };
 }
 
 /** A port nothing listens on: connecting to it is refused. */
@@ -78,13 +82,14 @@ async function refusingNode(): Promise<string> {
 }
 
 const registration = { service: 'web', host: '10.0.0.1', port: 80 };
+const post = { method: 'POST', path: '/v1/services/web/instances', body: { host: '10.0.0.1', port: 80 } } as const;
 
 describe('RegistryClient failover', () => {
   it('does not send a POST to another node when the connection dropped after the request was sent', async () => {
     const first = await droppingNode();
     const second = await answeringNode();
     const client = new RegistryClient({ urls: [first.url, second.url], timeoutMs: 2_000 });
-    const err: unknown = await client.register(registration).catch((e: unknown) => e);
+    const err: unknown = await client.request(post).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
     expect(first.requests()).toBe(1);
     expect(second.received).toEqual([]);
@@ -93,9 +98,19 @@ describe('RegistryClient failover', () => {
   it('sends a POST to the next node when the first refused the connection', async () => {
     const second = await answeringNode();
     const client = new RegistryClient({ urls: [await refusingNode(), second.url], timeoutMs: 2_000 });
-    expect(await client.register(registration)).toMatchObject({ id: 'w1' });
+    expect((await client.request(post)).body).toMatchObject({ id: 'w1' });
     expect(second.received).toEqual(['POST']);
     expect(client.url).toBe(second.url);
+  });
+
+  it('registers without an id under one id it made up, so a retry on another node cannot register twice', async () => {
+    const first = await droppingNode();
+    const second = await answeringNode();
+    const client = new RegistryClient({ urls: [first.url, second.url], timeoutMs: 2_000 });
+    await client.register(registration);
+    expect(second.received).toEqual(['PUT']);
+    expect(first.lines[0]).toMatch(/^PUT \/v1\/services\/web\/instances\/[0-9a-f-]{36} HTTP\/1\.1$/);
+    expect(second.lines[0]).toBe(first.lines[0]);
   });
 
   it('sends an idempotent request (PUT, GET) to the next node even when the first may have had it', async () => {

@@ -5,10 +5,10 @@
  * cannot be reached or answers an error whose code is retryable (errors/codes.ts), so one node going down costs a
  * caller nothing but a retry.
  *
- * Invariant: a request that is not idempotent (POST: a registration without an id) is sent to one node at most once,
+ * Invariant: a request that is not idempotent (a POST sent through `request`) is sent to one node at most once,
  * and to another node only when it provably never left for the first (the connection was never made). A connection
  * lost after the request was written may have registered the instance already; sending it again would register it
- * twice (issue #11).
+ * twice (issue #11). The client's own registrations are all PUTs with an id, made up when the caller gives none.
  */
 import { InvalidArgumentError, RegistryError, UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import type {
@@ -116,8 +116,9 @@ export class RegistryClient {
   /**
    * Registers an instance (or updates it when its id exists) and resolves to the stored instance. With
    * `exclusive`, an id that is already registered is refused with ExistingServiceError (the registry checks and
-   * writes in one step, so of two racing exclusive registrations exactly one wins). Without an id the registry
-   * makes one up, and the registration is always new.
+   * writes in one step, so of two racing exclusive registrations exactly one wins). Without an id the client makes
+   * up a random one (a UUID) and registers with PUT like any other: if the answer is lost and the registration is
+   * retried on another node, it updates the one instance instead of registering a second (issue #12).
    * @example
    * const instance = await client.register({ service: 'tickets', id: 'tickets-1', host: '127.0.0.1', port: 3001 });
    * try {
@@ -127,11 +128,7 @@ export class RegistryClient {
    * }
    */
   async register(instance: InstanceInput, options: RegisterOptions = {}): Promise<Instance> {
-    const { service, id, ...body } = instance;
-    if (id === undefined) {
-      return (await this.request<Instance>({ method: 'POST', path: `/v1/services/${enc(service)}/instances`, body }))
-        .body;
-    }
+    const { service, id = globalThis.crypto.randomUUID(), ...body } = instance;
     const request: RequestOptions = { method: 'PUT', path: instancePath(service, id), body };
     if (options.exclusive) request.query = { exclusive: 'true' };
     if (options.signal) request.signal = options.signal;

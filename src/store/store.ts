@@ -124,7 +124,9 @@ export interface StoreHealth {
  * Durable storage under the registry, which may be shared by several registry nodes (etcd).
  *
  * Invariants every backend keeps (the contract suite in store.contract.ts checks them):
- * - The store hands out the index: strictly increasing, not necessarily dense (an etcd revision can be it).
+ * - The store hands out the index: increasing, not necessarily dense (an etcd revision is it). Changes the feed
+ *   delivers have increasing indexes, except after a resync (etcd's history compacted while its watch was cut off):
+ *   deletes whose revision is lost then share the re-read's index. The registry applies such ties key by key.
  * - Every write is conditional (`Mutation.ifIndex`); a refused write changes nothing.
  * - `watch` delivers every committed change once, in index order, to each listener; a write's promise settles only
  *   after its change has been delivered, so a writer that applies the feed reads its own write when it resumes.

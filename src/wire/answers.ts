@@ -131,3 +131,21 @@ export const MaintenanceBodySchema = Type.Object(
   { additionalProperties: false },
 );
 export type MaintenanceBody = Static<typeof MaintenanceBodySchema>;
+
+/** One registry node, as `GET /v1/cluster` lists it. */
+const ClusterMemberSchema = Type.Object({
+  name: Type.String(),
+  url: Type.String({ description: 'where clients and other nodes reach it' }),
+  lastSeen: Type.String({ format: 'date-time', description: 'when it last reported' }),
+  applied: Type.Integer({ description: 'the index it has applied' }),
+  lag: Type.Integer({ description: 'indexes behind the node furthest ahead' }),
+  leader: Type.Boolean({ description: 'whether it runs the lease sweep and the active checks' }),
+});
+
+/** `GET /v1/cluster`: the registry's nodes and which one leads (a single node lists itself, leading). */
+export const ClusterViewSchema = Type.Object({
+  self: Type.String({ description: 'the node that answered' }),
+  leader: Type.Union([Type.String(), Type.Null()], { description: 'null while no node leads (an election is on)' }),
+  nodes: Type.Array(ClusterMemberSchema),
+});
+export type ClusterView = Static<typeof ClusterViewSchema>;

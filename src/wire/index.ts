@@ -2,7 +2,7 @@ export { URL_SCHEME, parseAddressUrl } from './address-url.js';
 export { BLOCKING_WAIT, blockingWaitMs } from './blocking.js';
 export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 export type { Duration } from './duration.js';
-export { INDEX_HEADER } from './headers.js';
+export { INDEX_HEADER, STALE_HEADER } from './headers.js';
 export {
   DURATION_DESCRIPTION,
   durationSchema,
@@ -17,6 +17,7 @@ export {
   CHANGE_TYPES,
   CHECK_KINDS,
   ChangeEventSchema,
+  ClusterViewSchema,
   HEALTH_STATES,
   InstancePageSchema,
   InstanceSchema,
@@ -28,6 +29,7 @@ export {
 export type {
   ChangeEvent,
   ChangeType,
+  ClusterView,
   CheckKind,
   Health,
   Instance,

@@ -11,6 +11,7 @@
  *   the verbatim values are kept in metadata.
  */
 import type { Registry } from '../core/index.js';
+import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
 import { URL_SCHEME, parseAddressUrl } from '../wire/index.js';
 import type { Endpoint, Instance, InstanceStatus } from '../wire/index.js';
@@ -56,15 +57,26 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
     return serialized(service, async () => {
       const taken = registry.list(service, ANY).instances.some((i) => i.host === host && i.port === given.port);
       if (taken) return false;
-      const { instance } = await registry.register({
-        service,
-        host,
-        port: given.port,
-        status,
-        endpoints: endpoint ? [endpoint] : [],
-        metadata,
-      });
-      return instance.id;
+      try {
+        // The id follows from the address and the write is exclusive, so the store refuses the second of two
+        // registrations of one address even when they reach different registry nodes at once (issue #12).
+        const { instance } = await registry.register(
+          {
+            service,
+            id: microRegInstanceId(service, host, given.port),
+            host,
+            port: given.port,
+            status,
+            endpoints: endpoint ? [endpoint] : [],
+            metadata,
+          },
+          { exclusive: true },
+        );
+        return instance.id;
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'ALREADY_EXISTS') return false;
+        throw err;
+      }
     });
   };
 
@@ -221,6 +233,14 @@ function splitHost(given: string, port: number): { host: string; endpoint?: Endp
   const type = url.protocol.slice(0, -1);
   const path = url.pathname === '/' ? '' : url.pathname;
   return { host, endpoint: { type, url: `${url.protocol}//${url.hostname}:${port}${path}` } };
+}
+
+/**
+ * The id of a MicroReg registration: one address, one instance of a service. The service is part of it because
+ * MicroReg's ids are unique across services (`get_services()` keys its answer by id).
+ */
+function microRegInstanceId(service: string, host: string, port: number): string {
+  return `mr-${createHash('sha256').update(`${service}\u0000${host}\u0000${port}`).digest('hex').slice(0, 24)}`;
 }
 
 /** MicroReg's `get_services()` answer: JSON of every record keyed by id. */

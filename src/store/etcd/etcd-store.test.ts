@@ -1,0 +1,228 @@
+import { basename } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  sharedEtcdEndpoints,
+  startEtcd,
+  startEtcdProxy,
+  type EtcdCluster,
+  type EtcdProxy,
+} from '../../../test/fixtures/etcd.js';
+import { RegistryError } from '../../errors/index.js';
+import type { Mutation, Store, StoreChange } from '../store.js';
+import { describeStoreContract, recordOf } from '../store.contract.js';
+import { connectEtcd, type EtcdConnection } from './etcd-connection.js';
+import { openEtcdStore } from './etcd-store.js';
+
+const DIAL_TIMEOUT_MS = 1_000;
+const connections: EtcdConnection[] = [];
+const connect = (endpoints: string[]): EtcdConnection => {
+  const connection = connectEtcd({ endpoints, dialTimeoutMs: DIAL_TIMEOUT_MS });
+  connections.push(connection);
+  return connection;
+};
+afterAll(async () => {
+  await Promise.all(connections.splice(0).map((c) => c.close()));
+});
+
+let shared: EtcdConnection | undefined;
+const sharedConnection = (): EtcdConnection => (shared ??= connect(sharedEtcdEndpoints()));
+const run = `${String(process.pid)}-${String(Date.now())}`;
+let prefixes = 0;
+const freshPrefix = (): string => `/switchboard-test/${run}/t${String(++prefixes)}`;
+
+// A place (a fresh temporary folder) names a prefix, so reopening the same place reopens the same data.
+describeStoreContract('etcd', (place) =>
+  openEtcdStore(sharedConnection(), { prefix: `/switchboard-test/${run}/${basename(place)}` }),
+);
+
+const put = (key: `${string}/${string}`, ifIndex = 0, fields = {}): Mutation => ({
+  op: 'put',
+  record: recordOf(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1), fields),
+  ifIndex,
+});
+
+async function committed(write: Promise<{ committed: boolean; index: number }>): Promise<number> {
+  const outcome = await write;
+  expect(outcome.committed).toBe(true);
+  return outcome.index;
+}
+
+/** Waits for `predicate` to hold, polling; the test's own timeout bounds it. */
+async function until(predicate: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe('etcd store', () => {
+  const stores: Store[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  const open = async (connection: EtcdConnection, prefix: string): Promise<Store> => {
+    const store = await openEtcdStore(connection, { prefix });
+    stores.push(store);
+    return store;
+  };
+
+  it("tells another node's feed why a key was deleted, from the tombstone the delete wrote", async () => {
+    const prefix = freshPrefix();
+    const writer = await open(sharedConnection(), prefix);
+    const reader = await open(connect(sharedEtcdEndpoints()), prefix);
+    const seen: StoreChange[] = [];
+    reader.watch((change) => seen.push(change));
+    const a = await committed(writer.write(put('web/a')));
+    const b = await committed(writer.write(put('web/b')));
+    const expired = await committed(
+      writer.write({ op: 'delete', service: 'web', id: 'a', ifIndex: a, cause: 'expired' }),
+    );
+    const gone = await committed(
+      writer.write({ op: 'delete', service: 'web', id: 'b', ifIndex: b, cause: 'deregistered' }),
+    );
+    await until(() => seen.length === 4);
+    expect(seen.slice(2)).toEqual([
+      { index: expired, service: 'web', id: 'a', record: null, cause: 'expired' },
+      { index: gone, service: 'web', id: 'b', record: null, cause: 'deregistered' },
+    ]);
+    // etcd removes the tombstones itself: they are on a lease.
+    const tombstone = await sharedConnection().client.get(`${prefix}/tombstones/web/a`).exec();
+    expect(tombstone.kvs[0]?.lease).not.toBe('0');
+  });
+
+  it('refuses a record too large to store, without writing anything', async () => {
+    const store = await open(sharedConnection(), freshPrefix());
+    const attempt = store.write(put('web/big', 0, { metadata: { blob: 'x'.repeat(600 * 1024) } }));
+    await expect(attempt).rejects.toBeInstanceOf(RegistryError);
+    await expect(attempt).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await store.load()).toEqual({ index: 0, instances: [] });
+  });
+
+  describe('on a dedicated etcd', () => {
+    let etcd: EtcdCluster;
+    let proxy: EtcdProxy;
+    // What beforeAll started, stopped in reverse (beforeAll may have failed half-way).
+    const started: (() => Promise<void>)[] = [];
+    beforeAll(async () => {
+      etcd = await startEtcd({ members: 1 });
+      started.push(() => etcd.close());
+      proxy = await startEtcdProxy(etcd.endpoints[0] ?? '');
+      started.push(() => proxy.close());
+    });
+    afterAll(async () => {
+      for (const stop of started.splice(0).reverse()) await stop();
+    });
+
+    it('resumes a lost watch from the last delivered change, with no gap and no repeat', async () => {
+      const prefix = freshPrefix();
+      const behind = await open(connect([proxy.url]), prefix);
+      const writer = await open(connect(etcd.endpoints), prefix);
+      const seen: number[] = [];
+      behind.watch((change) => seen.push(change.index));
+      const first = await committed(writer.write(put('web/w0')));
+      await until(() => seen.length === 1);
+
+      proxy.cut();
+      await until(() => !behind.health().ok);
+      expect(behind.health()).toMatchObject({ kind: 'etcd', ok: false, location: proxy.url });
+      const later: number[] = [];
+      for (let i = 1; i <= 5; i++) later.push(await committed(writer.write(put(`web/w${String(i)}`))));
+      proxy.restore();
+
+      await until(() => seen.length >= 6 && behind.health().ok);
+      expect(seen).toEqual([first, ...later]);
+      // It is whole again: its own writes are read back.
+      const own = await committed(behind.write(put('web/own')));
+      expect(seen).toEqual([first, ...later, own]);
+    });
+
+    it('reads everything again after a compaction outran its watch, and delivers the differences', async () => {
+      const prefix = freshPrefix();
+      const behind = await open(connect([proxy.url]), prefix);
+      const direct = connect(etcd.endpoints);
+      const writer = await open(direct, prefix);
+      const seen: StoreChange[] = [];
+      behind.watch((change) => seen.push(change));
+      const kept = await committed(writer.write(put('web/kept')));
+      const changed = await committed(writer.write(put('web/changed')));
+      const expired = await committed(writer.write(put('web/expired')));
+      const vanished = await committed(writer.write(put('web/vanished')));
+      // Its own write settles once its feed has delivered it, so everything before it too: the watch has caught up.
+      const marker = await committed(behind.write(put('web/marker')));
+      expect(seen.map((c) => c.index)).toEqual([kept, changed, expired, vanished, marker]);
+      seen.splice(0, 4);
+
+      proxy.cut();
+      await until(() => !behind.health().ok);
+      const updated = await committed(writer.write(put('web/changed', changed, { port: 2 })));
+      const deleted = await committed(
+        writer.write({ op: 'delete', service: 'web', id: 'expired', ifIndex: expired, cause: 'expired' }),
+      );
+      const removed = await committed(
+        writer.write({ op: 'delete', service: 'web', id: 'vanished', ifIndex: vanished, cause: 'expired' }),
+      );
+      // As if etcd had already dropped this delete's tombstone (its lease ran out).
+      await direct.client.delete().key(`${prefix}/tombstones/web/vanished`).exec();
+      const added = await committed(writer.write(put('web/added')));
+      const { header } = await direct.client.get(`${prefix}/head`).exec();
+      await direct.client.kv.compact({ revision: header.revision, physical: true });
+      proxy.restore();
+
+      await until(() => seen.length >= 5 && behind.health().ok);
+      const readAt = seen.find((c) => c.id === 'vanished')?.index ?? 0;
+      expect(readAt).toBeGreaterThanOrEqual(removed);
+      expect(seen.slice(1)).toEqual([
+        { index: updated, service: 'web', id: 'changed', record: expect.objectContaining({ port: 2 }) as unknown },
+        { index: deleted, service: 'web', id: 'expired', record: null, cause: 'expired' },
+        {
+          index: added,
+          service: 'web',
+          id: 'added',
+          record: expect.objectContaining({ createIndex: added }) as unknown,
+        },
+        // Its tombstone gone, the delete is dated by the read that found the key missing.
+        { index: readAt, service: 'web', id: 'vanished', record: null, cause: 'deregistered' },
+      ]);
+      expect(seen.some((c) => c.id === 'kept' && c.index === kept)).toBe(false);
+      // And the watch goes on from the read.
+      const next = await committed(writer.write(put('web/next')));
+      await until(() => seen.length === 6);
+      expect(seen.at(-1)?.index).toBe(next);
+    });
+
+    it('reports etcd unreachable and fails writes within the dial timeout, then recovers when etcd returns', async () => {
+      const member = etcd.members[0];
+      if (!member) throw new Error('no member');
+      const store = await open(connect(etcd.endpoints), freshPrefix());
+      const seen: number[] = [];
+      store.watch((change) => seen.push(change.index));
+      const before = await committed(store.write(put('web/before')));
+
+      // A paused etcd answers nothing: the write gives up at its deadline instead of hanging.
+      await member.kill('SIGSTOP');
+      try {
+        const stalled = store.write(put('web/stalled'));
+        await expect(stalled).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        await expect(stalled).rejects.toThrow(/etcd cannot be reached/);
+        expect(store.health()).toMatchObject({ kind: 'etcd', ok: false, location: etcd.endpoints[0] });
+      } finally {
+        await member.kill('SIGCONT');
+      }
+
+      await member.kill('SIGKILL');
+      await until(() => !store.health().ok);
+      await expect(store.write(put('web/down'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      await member.restart();
+
+      // A write may still fail while the client reconnects; each attempt uses a key of its own.
+      let attempt = 0;
+      let after = 0;
+      await until(async () => {
+        const outcome = await store.write(put(`web/after-${String(++attempt)}`)).catch(() => undefined);
+        if (outcome?.committed) after = outcome.index;
+        return store.health().ok && after > 0;
+      });
+      expect(seen[0]).toBe(before);
+      expect(seen).toContain(after);
+      // Every change once, in order (the stalled write may have committed before its deadline passed).
+      expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
+    });
+  });
+});
