@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createChecker, probe } from '../dist/checks/index.js';
+import { DEFAULTS } from '../dist/config/index.js';
 import { createRegistry } from '../dist/core/index.js';
 import { createMemoryStore } from '../dist/store/memory/index.js';
 
@@ -17,6 +18,12 @@ const TARGET_PORTS = 8; // of each kind
 const WARMUP_MS = 12_000; // the first probes, then the jittered second ones, settle within one interval
 const WINDOW_MS = 60_000;
 const BASELINE_ROUNDS = 2;
+// The core's config slices as `serve` passes them; the targets are local servers, which checks may then point at.
+const CORE = {
+  leases: DEFAULTS.leases,
+  changeLogSize: DEFAULTS.watch.changeLogSize,
+  checks: { ...DEFAULTS.checks, allowHosts: ['127.0.0.0/8'] },
+};
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -90,7 +97,7 @@ function recorder() {
 }
 
 async function measureChecker(targets) {
-  const registry = await createRegistry({ store: createMemoryStore(), autoSweep: false });
+  const registry = await createRegistry({ ...CORE, store: createMemoryStore(), autoSweep: false });
   const record = recorder();
   const answered = new Set();
   let allPassingAt;
@@ -150,7 +157,7 @@ async function measureChecker(targets) {
 /** The baseline: one timer per check, all started together, every probe started when its timer fires. */
 async function measureBaseline(targets) {
   const record = recorder();
-  const registry = await createRegistry({ store: createMemoryStore(), autoSweep: false });
+  const registry = await createRegistry({ ...CORE, store: createMemoryStore(), autoSweep: false });
   const checks = [];
   for (const { id, check } of specsFor(targets)) {
     await registry.register({ service: 'svc', id, host: '127.0.0.1', port: 1, checks: [check] });

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { rootCertificates } from 'node:tls';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
@@ -30,7 +31,7 @@ export type { Gateway, GatewayRoutes } from './gateway/index.js';
 
 /** A running registry. */
 export interface RunningServer extends AsyncDisposable {
-  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8900`. */
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8900` (`https://…` with `--tls-cert`). */
   readonly url: string;
   readonly port: number;
   /** The registry core, for embedding and tests. */
@@ -57,6 +58,8 @@ const VERSION = readVersion();
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'switchboard' } });
+  // Read before the store opens: a missing certificate fails the start at once, with the flag named.
+  const tls = apiTlsFrom(config.http);
   const backend = await openBackend(config, logger);
   const { store } = backend;
   let registry: Registry | undefined;
@@ -66,6 +69,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     registry = await createRegistry({
       store,
       leases: config.leases,
+      checks: config.checks,
       changeLogSize: config.watch.changeLogSize,
       logger,
       ...(backend.etcd
@@ -89,13 +93,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watch: config.watch,
       metrics,
       cluster,
+      ...(tls === undefined ? {} : { tls }),
     });
     addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc });
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const url = `${tls === undefined ? 'http' : 'https'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     self = { name: config.cluster.nodeName ?? `${hostname()}:${port}`, url: config.cluster.advertiseUrl ?? url };
     logger.info({ url, node: self.name, store: store.health() }, 'switchboard registry listening');
     // The checker probes instances' active checks and reports each result to the core's state machine; in a
@@ -174,6 +179,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         gateway = await createGateway({
           ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: config.gateway.port }),
           registry: url,
+          ...(tls === undefined ? {} : selfTrust(tls)),
           logger,
           metrics,
         });
@@ -210,15 +216,40 @@ async function openBackend(config: Config, logger: Logger): Promise<{ store: Sto
   }
 }
 
+/** The contents of the configuration's `http.tls*` files, as the API serves them. */
+type ApiTls = NonNullable<Parameters<typeof buildApi>[0]['tls']>;
+
+/** A file the config names (a certificate, a key, a password); the error names the flag, never the content. */
+function read(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new RegistryError('INVALID_ARGUMENT', `${what} ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The registry's certificate, key and client CA (issue #13), when `--tls-cert` is set (loadConfig pairs it). */
+function apiTlsFrom(settings: Config['http']): ApiTls | undefined {
+  if (settings.tlsCertFile === null || settings.tlsKeyFile === null) return undefined;
+  const tls: ApiTls = { cert: read(settings.tlsCertFile, '--tls-cert'), key: read(settings.tlsKeyFile, '--tls-key') };
+  if (settings.tlsClientCaFile !== null) tls.clientCa = read(settings.tlsClientCaFile, '--tls-client-ca');
+  return tls;
+}
+
+/**
+ * How the in-serve gateway, which follows this registry at its own https:// URL, trusts it: the registry's own
+ * certificate file (a self-signed certificate, or a chain), the client CA (often the CA that signed it too) and the
+ * system's CAs. Under mutual TLS it presents the registry's certificate as its client certificate, which the client
+ * CA must therefore have signed.
+ */
+function selfTrust(tls: ApiTls): { ca: string[]; cert?: Buffer; key?: Buffer } {
+  const ca = [...rootCertificates, tls.cert.toString('utf8')];
+  if (tls.clientCa === undefined) return { ca };
+  return { ca: [...ca, tls.clientCa.toString('utf8')], cert: tls.cert, key: tls.key };
+}
+
 /** Reads the TLS files and the password file the config names: secrets come from files, never from flags. */
 function etcdOptionsFrom(settings: Config['etcd']): EtcdConnectionOptions {
-  const read = (file: string, what: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new RegistryError('INVALID_ARGUMENT', `${what} ${file}: ${(err as Error).message}`, { cause: err });
-    }
-  };
   const options: EtcdConnectionOptions = { endpoints: settings.endpoints, dialTimeoutMs: settings.dialTimeoutMs };
   if (settings.caFile !== null || settings.certFile !== null) {
     options.tls = {};

@@ -1,5 +1,7 @@
 import { createServer } from 'node:http';
-import type { RequestListener } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -32,6 +34,8 @@ export interface ApiOptions {
   watch: WatchRouteOptions;
   /** `GET /v1/cluster`: the registry's nodes (server.ts answers for a single node or asks the cluster). */
   cluster: () => ClusterView;
+  /** Serve HTTPS with this certificate (chain) and key, PEM; with `clientCa`, require client certificates it signed. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 /**
@@ -49,16 +53,19 @@ const strictAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
 export function buildApi(options: ApiOptions): FastifyInstance {
   // The server hands requests to the fast path (set once the routes exist), which hands the rest to Fastify.
   const fast: { handler?: RequestListener; next: RequestListener } = { next: () => undefined };
-  const { bodyLimit } = options;
+  const { bodyLimit, tls } = options;
   const app = Fastify({
+    // The server comes from serverFactory; this only makes Fastify name its address https://.
+    ...(tls === undefined ? {} : { https: {} }),
     serverFactory: (fastifyHandler) => {
       fast.next = fastifyHandler;
       const { registry } = options;
-      const server = createServer((req, res) => {
+      const handler: RequestListener = (req, res) => {
         // Cut off from its store, a node still answers reads from its last view, and says so on every answer.
         if (registry.stale) res.setHeader(STALE_HEADER, 'true');
         (fast.handler ?? fastifyHandler)(req, res);
-      });
+      };
+      const server = tls === undefined ? createServer(handler) : createTlsServer(tls, handler);
       // Blocking queries may hold a request for minutes; idle keep-alive sockets are closed after 72 s.
       server.requestTimeout = 0;
       server.keepAliveTimeout = 72_000;
@@ -90,4 +97,43 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   addSeedRoutes(app, options.registry, { bodyLimit });
   addWatchRoutes(app, options.registry, options.watch);
   return app;
+}
+
+/**
+ * The same server over TLS (every route on the port: REST, XML-RPC, seed routes, events). With a client CA the
+ * handshake itself refuses a client without a certificate that CA signed, before any request is read.
+ */
+function createTlsServer(tls: NonNullable<ApiOptions['tls']>, handler: RequestListener): Server {
+  const mutual = tls.clientCa !== undefined;
+  // Requests under way on each connection: closing ends the connections that have none.
+  const busy = new Map<Socket, number>();
+  const server = createHttpsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      ...(mutual ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    },
+    (req, res) => {
+      const { socket } = req;
+      busy.set(socket, (busy.get(socket) ?? 0) + 1);
+      res.once('close', () => {
+        if (busy.has(socket)) busy.set(socket, (busy.get(socket) ?? 1) - 1);
+      });
+      handler(req, res);
+    },
+  );
+  server.on('secureConnection', (socket: Socket) => {
+    busy.set(socket, 0);
+    socket.once('close', () => busy.delete(socket));
+  });
+  // Node 20's https server does not always end an idle keep-alive connection in closeIdleConnections (seen once a
+  // watch's connection had closed), and Fastify's close would then wait for the client to hang up: up to the 72 s
+  // keep-alive it announced. So connections with no request under way are ended from this server's own count.
+  const closeIdle = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    for (const [socket, requests] of busy) if (requests === 0) socket.destroy();
+  };
+  // https.Server has every method of http.Server that Fastify uses (listen, close, closeIdleConnections, …).
+  return server;
 }

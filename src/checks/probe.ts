@@ -4,6 +4,9 @@
  *
  * Keep-alive is off: a check must see what a new client sees (a fresh connect and accept), and a pooled socket to
  * 10,000 instances would hold 10,000 file descriptors.
+ *
+ * Redirects are never followed (node:http does not, and nothing here does it by hand): a check probes only the target
+ * the core let it name, its own instance (issue #13), so a 3xx pointing elsewhere is just a critical answer.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';

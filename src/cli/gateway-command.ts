@@ -16,6 +16,7 @@ import {
 } from '../config/index.js';
 import type { Config } from '../config/index.js';
 import { createGateway, gatewayOptionsFrom } from '../gateway/index.js';
+import type { GatewayOptions } from '../gateway/index.js';
 import type { ParsedFlags } from './flags.js';
 
 /** The gateway command's flags, and the configuration flag each one stands for. */
@@ -28,7 +29,10 @@ const FLAGS: Readonly<Record<string, string>> = {
   'connect-timeout': 'gateway-connect-timeout',
   'max-connections-per-instance': 'gateway-max-connections-per-instance',
   'ready-timeout': 'gateway-ready-timeout',
+  'tls-cert': 'gateway-tls-cert',
+  'tls-key': 'gateway-tls-key',
   'jwt-secret': 'jwt-secret',
+  'jwt-secret-file': 'jwt-secret-file',
   'jwt-public-key': 'jwt-public-key',
   'jwks-url': 'jwks-url',
   'log-level': 'log-level',
@@ -36,7 +40,7 @@ const FLAGS: Readonly<Record<string, string>> = {
 };
 
 /** Flags read here rather than by loadConfig. */
-const OWN = new Set(['registry', 'token', 'help']);
+const OWN = new Set(['registry', 'token', 'token-file', 'ca', 'cert', 'key', 'help']);
 
 export const GATEWAY_USAGE = `switchboard gateway --registry URL[,URL…] [options]
 
@@ -44,6 +48,11 @@ Runs the API gateway: each request goes to a healthy instance of the service its
 routed under its instances' url, e.g. /tickets), found in a local copy of the registry kept current by its watch.
   --registry URL[,URL…]     registry node(s) to follow (env ${ENV.registry}; default http://127.0.0.1:8900)
   --token TOKEN             bearer token for the registry (env ${ENV.token})
+  --token-file FILE         the token, read from a file so it stays out of ps (env ${ENV.tokenFile})
+  --ca FILE                 PEM CA to trust for an https:// registry (env ${ENV.ca})
+  --cert FILE, --key FILE   PEM client certificate and key for the registry (mutual TLS; env ${ENV.cert}, ${ENV.key})
+  --tls-cert FILE           serve HTTPS with this PEM certificate (chain) (env ${ENV.gatewayTlsCert})
+  --tls-key FILE            PEM private key of --tls-cert (env ${ENV.gatewayTlsKey})
   --port N                  port to listen on (default ${GATEWAY_COMMAND_PORT}; env ${ENV.gatewayPort})
   --host ADDR               address to listen on (default ${DEFAULTS.http.host}; env ${ENV.gatewayHost})
   --route-by-name           also route /{service}/… to every service
@@ -54,6 +63,7 @@ routed under its instances' url, e.g. /tickets), found in a local copy of the re
                             connections kept to one instance at most (default ${DEFAULTS.gateway.maxConnectionsPerInstance})
   --ready-timeout D         how long start waits for the registry's snapshot (default ${DEFAULTS.gateway.readyTimeoutMs / 1_000}s)
   --jwt-secret S            role checks: HS256 secret (env ${ENV.jwtSecret})
+  --jwt-secret-file FILE    role checks: HS256 secret read from a file (env ${ENV.jwtSecretFile})
   --jwt-public-key FILE     role checks: PEM public key (env ${ENV.jwtPublicKey})
   --jwks-url URL            role checks: JSON Web Key Set (env ${ENV.jwksUrl})
   --log-level L             ${LOG_LEVELS.join(' | ')}
@@ -72,21 +82,28 @@ export async function gatewayCommand(flags: ParsedFlags): Promise<void> {
     configFlags[mapped] = value;
   }
   let config: Config;
+  let options: GatewayOptions;
   try {
     config = loadConfig({ flags: configFlags });
+    options = gatewayOptionsFrom(config.gateway, { host: config.http.host, port: GATEWAY_COMMAND_PORT });
   } catch (err) {
     // Name the flags as the operator typed them (--port, not the --gateway-port it stands for).
     if (!(err instanceof RegistryError)) throw err;
     let message = err.message;
-    for (const [own, mapped] of Object.entries(FLAGS)) message = message.replaceAll(`--${mapped} `, `--${own} `);
+    for (const [own, mapped] of Object.entries(FLAGS)) {
+      message = message.replaceAll(new RegExp(`--${mapped}(?=[ ,;]|$)`, 'g'), `--${own}`);
+    }
     throw new RegistryError(err.code, message, { cause: err });
   }
-  const registry = clientSettings(flags.values);
+  const { urls, token, ca, cert, key } = clientSettings(flags.values);
   const logger = pino({ level: config.log.level, base: { service: 'switchboard-gateway' } });
   const gateway = await createGateway({
-    ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: GATEWAY_COMMAND_PORT }),
-    registry: registry.urls,
-    ...(registry.token === undefined ? {} : { token: registry.token }),
+    ...options,
+    registry: urls,
+    ...(token === undefined ? {} : { token }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
     logger,
   });
   let stopping = false;

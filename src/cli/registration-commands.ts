@@ -22,7 +22,9 @@ import type { ParsedFlags } from './flags.js';
 export type ClientCommand = 'register' | 'deregister' | 'status' | 'heartbeat' | 'list' | 'get';
 
 const CLIENT_USAGE = `Registration commands (registry from --registry URL[,URL…] or SWITCHBOARD_REGISTRY, default http://127.0.0.1:8900;
-token from --token or SWITCHBOARD_TOKEN; --json prints JSON):
+token from --token, --token-file FILE, SWITCHBOARD_TOKEN or SWITCHBOARD_TOKEN_FILE; for an https:// registry,
+--ca FILE (SWITCHBOARD_CA) trusts its CA and --cert FILE --key FILE (SWITCHBOARD_CERT, SWITCHBOARD_KEY) present a
+client certificate; --json prints JSON):
   switchboard register --service NAME --host H --port P [--id ID] [--url /prefix] [--endpoint TYPE=URL]…
                        [--tag T]… [--meta K=V]… [--role R]… [--status S] [--ttl 30s] [--deregister-after 5m]
                        [--weight N] [--zone Z] [--exclusive]       prints the instance id
@@ -34,7 +36,7 @@ token from --token or SWITCHBOARD_TOKEN; --json prints JSON):
                                                                     a service's instances (all of them by default)`;
 
 /** Flags every client command takes. */
-const COMMON = ['registry', 'token', 'json', 'help'];
+const COMMON = ['registry', 'token', 'token-file', 'ca', 'cert', 'key', 'json', 'help'];
 
 const ALLOWED: Record<ClientCommand, readonly string[]> = {
   register: [
@@ -208,8 +210,14 @@ async function get(client: RegistryClient, flags: ParsedFlags, { out, json }: Pr
 /* ---- parsing ---- */
 
 function clientOptions(flags: ParsedFlags): RegistryClientOptions {
-  const settings = clientSettings(flags.values);
-  return settings.token === undefined ? { urls: settings.urls } : { urls: settings.urls, token: settings.token };
+  const { urls, token, ca, cert, key } = clientSettings(flags.values);
+  return {
+    urls,
+    ...(token === undefined ? {} : { token }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
 }
 
 function required(flags: ParsedFlags, command: string, name: string): string {

@@ -10,8 +10,18 @@ export type GatewayBalanceOption = BalanceStrategy;
 
 /** Everything the server can be told. Only server.ts and cli/ see all of it; components get their slice. */
 export interface Config {
-  /** `bodyLimitBytes`: the largest request body any transport (REST, seed, XML-RPC) accepts. */
-  http: { host: string; port: number; bodyLimitBytes: number };
+  /**
+   * `bodyLimitBytes`: the largest request body any transport (REST, seed, XML-RPC) accepts. With a certificate and key
+   * (PEM files) the port serves HTTPS; with a client CA too, it requires client certificates it signed (mutual TLS).
+   */
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    tlsCertFile: string | null;
+    tlsKeyFile: string | null;
+    tlsClientCaFile: string | null;
+  };
   /** XML-RPC: how long a request body may take to arrive, the deepest nesting of a call, the most calls in a multicall. */
   xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number };
   store: { kind: StoreKindOption; dataDir: string };
@@ -44,8 +54,11 @@ export interface Config {
     selfPreservationMinimum: number;
     selfPreservationMaxMs: number;
   };
-  /** Active health checks: probes in flight at most. */
-  checks: { concurrency: number };
+  /**
+   * Active health checks: probes in flight at most; the shortest interval a check may ask for; address ranges
+   * (CIDRs) a check may target besides its own instance's host (issue #13: none by default).
+   */
+  checks: { concurrency: number; minIntervalMs: number; allowHosts: string[] };
   log: { level: LogLevel };
   /** Watches: the change log that resuming watchers replay, and the event stream's keep-alive and buffer bound. */
   watch: { changeLogSize: number; keepAliveIntervalMs: number; streamBufferBytes: number };
@@ -65,7 +78,11 @@ export interface Config {
     maxConnectionsPerInstance: number;
     /** How long startup waits for the registry's first snapshot before listening anyway. */
     readyTimeoutMs: number;
-    jwt: { secret: string | null; publicKeyFile: string | null; jwksUrl: string | null };
+    /** PEM certificate and key: the gateway serves HTTPS (null: HTTP). */
+    tlsCertFile: string | null;
+    tlsKeyFile: string | null;
+    /** `secretFile`: a file holding the HS256 secret, so it stays out of `ps` (an alternative to `secret`). */
+    jwt: { secret: string | null; secretFile: string | null; publicKeyFile: string | null; jwksUrl: string | null };
   };
 }
 
@@ -73,7 +90,14 @@ export interface Config {
 export const GATEWAY_COMMAND_PORT = 8080;
 
 export const DEFAULTS: Config = {
-  http: { host: '127.0.0.1', port: 8900, bodyLimitBytes: 1024 * 1024 },
+  http: {
+    host: '127.0.0.1',
+    port: 8900,
+    bodyLimitBytes: 1024 * 1024,
+    tlsCertFile: null,
+    tlsKeyFile: null,
+    tlsClientCaFile: null,
+  },
   xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000 },
   store: { kind: 'sqlite', dataDir: 'data' },
   etcd: {
@@ -93,7 +117,7 @@ export const DEFAULTS: Config = {
     selfPreservationMinimum: 10,
     selfPreservationMaxMs: 15 * 60_000,
   },
-  checks: { concurrency: 256 },
+  checks: { concurrency: 256, minIntervalMs: 1_000, allowHosts: [] },
   log: { level: 'info' },
   watch: { changeLogSize: 10_000, keepAliveIntervalMs: 15_000, streamBufferBytes: 1024 * 1024 },
   gateway: {
@@ -105,6 +129,8 @@ export const DEFAULTS: Config = {
     connectTimeoutMs: 5_000,
     maxConnectionsPerInstance: 256,
     readyTimeoutMs: 5_000,
-    jwt: { secret: null, publicKeyFile: null, jwksUrl: null },
+    tlsCertFile: null,
+    tlsKeyFile: null,
+    jwt: { secret: null, secretFile: null, publicKeyFile: null, jwksUrl: null },
   },
 };

@@ -4,6 +4,9 @@ export const ENV = {
   host: 'SWITCHBOARD_HOST',
   port: 'SWITCHBOARD_PORT',
   bodyLimit: 'SWITCHBOARD_BODY_LIMIT',
+  tlsCert: 'SWITCHBOARD_TLS_CERT',
+  tlsKey: 'SWITCHBOARD_TLS_KEY',
+  tlsClientCa: 'SWITCHBOARD_TLS_CLIENT_CA',
   xmlrpcBodyTimeout: 'SWITCHBOARD_XMLRPC_BODY_TIMEOUT',
   xmlrpcMaxDepth: 'SWITCHBOARD_XMLRPC_MAX_DEPTH',
   xmlrpcMaxMulticall: 'SWITCHBOARD_XMLRPC_MAX_MULTICALL',
@@ -26,11 +29,20 @@ export const ENV = {
   selfPreservationMinimum: 'SWITCHBOARD_SELF_PRESERVATION_MINIMUM',
   selfPreservationMax: 'SWITCHBOARD_SELF_PRESERVATION_MAX',
   checkConcurrency: 'SWITCHBOARD_CHECK_CONCURRENCY',
+  checksMinInterval: 'SWITCHBOARD_CHECKS_MIN_INTERVAL',
+  checksAllowHosts: 'SWITCHBOARD_CHECKS_ALLOW_HOSTS',
   logLevel: 'SWITCHBOARD_LOG_LEVEL',
   /** The CLI's registry URL(s), comma-separated (register, deregister, list, …). */
   registry: 'SWITCHBOARD_REGISTRY',
   /** The CLI's bearer token for the registry. */
   token: 'SWITCHBOARD_TOKEN',
+  /** The CLI's token read from a file, so it stays out of `ps` (an alternative to SWITCHBOARD_TOKEN). */
+  tokenFile: 'SWITCHBOARD_TOKEN_FILE',
+  /** The CLI's and SDK's trust for an https:// registry: a PEM CA file. */
+  ca: 'SWITCHBOARD_CA',
+  /** The CLI's client certificate and key (PEM files), for a registry that requires them (mutual TLS). */
+  cert: 'SWITCHBOARD_CERT',
+  key: 'SWITCHBOARD_KEY',
   watchChangeLogSize: 'SWITCHBOARD_WATCH_CHANGE_LOG_SIZE',
   watchKeepAliveInterval: 'SWITCHBOARD_WATCH_KEEP_ALIVE_INTERVAL',
   watchStreamBuffer: 'SWITCHBOARD_WATCH_STREAM_BUFFER',
@@ -42,7 +54,10 @@ export const ENV = {
   gatewayConnectTimeout: 'SWITCHBOARD_GATEWAY_CONNECT_TIMEOUT',
   gatewayMaxConnections: 'SWITCHBOARD_GATEWAY_MAX_CONNECTIONS_PER_INSTANCE',
   gatewayReadyTimeout: 'SWITCHBOARD_GATEWAY_READY_TIMEOUT',
+  gatewayTlsCert: 'SWITCHBOARD_GATEWAY_TLS_CERT',
+  gatewayTlsKey: 'SWITCHBOARD_GATEWAY_TLS_KEY',
   jwtSecret: 'SWITCHBOARD_JWT_SECRET',
+  jwtSecretFile: 'SWITCHBOARD_JWT_SECRET_FILE',
   jwtPublicKey: 'SWITCHBOARD_JWT_PUBLIC_KEY',
   jwksUrl: 'SWITCHBOARD_JWKS_URL',
 } as const;

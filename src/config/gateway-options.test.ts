@@ -33,7 +33,9 @@ describe('gateway options', () => {
       connectTimeoutMs: 5_000,
       maxConnectionsPerInstance: 16,
       readyTimeoutMs: 5_000,
-      jwt: { secret: 's3cret', publicKeyFile: null, jwksUrl: 'https://idp.example/jwks.json' },
+      tlsCertFile: null,
+      tlsKeyFile: null,
+      jwt: { secret: 's3cret', secretFile: null, publicKeyFile: null, jwksUrl: 'https://idp.example/jwks.json' },
     });
   });
 

@@ -3,6 +3,7 @@
  * INVALID_ARGUMENT, and the result is deep-frozen.
  */
 import { readFileSync } from 'node:fs';
+import { parseAddressRange } from '../core/index.js';
 import { RegistryError } from '../errors/index.js';
 import { parseDuration } from '../wire/index.js';
 import { BALANCE_MODES, DEFAULTS, LOG_LEVELS, STORE_KINDS } from './config.js';
@@ -87,6 +88,15 @@ function bool(raw: unknown): boolean {
   throw new Error('must be true or false');
 }
 
+/** Comma-separated address ranges (CIDRs or addresses; a config file may give an array); none is allowed. */
+function addressRanges(raw: unknown): string[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (list === undefined) throw new Error('must be CIDRs separated by commas (e.g. 10.0.0.0/8,fd00::/8)');
+  const out = list.map((item: unknown) => (typeof item === 'string' ? item.trim() : '')).filter((r) => r !== '');
+  for (const range of out) parseAddressRange(range);
+  return out;
+}
+
 function fraction(raw: unknown): number {
   const n = typeof raw === 'string' && /^\d*\.?\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof n !== 'number' || !(n > 0 && n <= 1))
@@ -103,6 +113,21 @@ export const OPTIONS: readonly Option[] = [
     env: ENV.bodyLimit,
     parse: positiveInteger,
     help: 'largest request body in bytes, for REST, seed and XML-RPC (default 1 MiB)',
+  },
+  {
+    path: 'http.tlsCertFile',
+    flag: 'tls-cert',
+    env: ENV.tlsCert,
+    parse: text,
+    help: 'PEM certificate (chain) file: serve HTTPS (with --tls-key)',
+  },
+  { path: 'http.tlsKeyFile', flag: 'tls-key', env: ENV.tlsKey, parse: text, help: 'PEM private key of --tls-cert' },
+  {
+    path: 'http.tlsClientCaFile',
+    flag: 'tls-client-ca',
+    env: ENV.tlsClientCa,
+    parse: text,
+    help: 'PEM CA file: require client certificates it signed (mutual TLS; needs --tls-cert)',
   },
   {
     path: 'xmlrpc.bodyTimeoutMs',
@@ -228,6 +253,20 @@ export const OPTIONS: readonly Option[] = [
     parse: positiveInteger,
     help: 'active health-check probes in flight at most (default 256)',
   },
+  {
+    path: 'checks.minIntervalMs',
+    flag: 'checks-min-interval',
+    env: ENV.checksMinInterval,
+    parse: duration,
+    help: 'shortest interval a health check may ask for (default 1s)',
+  },
+  {
+    path: 'checks.allowHosts',
+    flag: 'checks-allow-hosts',
+    env: ENV.checksAllowHosts,
+    parse: addressRanges,
+    help: "CIDRs a health check may target besides its instance's own host, comma-separated (default: none)",
+  },
   { path: 'log.level', flag: 'log-level', env: ENV.logLevel, parse: oneOf(LOG_LEVELS), help: LOG_LEVELS.join(' | ') },
   {
     path: 'watch.changeLogSize',
@@ -307,11 +346,32 @@ export const OPTIONS: readonly Option[] = [
     help: "how long the gateway's start waits for the registry's first snapshot (default 5s)",
   },
   {
+    path: 'gateway.tlsCertFile',
+    flag: 'gateway-tls-cert',
+    env: ENV.gatewayTlsCert,
+    parse: text,
+    help: 'PEM certificate (chain) file: the gateway serves HTTPS (with --gateway-tls-key)',
+  },
+  {
+    path: 'gateway.tlsKeyFile',
+    flag: 'gateway-tls-key',
+    env: ENV.gatewayTlsKey,
+    parse: text,
+    help: 'PEM private key of --gateway-tls-cert',
+  },
+  {
     path: 'gateway.jwt.secret',
     flag: 'jwt-secret',
     env: ENV.jwtSecret,
     parse: text,
     help: 'HS256 secret of role tokens',
+  },
+  {
+    path: 'gateway.jwt.secretFile',
+    flag: 'jwt-secret-file',
+    env: ENV.jwtSecretFile,
+    parse: text,
+    help: 'file holding the HS256 secret of role tokens (keeps it out of ps)',
   },
   {
     path: 'gateway.jwt.publicKeyFile',
@@ -376,6 +436,17 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if ((etcd.certFile === null) !== (etcd.keyFile === null)) problems.push('--etcd-cert and --etcd-key go together');
   if ((etcd.username === null) !== (etcd.passwordFile === null)) {
     problems.push('--etcd-username and --etcd-password-file go together');
+  }
+  const { http, gateway } = config as unknown as Pick<Config, 'http' | 'gateway'>;
+  if ((http.tlsCertFile === null) !== (http.tlsKeyFile === null)) problems.push('--tls-cert and --tls-key go together');
+  if (http.tlsClientCaFile !== null && http.tlsCertFile === null) {
+    problems.push('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
+  }
+  if ((gateway.tlsCertFile === null) !== (gateway.tlsKeyFile === null)) {
+    problems.push('--gateway-tls-cert and --gateway-tls-key go together');
+  }
+  if (gateway.jwt.secret !== null && gateway.jwt.secretFile !== null) {
+    problems.push('--jwt-secret and --jwt-secret-file are alternatives: give one');
   }
   if (problems.length > 0) throw new RegistryError('INVALID_ARGUMENT', `invalid configuration: ${problems.join('; ')}`);
   return deepFreeze(config) as unknown as Config;

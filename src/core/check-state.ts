@@ -103,7 +103,15 @@ export function storedCheck(stored: StoredCheck | undefined): StoredCheck {
   return stored ?? UNDECIDED;
 }
 
-/** A check as answers show it: its definition and `stored` state, with `output` when given (the latest). */
+/**
+ * A check as answers show it: its definition and `stored` state, with `output` when given (the latest).
+ *
+ * Seam for access control (issue #13): `output` is what the probed target answered, so it must be readable only with
+ * read on the instance's service. It reaches clients only inside instances (this shape, in every answer and change
+ * event), never in logs at info: the auth module must filter per service every route that serves instances of
+ * several services at once (`GET /v1/instances`, XML-RPC `registry.instances`, `/v1/events` and watches without a
+ * service), and the routes of one service by read on it.
+ */
 export function checkToWire(spec: CheckSpec, stored: StoredCheck, output = stored.output): InstanceCheck {
   return {
     id: spec.id,

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { InstanceRecord, Store, StoreChange } from '../store/index.js';
+import { recordOf } from '../store/store.contract.js';
 import { CORE_OPTIONS } from '../../test/fixtures/core-options.js';
 import { heldStore } from '../../test/fixtures/held-store.js';
 import { ManualClock } from './clock.js';
@@ -127,22 +128,8 @@ describe('changes that share an index', () => {
   it('applies every one of them', async () => {
     // A store whose feed the test drives: a resync after compaction announces deletes at one index.
     let deliver: (change: StoreChange) => void = () => undefined;
-    const record = (id: string, index: number): InstanceRecord => ({
-      service: 'web',
-      id,
-      host: '10.0.0.1',
-      port: 80,
-      endpoints: [],
-      status: 'UP',
-      tags: [],
-      metadata: {},
-      weight: 100,
-      authorizedRoles: [],
-      registeredAt: 0,
-      updatedAt: 0,
-      createIndex: index,
-      modifyIndex: index,
-    });
+    const record = (id: string, index: number): InstanceRecord =>
+      recordOf('web', id, { createIndex: index, modifyIndex: index });
     const store: Store = {
       kind: 'memory',
       load: () => Promise.resolve({ index: 7, instances: [record('w1', 5), record('w2', 6), record('w3', 7)] }),

@@ -1,12 +1,15 @@
 /**
  * Every instance in memory, by service and id, with the orders that reads need: services by name, ids within a
- * service, and a cursor over both that survives changes between pages.
+ * service, and a cursor over both that survives changes between pages; and which services route each gateway
+ * prefix (an instance's `url`), so a prefix keeps one owner (issue #13).
  *
  * Invariant: sorted orders are dropped when a key is added or removed and rebuilt on the next read that needs
  * them, so a burst of registrations costs one sort, not one per registration.
  */
 import { RegistryError } from '../errors/index.js';
+import { routePrefix } from '../wire/index.js';
 import type { Health, Instance, InstancePage, InstanceStatus, ServiceSummary } from '../wire/index.js';
+import type { InstanceRecord } from '../store/index.js';
 import type { InstanceState } from './instance-state.js';
 
 /** Which instances a read returns. Omitted fields take the discovery defaults: status UP, health not critical. */
@@ -30,6 +33,8 @@ interface ServiceEntry {
 
 export class InstanceIndex {
   readonly #services = new Map<string, ServiceEntry>();
+  /** Gateway prefix → service → how many of its instances carry that prefix. */
+  readonly #prefixes = new Map<string, Map<string, number>>();
   #sortedServices: string[] | undefined;
   #count = 0;
 
@@ -56,6 +61,7 @@ export class InstanceIndex {
     entry.instances.set(id, state);
     entry.sortedIds = undefined;
     this.#count += 1;
+    this.#countPrefix(state.record, 1);
   }
 
   delete(state: InstanceState): void {
@@ -65,10 +71,40 @@ export class InstanceIndex {
     entry.instances.delete(id);
     entry.sortedIds = undefined;
     this.#count -= 1;
+    this.#countPrefix(state.record, -1);
     if (entry.instances.size === 0) {
       this.#services.delete(service);
       this.#sortedServices = undefined;
     }
+  }
+
+  /** Takes the record the store committed for an instance in the index, keeping the prefix owners in line. */
+  update(state: InstanceState, record: InstanceRecord): void {
+    const before = state.record;
+    state.apply(record);
+    if (this.find(record.service, record.id) !== state || before.url === record.url) return;
+    this.#countPrefix(before, -1);
+    this.#countPrefix(record, 1);
+  }
+
+  /** The services with an instance (in any status) whose `url` routes `prefix` at the gateway, by name. */
+  prefixOwners(prefix: string): string[] {
+    const owners = this.#prefixes.get(prefix);
+    return owners ? [...owners.keys()].sort(compare) : [];
+  }
+
+  #countPrefix(record: InstanceRecord, delta: 1 | -1): void {
+    const prefix = routePrefix(record.url);
+    if (prefix === undefined) return;
+    let owners = this.#prefixes.get(prefix);
+    if (!owners) {
+      owners = new Map();
+      this.#prefixes.set(prefix, owners);
+    }
+    const count = (owners.get(record.service) ?? 0) + delta;
+    if (count > 0) owners.set(record.service, count);
+    else owners.delete(record.service);
+    if (owners.size === 0) this.#prefixes.delete(prefix);
   }
 
   *all(): Generator<InstanceState> {

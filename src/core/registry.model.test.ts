@@ -51,6 +51,8 @@ const KEYS: Key[] = ['web', 'api'].flatMap((service) =>
 const keyAt = (i: number): Key => KEYS[i % KEYS.length] as Key;
 
 type CheckDefinitions = NonNullable<RegisterRequest['checks']>;
+/** Instances sit on 10.0.0.1 and 10.0.0.2 and probe 10.0.0.1: the registry allows their subnet (issue #13). */
+const CHECKS = { ...CORE_OPTIONS.checks, allowHosts: ['10.0.0.0/24'] };
 const LIVE = { id: 'live', http: 'http://10.0.0.1:8080/health', interval: '10s', failuresBefore: 1 };
 /** No checks; one; two; the first one redefined (same id, another interval: its state starts over). */
 const CHECK_SETS: CheckDefinitions[] = [
@@ -346,6 +348,7 @@ class World {
   async open(): Promise<void> {
     this.registry = await createRegistry({
       ...CORE_OPTIONS,
+      checks: CHECKS,
       store: this.store,
       clock: this.clock,
       autoSweep: false,
@@ -737,7 +740,13 @@ class World {
       const stored = [...records.values()].filter((r) => r.service === service).map((r) => r.id);
       expect(listed, `list ${service}`).toEqual(stored.sort());
     }
-    const probe = await createRegistry({ ...CORE_OPTIONS, store: this.store, clock: this.clock, autoSweep: false });
+    const probe = await createRegistry({
+      ...CORE_OPTIONS,
+      checks: CHECKS,
+      store: this.store,
+      clock: this.clock,
+      autoSweep: false,
+    });
     try {
       expect(allPages(probe).map(withoutHeartbeat), 'a registry opened over the store serves the same').toEqual(
         view.map(withoutHeartbeat),

@@ -11,6 +11,10 @@
  *   Heartbeats touch memory only, and write something only when they revive a lapsed lease; a restart gives every
  *   lease a fresh full ttl (a registry outage must never evict healthy services), keeping its stored health.
  * - No-op writes are skipped: every index bump wakes watchers.
+ * - A gateway prefix (an instance's `url`) belongs to one service (issue #13): a registration that would route a
+ *   prefix another service's instances carry is refused with PREFIX_TAKEN. On one node, registrations claiming a
+ *   prefix run one at a time, so two services cannot both see it free; across cluster nodes they can still race
+ *   (a conditional write on a prefix key in the store would close that).
  */
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
@@ -37,16 +41,20 @@ import { ChangeFeed } from './change-feed.js';
 import type { ChangeBatchListener, ChangeListener, ChangeSource } from './change-feed.js';
 import { NOT_CHECKED_OUTPUT, checkKey, newCheck, storedCheck } from './check-state.js';
 import type { CheckResult } from './check-state.js';
+import { CheckTargets } from './check-targets.js';
+import type { CheckOptions } from './check-targets.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import type { Renewal } from './renewal.js';
 import { ExpiryPolicy } from './expiry-policy.js';
 import type { SelfPreservationStatus } from './expiry-policy.js';
 import { InstanceIndex } from './instance-index.js';
+import { routePrefix } from '../wire/index.js';
 import type { InstanceFilter } from './instance-index.js';
 import { InstanceState, settleHealth } from './instance-state.js';
 import { changeTypeOf, fieldsOf, makeRecord, sameContent, sameFields, withExtras } from './record.js';
 import { checkInstanceId, checkReason, checkServiceName, checkStatus, normalizeRegistration } from './validate.js';
+import type { CheckRules, RecordFields } from './validate.js';
 
 export interface LeaseOptions {
   /** How often the lease table is swept for lapsed leases. */
@@ -60,6 +68,8 @@ export interface LeaseOptions {
 }
 
 export interface RegistryLogger {
+  /** What only a debugging operator should see: check output, which may hold whatever the probed URL answered. */
+  debug?(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -70,6 +80,8 @@ export interface RegistryOptions {
   clock?: Clock;
   /** The `leases` slice of the configuration (config/ holds the defaults). */
   leases: LeaseOptions;
+  /** The `checks` slice: the shortest check interval, and where checks may point besides their own instance. */
+  checks: CheckOptions;
   /** How many recent changes are kept for watchers that resume from an index. */
   changeLogSize: number;
   logger?: RegistryLogger;
@@ -188,6 +200,9 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   readonly #instances = new InstanceIndex();
   readonly #feed: ChangeFeed;
   readonly #expiry: ExpiryPolicy;
+  readonly #checkRules: CheckRules;
+  /** Registrations under way that route a prefix, by prefix: each waits for the one before (see `register`). */
+  readonly #prefixClaims = new Map<string, Promise<unknown>>();
   /** The highest index applied from the store's feed. */
   #applied: number;
   /** Writers waiting for the feed to reach an index, lowest first. */
@@ -249,6 +264,10 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
         maxMs: leases.selfPreservationMaxMs,
       },
     });
+    this.#checkRules = {
+      minIntervalMs: options.checks.minIntervalMs,
+      targets: new CheckTargets(options.checks.allowHosts),
+    };
     this.#shareRenewals = options.shareRenewals;
     this.#renewals = options.shareRenewals ? new Map() : undefined;
     this.#leading = options.leading ?? true;
@@ -272,7 +291,26 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     this.#assertOpen();
     const { service, id: givenId, ...body } = request;
     const id = givenId ?? randomUUID();
-    const fields = normalizeRegistration(service, id, body);
+    const fields = normalizeRegistration({ service, id }, body, this.#checkRules);
+    const prefix = routePrefix(fields.url);
+    if (prefix === undefined) return this.#register(fields, options);
+    // Two services registering one free prefix at once must not both see it free: on this node, registrations that
+    // route a prefix take turns (the check runs in #commit's build, against what the write before committed).
+    const before = this.#prefixClaims.get(prefix);
+    const turn = (async () => {
+      await before?.catch(() => undefined);
+      return this.#register(fields, options, prefix);
+    })();
+    this.#prefixClaims.set(prefix, turn);
+    try {
+      return await turn;
+    } finally {
+      if (this.#prefixClaims.get(prefix) === turn) this.#prefixClaims.delete(prefix);
+    }
+  }
+
+  async #register(fields: RecordFields, options: RegisterOptions, prefix?: string): Promise<RegisterResult> {
+    const { service, id } = fields;
     const existing = this.#instances.find(fields.service, fields.id);
     const sweeping = existing && this.#sweepWrites.get(existing);
     if (sweeping) await sweeping;
@@ -284,6 +322,8 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       }
       created = current === undefined;
       const before = current?.record;
+      // An instance that already routes the prefix keeps it: only a new claim is refused.
+      if (prefix !== undefined && routePrefix(before?.url) !== prefix) this.#assertPrefixFree(prefix, service);
       const unchanged = before !== undefined && sameFields(fieldsOf(before), fields);
       const record = makeRecord(fields, {
         // Maintenance is the operator's, not the instance's: registering again keeps it.
@@ -302,6 +342,17 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     if (!state)
       throw new RegistryError('NOT_FOUND', `service ${service} has no instance ${id}: deregistered meanwhile`);
     return { instance: state.live(), created };
+  }
+
+  /** PREFIX_TAKEN when another service's instances route `prefix` at the gateway (issue #13). */
+  #assertPrefixFree(prefix: string, service: string): void {
+    const others = this.#instances.prefixOwners(prefix).filter((owner) => owner !== service);
+    if (others.length === 0) return;
+    const owner = others.length === 1 ? `service ${others[0] ?? ''}` : `services ${others.join(', ')}`;
+    throw new RegistryError(
+      'PREFIX_TAKEN',
+      `url ${prefix} is routed to ${owner}: a gateway prefix belongs to one service, until its last instance is gone`,
+    );
   }
 
   /** Removes an instance; NOT_FOUND when it is not registered. */
@@ -440,17 +491,11 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       });
       if (written.committed && written.state) {
         this.#logger.info(
-          {
-            service,
-            id,
-            check: checkId,
-            from,
-            to: next,
-            health: written.state.health,
-            output: checkState.output.slice(0, 256),
-          },
+          { service, id, check: checkId, from, to: next, health: written.state.health },
           'check changed state',
         );
+        // The output is whatever the probed target answered: never at info, where every log reader sees it (#13).
+        this.#logger.debug?.({ service, id, check: checkId, output: checkState.output.slice(0, 256) }, 'check output');
       }
     } finally {
       checkState.writing = false;
@@ -759,7 +804,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       }
     } else if (current) {
       const type = changeTypeOf(current.record, record);
-      current.apply(record);
+      this.#instances.update(current, record);
       this.#expiry.track(current);
       this.#publish(type, current);
     } else {

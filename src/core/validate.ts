@@ -9,15 +9,18 @@ import {
   InstanceRegistrationSchema,
   LIMITS,
   SERVICE_NAME_PATTERN,
+  formatDuration,
   parseDuration,
 } from '../wire/index.js';
 import type { CheckDefinition, InstanceRegistration, InstanceStatus } from '../wire/index.js';
+import type { CheckTargets } from './check-targets.js';
 
 /**
  * The registry's own checks on what it is given, for every transport. Field by field, a registration is checked
  * against the one schema in wire/ (the REST API's Fastify validation uses the same schema first); here are only the
- * rules one field's schema cannot state: those spanning several fields, durations' ranges, parsable URLs and
- * addresses, distinct check ids. Then the registration is normalized into record fields.
+ * rules one field's schema cannot state: those spanning several fields (a check targets its own instance's host),
+ * durations' ranges, parsable URLs and addresses, distinct check ids. Then the registration is normalized into
+ * record fields.
  */
 
 const SERVICE_NAME = new RegExp(SERVICE_NAME_PATTERN);
@@ -26,9 +29,11 @@ const MIN_TTL_MS = 1_000;
 const MAX_TTL_MS = 24 * 3_600_000;
 const REGISTRATION = TypeCompiler.Compile(InstanceRegistrationSchema);
 
-/** Check timing bounds. Sub-second intervals are allowed for tests and local setups; production uses seconds. */
+/**
+ * Check timing bounds. The shortest interval is the configuration's (`checks.minIntervalMs`, 1 s by default, issue
+ * #13): the registry probes on its instances' behalf, and a flood of probes is its own traffic.
+ */
 const CHECK_LIMITS = {
-  minIntervalMs: 100,
   maxIntervalMs: 24 * 3_600_000,
   minTimeoutMs: 10,
   defaultTimeoutMs: 5_000,
@@ -43,6 +48,13 @@ const CHECK_LIMITS = {
  */
 const NONE = Object.freeze([]) as unknown as never[];
 const NO_METADATA: Record<string, string> = Object.freeze({});
+
+/** The rules a registration's checks follow that the configuration sets (issue #13). */
+export interface CheckRules {
+  minIntervalMs: number;
+  /** Where a check may point besides its instance's own host. */
+  targets: CheckTargets;
+}
 
 /** What a registration says of an instance: the record without what the registry and its operators add. */
 export type RecordFields = Omit<
@@ -120,9 +132,13 @@ function checkShape(body: unknown): asserts body is InstanceRegistration {
  * Validates a registration (any value: transports other than REST reach here without a schema) and returns the
  * record fields in a fixed key order, with defaults filled in (so equal inputs compare equal).
  */
-export function normalizeRegistration(service: string, id: string, body: unknown): RecordFields {
+export function normalizeRegistration(
+  key: { service: string; id: string },
+  body: unknown,
+  rules: CheckRules,
+): RecordFields {
   // Names first, then the body: a refusal names the first field at fault in this order.
-  const names = [checkServiceName(service), checkInstanceId(id)] as const;
+  const names = [checkServiceName(key.service), checkInstanceId(key.id)] as const;
   checkShape(body);
   const record: RecordFields = {
     service: names[0],
@@ -151,7 +167,7 @@ export function normalizeRegistration(service: string, id: string, body: unknown
     record.deregisterAfterMs = ms;
   }
   if (body.checks !== undefined) {
-    const checks = checkChecks(body.checks);
+    const checks = checkChecks(body.checks, body.host, rules);
     if (checks.length > 0) record.checks = checks;
   }
   if (body.deregisterCriticalAfter !== undefined) {
@@ -175,8 +191,8 @@ export function checkReason(value: unknown): string {
   return value;
 }
 
-function checkChecks(definitions: CheckDefinition[]): CheckSpec[] {
-  const specs = definitions.map((definition, i) => checkCheck(definition, `checks[${i}]`));
+function checkChecks(definitions: CheckDefinition[], host: string, rules: CheckRules): CheckSpec[] {
+  const specs = definitions.map((definition, i) => checkCheck(definition, `checks[${i}]`, { host, rules }));
   const ids = new Set<string>();
   for (const spec of specs) {
     if (ids.has(spec.id)) fail('checks', `two checks are named "${spec.id}": give them distinct ids`);
@@ -185,15 +201,23 @@ function checkChecks(definitions: CheckDefinition[]): CheckSpec[] {
   return specs;
 }
 
-function checkCheck(def: CheckDefinition, field: string): CheckSpec {
+function checkCheck(def: CheckDefinition, field: string, instance: { host: string; rules: CheckRules }): CheckSpec {
+  const { host, rules } = instance;
   // The schema's oneOf says this to JSON Schema validators; TypeBox's check does not read oneOf.
   if ((def.http === undefined) === (def.tcp === undefined)) fail(field, 'needs exactly one of "http" or "tcp"');
   const kind = def.http === undefined ? 'tcp' : 'http';
-  const target =
+  const [target, targetHost] =
     def.http === undefined ? checkTcpTarget(def.tcp ?? '', `${field}.tcp`) : checkHttpTarget(def.http, `${field}.http`);
+  if (!rules.targets.allows(targetHost, host)) {
+    fail(
+      `${field}.${kind}`,
+      `targets ${JSON.stringify(targetHost)}, not the instance's host ${JSON.stringify(host)}: a check probes its own ` +
+        "instance (by the host it registered, or an address in the registry's --checks-allow-hosts)",
+    );
+  }
   const intervalMs = parseDuration(def.interval, `${field}.interval`);
-  if (intervalMs < CHECK_LIMITS.minIntervalMs || intervalMs > CHECK_LIMITS.maxIntervalMs) {
-    fail(`${field}.interval`, 'must be between 100ms and 24h');
+  if (intervalMs < rules.minIntervalMs || intervalMs > CHECK_LIMITS.maxIntervalMs) {
+    fail(`${field}.interval`, `must be between ${formatDuration(rules.minIntervalMs)} and 24h`);
   }
   let timeoutMs = Math.min(CHECK_LIMITS.defaultTimeoutMs, intervalMs);
   if (def.timeout !== undefined) {
@@ -213,7 +237,8 @@ function checkCheck(def: CheckDefinition, field: string): CheckSpec {
   };
 }
 
-function checkHttpTarget(text: string, field: string): string {
+/** The target as given, and the host it names (as the probe's URL reads it). */
+function checkHttpTarget(text: string, field: string): [string, string] {
   let url: URL;
   try {
     url = new URL(text);
@@ -221,17 +246,18 @@ function checkHttpTarget(text: string, field: string): string {
     fail(field, `"${text}" is not a URL (use e.g. "http://10.0.0.5:8080/health")`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(field, 'must be an http:// or https:// URL');
-  return text;
+  return [text, url.hostname.replace(/^\[(.*)\]$/, '$1')];
 }
 
-function checkTcpTarget(text: string, field: string): string {
+/** The target as given, and its host without brackets (as the probe connects to it). */
+function checkTcpTarget(text: string, field: string): [string, string] {
   const at = text.lastIndexOf(':');
   const host = text.slice(0, at);
   const port = Number(text.slice(at + 1));
   if (at <= 0 || !/^\d{1,5}$/.test(text.slice(at + 1)) || port < 1 || port > 65_535 || host === '[]') {
     fail(field, `"${text}" is not host:port (use e.g. "10.0.0.5:5432" or "[::1]:5432")`);
   }
-  return text;
+  return [text, host.replace(/^\[(.*)\]$/, '$1')];
 }
 
 /** Metadata in key order, so two registrations that say the same compare equal. */

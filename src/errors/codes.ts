@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   UPSTREAM_ERROR: { http: 502, fault: 1502, retryable: true },
   NO_HEALTHY_INSTANCE: { http: 503, fault: 1530, retryable: true },
   UPSTREAM_TIMEOUT: { http: 504, fault: 1504, retryable: true },
+  // A gateway prefix has one owner (issue #13); 1409 is ALREADY_EXISTS, so the 409 takes 1490 (as 503 took 1530).
+  PREFIX_TAKEN: { http: 409, fault: 1490, retryable: false },
 } as const satisfies Record<string, { http: number; fault: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

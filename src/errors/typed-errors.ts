@@ -73,6 +73,7 @@ export function errorFromCode(code: unknown, message: string, options?: ErrorOpt
     case 'UPSTREAM_ERROR':
     case 'NO_HEALTHY_INSTANCE':
     case 'UPSTREAM_TIMEOUT':
+    case 'PREFIX_TAKEN':
     case 'INTERNAL':
       return new RegistryError(known, message, options);
   }

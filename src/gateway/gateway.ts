@@ -6,12 +6,15 @@
  * request never waits on the registry and, when the registry is unreachable, the gateway keeps routing on the last
  * table it had (the watch reconnects and resumes by itself).
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { RegistryError } from '../errors/index.js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { RegistryClient } from '../sdk/index.js';
-import type { WatchStatus } from '../sdk/index.js';
+import type { RegistryClientOptions, WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
 import type { Metrics } from '../metrics/index.js';
 import { GatewayCounters, exportGatewayMetrics } from './gateway-counters.js';
@@ -36,6 +39,12 @@ export interface GatewayOptions {
   registry?: string | readonly string[];
   /** Bearer token for the registry. */
   token?: string;
+  /** For an `https://` registry: CA(s) to trust, and a client certificate and key (mutual TLS), PEM. */
+  ca?: RegistryClientOptions['ca'];
+  cert?: RegistryClientOptions['cert'];
+  key?: RegistryClientOptions['key'];
+  /** Serve HTTPS with this certificate (chain) and key, PEM (`gatewayOptionsFrom` reads them from the files). */
+  tls?: { cert: Buffer; key: Buffer };
   /** Address to listen on (`gatewayOptionsFrom` fills it and every other setting from the configuration). */
   host: string;
   /** 0 takes any free port. */
@@ -213,7 +222,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
-  const server: Server = createServer(proxy.handleRequest);
+  const server: Server = listenerServer(options.tls, proxy.handleRequest);
   server.on('upgrade', proxy.handleUpgrade);
   server.on('clientError', (err: Error & { code?: string }, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -247,7 +256,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : listenPort;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shown}:${port}`;
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${shown}:${port}`;
   logger.info({ url, routes: table.view().routes.length }, 'switchboard gateway listening');
 
   let closing: Promise<void> | undefined;
@@ -281,11 +290,22 @@ function registryFeed(options: GatewayOptions): RouteFeed {
   if (registry === undefined || registry.length === 0) {
     throw new Error('createGateway needs the registry URL(s) (or a feed)');
   }
+  const { token, ca, cert, key } = options;
   const client = new RegistryClient({
     urls: typeof registry === 'string' ? [registry] : [...registry],
-    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(token === undefined ? {} : { token }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
   });
   return ({ signal, onStatus }) => client.watch(undefined, { signal, onStatus });
+}
+
+/** The gateway's server: HTTP, or HTTPS with `tls` (upgrades, timeouts and closing work the same on both). */
+function listenerServer(tls: GatewayOptions['tls'], handler: RequestListener): Server {
+  if (tls === undefined) return createServer(handler);
+  // https.Server has every method of http.Server used here (listen, close, closeIdleConnections, …).
+  return createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
 }
 
 /** Applies the feed's events until stopped; a feed that ends or fails is started again after a pause. */
@@ -354,16 +374,30 @@ export interface GatewaySettings {
   connectTimeoutMs: number;
   maxConnectionsPerInstance: number;
   readyTimeoutMs: number;
-  jwt: { secret: string | null; publicKeyFile: string | null; jwksUrl: string | null };
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
+  jwt: { secret: string | null; secretFile: string | null; publicKeyFile: string | null; jwksUrl: string | null };
 }
 
-/** Options for createGateway from the configuration slice; `fallback` fills the address when it is not set. */
+/**
+ * Options for createGateway from the configuration slice; `fallback` fills the address when it is not set. Reads the
+ * files the slice names (TLS certificate and key, JWT secret file); one that cannot be read is an INVALID_ARGUMENT
+ * naming its flag, never its content.
+ */
 export function gatewayOptionsFrom(
   settings: GatewaySettings,
   fallback: { host: string; port: number },
 ): GatewayOptions {
   const jwt: JwtOptions = {};
   if (settings.jwt.secret !== null) jwt.secret = settings.jwt.secret;
+  if (settings.jwt.secretFile !== null) {
+    // A secret in a file stays out of `ps`; its trailing newline (from `echo … >`) is not part of it.
+    jwt.secret = readSetting(settings.jwt.secretFile, '--jwt-secret-file')
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (jwt.secret === '')
+      throw new RegistryError('INVALID_ARGUMENT', `--jwt-secret-file ${settings.jwt.secretFile} is empty`);
+  }
   if (settings.jwt.publicKeyFile !== null) jwt.publicKeyFile = settings.jwt.publicKeyFile;
   if (settings.jwt.jwksUrl !== null) jwt.jwksUrl = settings.jwt.jwksUrl;
   return {
@@ -376,5 +410,21 @@ export function gatewayOptionsFrom(
     maxConnectionsPerInstance: settings.maxConnectionsPerInstance,
     readyTimeoutMs: settings.readyTimeoutMs,
     jwt,
+    ...(settings.tlsCertFile === null || settings.tlsKeyFile === null
+      ? {}
+      : {
+          tls: {
+            cert: readSetting(settings.tlsCertFile, '--gateway-tls-cert'),
+            key: readSetting(settings.tlsKeyFile, '--gateway-tls-key'),
+          },
+        }),
   };
+}
+
+function readSetting(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new RegistryError('INVALID_ARGUMENT', `${flag} ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }

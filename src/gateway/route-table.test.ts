@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Instance } from '../wire/index.js';
-import { RouteTable, normalizePrefix, upstreamPath } from './route-table.js';
+import { routePrefix } from '../wire/index.js';
+import { RouteTable, upstreamPath } from './route-table.js';
 import type { RouteFeedEvent, RouteTableOptions } from './route-table.js';
 import type { Upstream } from './upstream.js';
 import { contractInstance, describeDiscoveryContract } from '../balancing/discovery.contract.js';
@@ -198,14 +199,14 @@ describe('RouteTable', () => {
   });
 });
 
-describe('normalizePrefix', () => {
+describe('routePrefix', () => {
   it('keeps absolute paths without their trailing slash, and refuses anything else', () => {
-    expect(normalizePrefix('/tickets/')).toBe('/tickets');
-    expect(normalizePrefix('/a/b?x')).toBe('/a/b');
-    expect(normalizePrefix('/')).toBe('/');
-    expect(normalizePrefix('http://10.0.0.5/tickets')).toBeUndefined();
-    expect(normalizePrefix('tickets')).toBeUndefined();
-    expect(normalizePrefix(undefined)).toBeUndefined();
+    expect(routePrefix('/tickets/')).toBe('/tickets');
+    expect(routePrefix('/a/b?x')).toBe('/a/b');
+    expect(routePrefix('/')).toBe('/');
+    expect(routePrefix('http://10.0.0.5/tickets')).toBeUndefined();
+    expect(routePrefix('tickets')).toBeUndefined();
+    expect(routePrefix(undefined)).toBeUndefined();
   });
 });
 

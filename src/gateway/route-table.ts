@@ -18,6 +18,7 @@
 import { InstanceCache, compare, inMaintenance, isBalanceStrategy, isEligible } from '../balancing/index.js';
 import type { CacheEvent } from '../balancing/index.js';
 import type { WatchEvent } from '../sdk/index.js';
+import { routePrefix } from '../wire/index.js';
 import type { Instance } from '../wire/index.js';
 import { keepBalancer } from './balancer.js';
 import type { BalanceStrategy, Balancer } from './balancer.js';
@@ -254,7 +255,7 @@ export class RouteTable {
     for (const service of this.#cache.services.keys()) {
       const state = this.#state(service);
       for (const upstream of state.upstreams.values()) {
-        const prefix = normalizePrefix(upstream.instance.url);
+        const prefix = routePrefix(upstream.instance.url);
         if (prefix !== undefined) claim(prefix, service).byUrl.push(upstream);
       }
       if (this.#options.routeByName) claim(`/${service}`, service).byName = true;
@@ -338,15 +339,6 @@ function serviceSettings(
     stripPrefix: latest?.metadata[STRIP_PREFIX_KEY] === 'true',
     roles: roles.size > 0 ? roles : undefined,
   };
-}
-
-/** `/tickets/` → `/tickets`; undefined unless it is an absolute path. */
-export function normalizePrefix(url: string | undefined): string | undefined {
-  if (url?.startsWith('/') !== true) return undefined;
-  const end = url.search(/[?#]/);
-  let path = end === -1 ? url : url.slice(0, end);
-  while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-  return path;
 }
 
 function segments(prefix: string): number {

@@ -17,7 +17,7 @@ import { InvalidArgumentError, NotFoundError, RegistryError, isRetryable } from 
 import type { Duration, Instance, InstanceRegistration, InstanceStatus } from '../wire/index.js';
 import { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN, parseDuration } from '../wire/index.js';
 import { RegistryClient } from './registry-client.js';
-import type { RequestOptions } from './registry-client.js';
+import type { RegistryClientOptions, RequestOptions } from './registry-client.js';
 
 /**
  * Where the agent reports what happens to the registration; the default prints warnings on stderr.
@@ -45,6 +45,10 @@ export interface AgentLogger {
 export interface RegisterSelfOptions extends Omit<InstanceRegistration, 'host' | 'port' | 'status' | 'ttl'> {
   /** The registry: its URL (e.g. `http://127.0.0.1:8900`) or a client (for several URLs or a token). */
   registry: string | RegistryClient;
+  /** With a registry URL: CA(s) to trust for `https://` and a client certificate (mutual TLS), as RegistryClient takes them. */
+  ca?: RegistryClientOptions['ca'];
+  cert?: RegistryClientOptions['cert'];
+  key?: RegistryClientOptions['key'];
   service: string;
   /** The port the service listens on. */
   port: number;
@@ -159,8 +163,9 @@ class Agent implements RegistrationAgent {
   #stopping: Promise<void> | undefined;
 
   constructor(options: RegisterSelfOptions) {
-    const { registry, service, port, host, id, ttl, ready, stopTimeout, maxBackoff, handleSignals, logger, ...fields } =
+    const { registry, service, port, host, id, ttl, ready, stopTimeout, maxBackoff, handleSignals, logger, ...rest } =
       options;
+    const { ca, cert, key, ...fields } = rest;
     if (typeof service !== 'string' || !new RegExp(SERVICE_NAME_PATTERN).test(service)) {
       throw new InvalidArgumentError(`registerSelf: service ${JSON.stringify(service)} is not a valid service name`);
     }
@@ -183,7 +188,13 @@ class Agent implements RegistrationAgent {
     // A request must not outlast a heartbeat interval by much, or one hung registry node would let the lease lapse.
     this.#client =
       typeof registry === 'string'
-        ? new RegistryClient({ url: registry, timeoutMs: Math.min(10_000, Math.max(1_000, this.#intervalMs)) })
+        ? new RegistryClient({
+            url: registry,
+            timeoutMs: Math.min(10_000, Math.max(1_000, this.#intervalMs)),
+            ...(ca === undefined ? {} : { ca }),
+            ...(cert === undefined ? {} : { cert }),
+            ...(key === undefined ? {} : { key }),
+          })
         : registry;
     this.#desired = (ready ?? true) ? 'UP' : 'STARTING';
     this.#body = { ...fields, host: address, port, ttl: ttl ?? DEFAULT_TTL };

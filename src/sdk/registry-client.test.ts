@@ -7,7 +7,7 @@ import type { Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { Server as TcpServer, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UnavailableError } from '../errors/index.js';
+import { InvalidArgumentError, UnavailableError } from '../errors/index.js';
 import { RegistryClient } from './registry-client.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -147,5 +147,32 @@ describe('RegistryClient failover', () => {
     const other = new RegistryClient({ urls: [busyUrl, second.url], timeoutMs: 2_000 });
     await expect(other.getInstance('web', 'w1')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(second.received).toEqual(['GET']);
+  });
+});
+
+describe('RegistryClient TLS and fetch options', () => {
+  it('sends its requests through the fetch option', async () => {
+    const seen: string[] = [];
+    const client = new RegistryClient({
+      url: 'https://registry.test:8900',
+      fetch: (url) => {
+        seen.push(url);
+        return Promise.resolve(
+          new Response(JSON.stringify({ services: [] }), { headers: { 'content-type': 'application/json' } }),
+        );
+      },
+    });
+    expect(await client.listServices()).toEqual({ services: [] });
+    expect(seen).toEqual(['https://registry.test:8900/v1/services']);
+  });
+
+  it('refuses a client certificate without its key', () => {
+    expect(() => new RegistryClient({ url: 'https://registry.test', cert: 'CERT' })).toThrow(InvalidArgumentError);
+  });
+
+  it('refuses a ca where the Node side of the SDK is not loaded (the browser entry alone), saying what to do', () => {
+    expect(() => new RegistryClient({ url: 'https://registry.test', ca: 'PEM' })).toThrow(
+      /need Node.*switchboard\/agent/,
+    );
   });
 });

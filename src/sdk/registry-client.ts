@@ -23,6 +23,8 @@ import type {
   ServiceList,
 } from '../wire/index.js';
 import { INDEX_HEADER, blockingWaitMs } from '../wire/index.js';
+import { tlsFetch } from './tls-fetch.js';
+import type { FetchFunction, Pem } from './tls-fetch.js';
 import { watchEvents } from './watch.js';
 import type { WatchEvent, WatchOptions } from './watch.js';
 
@@ -35,6 +37,16 @@ export interface RegistryClientOptions {
   token?: string;
   /** Per-request timeout (blocking queries add their wait to it). Default 10 s. */
   timeoutMs?: number;
+  /**
+   * CA certificate(s), PEM, to trust for an `https://` registry instead of the system's (a self-signed registry's own
+   * certificate works too). Node only: import from `switchboard` or `switchboard/agent`.
+   */
+  ca?: Pem | readonly Pem[];
+  /** Client certificate and its key, PEM, for a registry that requires one (mutual TLS). Node only, like `ca`. */
+  cert?: Pem;
+  key?: Pem;
+  /** Called instead of the global `fetch` (for a proxy, or your own TLS agent); `ca`, `cert` and `key` are then unused. */
+  fetch?: FetchFunction;
 }
 
 /** An instance to register: the REST body plus its service and, optionally, its id. */
@@ -93,11 +105,19 @@ export interface Answer<T> {
  * const client = new RegistryClient({ url: 'http://127.0.0.1:8900' });
  * const web = await client.register({ service: 'web', host: '10.0.0.5', port: 8080, ttl: '10s' });
  * const { instances } = await client.getService('web');
+ * // An https:// registry with a private CA, which requires client certificates (Node: fs reads the PEM files):
+ * const secure = new RegistryClient({
+ *   url: 'https://registry.internal:8900',
+ *   ca: readFileSync('ca.crt'),
+ *   cert: readFileSync('me.crt'),
+ *   key: readFileSync('me.key'),
+ * });
  */
 export class RegistryClient {
   readonly #urls: string[];
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #fetch: FetchFunction;
   #current = 0;
 
   constructor(options: RegistryClientOptions) {
@@ -106,6 +126,16 @@ export class RegistryClient {
     this.#urls = urls.map(checkUrl);
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    const { ca, cert, key } = options;
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new InvalidArgumentError('RegistryClient: cert and key go together (a client certificate and its key)');
+    }
+    // Looked up when called, so a fetch replaced later (a test's mock) is the one used.
+    this.#fetch =
+      options.fetch ??
+      (ca === undefined && cert === undefined
+        ? (url, init) => fetch(url, init)
+        : tlsFetch({ ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert, key }) }));
   }
 
   /** The registry node the client is using now. */
@@ -246,7 +276,7 @@ export class RegistryClient {
    */
   watch(service?: string, options: WatchOptions = {}): AsyncGenerator<WatchEvent, void, undefined> {
     return watchEvents(
-      { urls: this.#urls, token: this.#token, timeoutMs: this.#timeoutMs, client: this },
+      { urls: this.#urls, token: this.#token, timeoutMs: this.#timeoutMs, client: this, fetch: this.#fetch },
       service,
       options,
     );
@@ -272,7 +302,7 @@ export class RegistryClient {
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
       let response: Response;
       try {
-        response = await fetch(node + url, { method: options.method, headers, body, signal });
+        response = await this.#fetch(node + url, { method: options.method, headers, body, signal });
       } catch (err) {
         if (options.signal?.aborted) throw err;
         lastError = err;

@@ -11,6 +11,7 @@ import type { ChangeEvent, ChangeType, Instance, ServiceAnswer, ServiceList } fr
 import { UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import { EventStreamParser } from './event-stream-parser.js';
 import type { Answer, RegistryClient, RequestOptions } from './registry-client.js';
+import type { FetchFunction } from './tls-fetch.js';
 
 /** Every instance of the watched service (or of every service), whatever its status or health, at `index`. */
 export interface SnapshotEvent {
@@ -49,6 +50,8 @@ export interface WatchTransport {
   readonly token: string | undefined;
   readonly timeoutMs: number;
   readonly client: Pick<RegistryClient, 'request' | 'instances' | 'url'>;
+  /** The client's fetch (the global one, or one with its TLS options). */
+  readonly fetch: FetchFunction;
 }
 
 /** The event stream answered in a way that says it is not there (an older registry, or a proxy in between). */
@@ -160,7 +163,7 @@ async function* streamEvents(
     }, IDLE_TIMEOUT_MS);
   };
   try {
-    const response = await fetch(url, { headers, signal: control.signal });
+    const response = await transport.fetch(url, { headers, signal: control.signal });
     if (!response.ok) {
       const text = await response.text().catch(() => '');
       if (response.status === 404 || response.status === 405 || response.status === 501) throw new EventsUnavailable();

@@ -43,3 +43,4 @@ export type {
   StatusBody,
 } from './answers.js';
 export { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from './names.js';
+export { routePrefix } from './route-prefix.js';

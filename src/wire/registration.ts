@@ -72,8 +72,9 @@ const CheckDefinitionSchema = Type.Object(
     tcp: Type.Optional(
       Type.String({
         minLength: 3,
-        maxLength: LIMITS.host + 8,
-        description: 'host:port that must accept a connection',
+        // A host (the instance's own: issue #13), ':' and a port; a bracketed IPv6 address is shorter.
+        maxLength: LIMITS.host + 6,
+        description: "host:port that must accept a connection: the instance's host, or an address the registry allows",
       }),
     ),
     interval: durationSchema(),

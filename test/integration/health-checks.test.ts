@@ -10,7 +10,8 @@ import { startTestServer, tempDir } from '../fixtures/server.js';
 
 /** Sub-second checks and sweeps keep these tests short; thresholds are the defaults (1 and 3). */
 const FAST_CHECK = { interval: '200ms', timeout: '150ms' };
-const FAST_CONFIG = { leases: { sweepIntervalMs: 100 } };
+/** Sub-second checks against local servers: the registry's floor is 1s by default (issue #13). */
+const FAST_CONFIG = { leases: { sweepIntervalMs: 100 }, checks: { minIntervalMs: 100 } };
 
 interface Target extends AsyncDisposable {
   port: number;

@@ -45,9 +45,11 @@ type Json = Record<string, unknown>;
 
 /** Strings of a given length that also pass the field's own rules (a path prefix, a URL, host:port). */
 const SAMPLES: Record<string, (length: number) => string> = {
+  // Checks probe their own instance (issue #13): the samples' hosts are the instance's ('h', or as long as a host).
+  host: (n) => 'h'.repeat(n),
   url: (n) => '/' + 'u'.repeat(n - 1),
   'checks.http': (n) => 'http://h/' + 'p'.repeat(n - 9),
-  'checks.tcp': (n) => 'h'.repeat(n - 2) + ':1',
+  'checks.tcp': (n) => (n < 7 ? 'h'.repeat(n - 2) + ':1' : 'h'.repeat(n - 6) + ':00001'),
 };
 const MIN_SAMPLE: Record<string, number> = { url: 1, 'checks.http': 9, 'checks.tcp': 3 };
 
@@ -237,7 +239,7 @@ function cases(): { what: string; body: Json }[] {
   const out = [{ what: 'the least registration', body: base }];
   for (const v of [...valids(schema, ''), ...invalids(schema, '')]) {
     if (typeof v.value === 'object' && v.value !== null && !v.what.startsWith('no ')) {
-      out.push({ what: v.what, body: { ...base, ...(v.value as Json) } });
+      out.push({ what: v.what, body: ownHost({ ...base, ...(v.value as Json) }) });
     }
   }
   // Dropping a required field must drop it from the merged body too.
@@ -248,6 +250,13 @@ function cases(): { what: string; body: Json }[] {
   return out;
 }
 
+/** The body with the host its first tcp check targets: a check probes its own instance (issue #13). */
+function ownHost(body: Json): Json {
+  const tcp = (body['checks'] as { tcp?: unknown }[] | undefined)?.[0]?.tcp;
+  if (typeof tcp !== 'string' || !tcp.includes(':')) return body;
+  return { ...body, host: tcp.slice(0, tcp.lastIndexOf(':')) };
+}
+
 /** Rules of the core that no one field's schema states: the document takes these, every transport refuses them. */
 const CORE_RULES: [string, Json][] = [
   ['a ttl under a second', { ttl: '500ms' }],
@@ -256,7 +265,9 @@ const CORE_RULES: [string, Json][] = [
   ['deregisterAfter shorter than the ttl', { deregisterAfter: '5s' }],
   ['deregisterCriticalAfter without a ttl or checks', { ttl: undefined, deregisterCriticalAfter: '1m' }],
   ['a check timeout longer than its interval', { checks: [{ http: 'http://h/', interval: '1s', timeout: '2s' }] }],
-  ['a check interval under 100ms', { checks: [{ http: 'http://h/', interval: '50ms' }] }],
+  ['a check interval under the minimum (1s)', { checks: [{ http: 'http://h/', interval: '500ms' }] }],
+  ['an http check on another host', { checks: [{ http: 'http://10.0.0.9/health', interval: '1s' }] }],
+  ['a tcp check on another host', { checks: [{ tcp: 'db.internal:5432', interval: '1s' }] }],
   [
     'two checks with one id',
     {

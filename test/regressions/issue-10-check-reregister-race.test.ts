@@ -30,13 +30,15 @@ const ROUNDS = 200;
 const SERVICE = 'race';
 
 const pathOf = (id: string): string => `/v1/services/${SERVICE}/instances/${id}`;
+/** Fast checks of instances at 10.0.0.1 against a local endpoint: the registry must allow both (issue #13). */
+const FLAGS = ['--checks-min-interval', '300ms', '--checks-allow-hosts', '127.0.0.1/32'];
 
 describe('a check changing state while its instance re-registers to a new port', () => {
   it('serves and stores the new port with the failing check, before and after a restart', RACE_TEST, async () => {
     const rng = random();
     const { seed } = rng;
     const dir = dataDir();
-    await using first = await startRegistry(dir);
+    await using first = await startRegistry(dir, FLAGS);
     const ids = Array.from({ length: ROUNDS }, (_, i) => `i-${i}`);
     const rounds = new Map(ids.map((id) => [id, deferred<Reply>()]));
     const race = probeRacer(rng);
@@ -96,7 +98,7 @@ describe('a check changing state while its instance re-registers to a new port',
     const before = await served(first.url);
     expect(wrongPort(before), `served in memory (seed ${seed})`).toEqual([]);
 
-    await using second = await killAndRestart(first, dir);
+    await using second = await killAndRestart(first, dir, FLAGS);
     const after = await served(second.url);
     expect(wrongPort(after), `served after a restart (seed ${seed})`).toEqual([]);
     expect(notFailing(after), `checks not failing after a restart (seed ${seed})`).toEqual([]);

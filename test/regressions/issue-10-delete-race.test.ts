@@ -30,7 +30,15 @@ import type { Reply } from '../fixtures/races.js';
 const ROUNDS = 50;
 const SERVICE = 'race';
 /** A fast sweep, so that the heartbeat rounds' leases lapse about a second after they register. */
-const FLAGS = ['--lease-sweep-interval', '50ms'];
+/** Fast checks of instances at 10.0.0.1 against a local endpoint: the registry must allow both (issue #13). */
+const FLAGS = [
+  '--lease-sweep-interval',
+  '50ms',
+  '--checks-min-interval',
+  '300ms',
+  '--checks-allow-hosts',
+  '127.0.0.1/32',
+];
 const KINDS = ['status', 'maintenance', 'heartbeat', 'check'] as const;
 type Kind = (typeof KINDS)[number];
 

@@ -1,4 +1,4 @@
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, type IOptions } from 'etcd3';
 
 /** How a registry node reaches etcd. The caller passes every value: nothing here has a default. */
 export interface EtcdConnectionOptions {
@@ -40,7 +40,7 @@ const backoff = (duration: number, maxMs: number): Backoff => ({
 /** etcd3's per-member fault policy (cockatiel's IPolicy shape). */
 type MemberPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>;
 
-/** After this many failures in a row that a retry could cure, a member is skipped for a while. */
+/** After this many failures in a row to reach a member, it is skipped for a while. */
 const MEMBER_FAILURES_BEFORE_SKIP = 3;
 
 /**
@@ -65,7 +65,9 @@ function memberBreaker(skipMs: number): MemberPolicy {
         failures = 0;
         return result;
       } catch (err) {
-        if (err instanceof Error && isRecoverableError(err)) {
+        // Only a failure to reach the member counts: a deadline passed under load says nothing about the member,
+        // and skipping it then would refuse every write for a while (seen with 1,000 writes at once).
+        if (err instanceof GRPCUnavailableError) {
           failures++;
           if (failures >= MEMBER_FAILURES_BEFORE_SKIP) skipUntil = Date.now() + skipMs;
         }
@@ -84,9 +86,12 @@ export function connectEtcd(options: EtcdConnectionOptions): EtcdConnection {
     grpcOptions: {
       // A member that stops answering (paused, or a dead peer behind a live socket) is noticed by keepalive pings.
       // etcd refuses pings more often than every 5s (--grpc-keepalive-min-time).
-      'grpc.keepalive_time_ms': 5_000,
+      // Pinging at exactly etcd's minimum gets pings refused as "excess" now and then: keep a margin.
+      'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': dialTimeoutMs,
       'grpc.keepalive_permit_without_calls': 1,
+      // Pages of a full read (500 records) stay under this; gRPC's default of 4 MiB is one page of large records.
+      'grpc.max_receive_message_length': 128 * 1024 * 1024,
     },
     faultHandling: {
       host: () => memberBreaker(dialTimeoutMs),

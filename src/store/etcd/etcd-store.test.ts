@@ -63,6 +63,23 @@ describe('etcd store', () => {
     return store;
   };
 
+  it('reads a prefix larger than one gRPC message in pages, all at one revision', async () => {
+    const prefix = freshPrefix();
+    const writer = await open(sharedConnection(), prefix);
+    // 1,300 records of about 6 KB: 8 MB in all, twice gRPC's default message limit, and more than two pages.
+    const metadata = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`k${String(i)}`, 'x'.repeat(500)]));
+    const indexes: number[] = [];
+    for (let from = 0; from < 1_300; from += 100) {
+      const batch = Array.from({ length: 100 }, (_, i) => put(`big/i${String(from + i)}`, 0, { metadata }));
+      indexes.push(...(await Promise.all(batch.map((m) => committed(writer.write(m))))));
+    }
+    const reopened = await open(connect(sharedEtcdEndpoints()), prefix);
+    const loaded = await reopened.load();
+    expect(loaded.instances).toHaveLength(1_300);
+    expect(loaded.index).toBe(Math.max(...indexes));
+    expect(new Set(loaded.instances.map((r) => r.id)).size).toBe(1_300);
+  }, 60_000);
+
   it("tells another node's feed why a key was deleted, from the tombstone the delete wrote", async () => {
     const prefix = freshPrefix();
     const writer = await open(sharedConnection(), prefix);

@@ -17,7 +17,7 @@
  * prefix watch has delivered the revision it answers. After a compaction outran the watch, the store reads everything
  * again and delivers the differences; then (only then) several deletes may share one index, see `resync`.
  */
-import { Range, type IKeyValue, type IRequestOp, type ITxnResponse, type IWatchResponse, type Watcher } from 'etcd3';
+import { Range, type IKeyValue, type IRequestOp, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { RegistryError } from '../../errors/index.js';
 import { ChangeFanOut } from '../change-fan-out.js';
@@ -47,6 +47,11 @@ const TOMBSTONE_TTL_S = 600;
 const TOMBSTONE_LEASE_REUSE_MS = 300_000;
 /** The first pause before reading etcd again after a failed resync; doubled per failure up to the dial timeout. */
 const RESYNC_RETRY_FIRST_MS = 100;
+/**
+ * Keys per page of a full read. Records are small (a registration's limits keep one under ~110 KB), so a page stays
+ * far under the gRPC receive limit the connection sets.
+ */
+const READ_PAGE = 500;
 
 interface Known {
   readonly revision: number;
@@ -87,10 +92,32 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
   const tombstoneKey = (service: string, id: string): Buffer => Buffer.from(`${tombstonesPrefix}${service}/${id}`);
   // head < instances/ < tombstones/: one range holds the store's keys and nothing else of the prefix.
   const storeRange = { key: headKey, range_end: Range.prefix(tombstonesPrefix).end };
-  const rangeOf = (of: string): IRequestOp => {
-    const range = Range.prefix(of);
-    return { request_range: { key: range.start, range_end: range.end } };
-  };
+  /**
+   * Every key of `[key, rangeEnd)` at one revision (the first page's, or `revision`), read in pages: one answer for
+   * 100,000 instances would be tens of MB, past gRPC's message limit.
+   */
+  async function readPaged(
+    key: Buffer,
+    rangeEnd: Buffer,
+    revision?: number,
+  ): Promise<{ revision: number; kvs: IKeyValue[] }> {
+    const kvs: IKeyValue[] = [];
+    let from = key;
+    let at = revision;
+    for (;;) {
+      const page = await client.kv.range(
+        { key: from, range_end: rangeEnd, limit: READ_PAGE, ...(at === undefined ? {} : { revision: at }) },
+        callOptions(),
+      );
+      at ??= Number(page.header.revision);
+      kvs.push(...page.kvs);
+      const last = page.kvs.at(-1);
+      if (!page.more || last === undefined) return { revision: at, kvs };
+      // The next page starts just after the last key read.
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+  }
+
   const callOptions = (): { deadline: Date } => ({ deadline: connection.deadline() });
 
   /** What the feed has told listeners, by etcd key: what a resync compares a fresh read with. */
@@ -240,10 +267,10 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
     stopWatch();
     watchDown = reason;
     let retryMs = RESYNC_RETRY_FIRST_MS;
-    let res: ITxnResponse | undefined;
+    let res: { revision: number; kvs: IKeyValue[] } | undefined;
     while (!closed && res === undefined) {
       try {
-        res = await client.kv.txn({ success: [{ request_range: storeRange }] }, callOptions());
+        res = await readPaged(storeRange.key, storeRange.range_end);
       } catch (err) {
         watchDown = messageOf(err);
         await pause(retryMs);
@@ -251,8 +278,8 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
       }
     }
     if (closed || res === undefined) return;
-    const readAt = Number(res.header.revision);
-    const kvs = res.responses[0]?.response_range.kvs ?? [];
+    const readAt = res.revision;
+    const { kvs } = res;
     const tombstones = new Map<string, IKeyValue>();
     const present = new Map<string, IKeyValue>();
     for (const kv of kvs) {
@@ -407,34 +434,31 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
     }
   }
 
-  /** One read of the records and of the head, at one revision. */
-  async function read(): Promise<ITxnResponse> {
+  /** The records and the head, read at one revision. */
+  async function read(): Promise<{ revision: number; instances: IKeyValue[]; head: number }> {
     try {
-      return await client.kv.txn(
-        { success: [rangeOf(instancesPrefix), { request_range: { key: headKey } }] },
-        callOptions(),
-      );
+      const range = Range.prefix(instancesPrefix);
+      const { revision, kvs } = await readPaged(range.start, range.end);
+      const head = await client.kv.range({ key: headKey, revision }, callOptions());
+      return { revision, instances: kvs, head: revisionOf(head.kvs[0]) };
     } catch (err) {
       throw unavailable(err);
     }
   }
 
   async function load(): Promise<StoreSnapshot> {
-    const res = await read();
-    return {
-      index: revisionOf(res.responses[1]?.response_range.kvs[0]),
-      instances: (res.responses[0]?.response_range.kvs ?? []).map(decode),
-    };
+    const { instances, head } = await read();
+    return { index: head, instances: instances.map(decode) };
   }
 
   // Open on one read: the records the feed starts from, and the revision the watch resumes after.
   const opened = await read();
-  for (const kv of opened.responses[0]?.response_range.kvs ?? []) {
+  for (const kv of opened.instances) {
     const record = decode(kv);
     known.set(kv.key.toString(), { revision: revisionOf(kv), service: record.service, id: record.id });
   }
-  lastChange = revisionOf(opened.responses[1]?.response_range.kvs[0]);
-  reached = Number(opened.header.revision);
+  lastChange = opened.head;
+  reached = opened.revision;
   watchFrom(reached + 1);
 
   return {

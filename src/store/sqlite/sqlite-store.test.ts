@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -93,5 +93,30 @@ describe('sqlite store: one registry per data directory', () => {
     await exited;
     const store = await open(dataDir);
     expect((await store.load()).index).toBe(0);
+  });
+});
+
+describe('sqlite store: file modes (issue #13)', () => {
+  it('creates the data directory 0700 and the database 0600, and takes group and other access from an old one', async () => {
+    const place = mkdtempSync(join(tmpdir(), 'switchboard-modes-'));
+    try {
+      const fresh = join(place, 'fresh', 'data');
+      const store = await openSqliteStore({ dataDir: fresh });
+      await store.close();
+      expect(statSync(fresh).mode & 0o777).toBe(0o700);
+      expect(statSync(join(fresh, 'registry.db')).mode & 0o777).toBe(0o600);
+
+      const old = join(place, 'old');
+      mkdirSync(old, { mode: 0o755 });
+      writeFileSync(join(old, 'registry.db'), '');
+      chmodSync(join(old, 'registry.db'), 0o644);
+      const reopened = await openSqliteStore({ dataDir: old });
+      await reopened.close();
+      expect(statSync(join(old, 'registry.db')).mode & 0o777).toBe(0o600);
+      // A directory the operator made is left as it is.
+      expect(statSync(old).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(place, { recursive: true, force: true });
+    }
   });
 });

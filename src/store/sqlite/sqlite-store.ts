@@ -9,7 +9,7 @@
  * A refused write answers the index of the last change delivered, never a gap: a writer waits for the feed to reach
  * that index, and no change will ever carry a gap's.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { RegistryError } from '../../errors/index.js';
@@ -39,6 +39,23 @@ function workerUrl(): URL {
   return existsSync(beside) ? beside : new URL('../../../dist/store/sqlite/sqlite-worker.js', import.meta.url);
 }
 
+/**
+ * Creates the database file 0600 when missing, and takes group and other access away from it and its companions when
+ * present: SQLite gives its -wal, -shm and -journal files the database file's mode, so these follow it.
+ */
+function ownerOnly(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    let mode: number;
+    try {
+      mode = statSync(path).mode;
+    } catch {
+      continue;
+    }
+    if ((mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
+  }
+}
+
 /** The record without the index fields, which live in their own columns. */
 function encode(record: InstanceRecord): string {
   const { createIndex: _c, modifyIndex: _m, ...rest } = record;
@@ -54,7 +71,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const dataDir = resolve(options.dataDir);
   const file = join(dataDir, 'registry.db');
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // The registry's records (and, with auth, its token hashes) are for its own user only (issue #13).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ownerOnly(file);
   } catch (err) {
     throw new RegistryError('UNAVAILABLE', `cannot create data directory ${dataDir}: ${(err as Error).message}`, {
       cause: err,
