@@ -294,6 +294,9 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     const fields = normalizeRegistration({ service, id }, body, this.#checkRules);
     const prefix = routePrefix(fields.url);
     if (prefix === undefined) return this.#register(fields, options);
+    // The service already routes the prefix: no other service can claim it meanwhile, so no turn to wait for (a
+    // deploy re-registering a hundred instances of one service keeps its writes in one group commit).
+    if (this.#instances.prefixOwners(prefix).includes(service)) return this.#register(fields, options, prefix);
     // Two services registering one free prefix at once must not both see it free: on this node, registrations that
     // route a prefix take turns (the check runs in #commit's build, against what the write before committed).
     const before = this.#prefixClaims.get(prefix);
