@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { RegistryClient } from '../sdk/index.js';
 import type { RegistryClientOptions, WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
+import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { GatewayCounters, exportGatewayMetrics } from './gateway-counters.js';
 import type { GatewayMetrics } from './gateway-counters.js';
@@ -364,20 +365,8 @@ async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The gateway's slice of the server configuration (`Config['gateway']`), where null means "not set". */
-export interface GatewaySettings {
-  port: number | null;
-  host: string | null;
-  routeByName: boolean;
-  balance: BalanceStrategy;
-  upstreamTimeoutMs: number;
-  connectTimeoutMs: number;
-  maxConnectionsPerInstance: number;
-  readyTimeoutMs: number;
-  tlsCertFile: string | null;
-  tlsKeyFile: string | null;
-  jwt: { secret: string | null; secretFile: string | null; publicKeyFile: string | null; jwksUrl: string | null };
-}
+/** The gateway's slice of the server configuration, where null means "not set". */
+export type GatewaySettings = Config['gateway'];
 
 /**
  * Options for createGateway from the configuration slice; `fallback` fills the address when it is not set. Reads the
