@@ -93,6 +93,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watch: config.watch,
       metrics,
       cluster,
+      browser: { listenHost: config.http.host, allowedOrigins: config.http.allowedOrigins },
       ...(tls === undefined ? {} : { tls }),
     });
     addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc });

@@ -5,7 +5,10 @@ import type { Socket } from 'node:net';
 import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { browserGuard } from '../auth/index.js';
+import type { BrowserGuardOptions } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
+import { ERROR_CODES, errorBody } from '../errors/index.js';
 import { STALE_HEADER } from '../wire/index.js';
 import type { ClusterView } from '../wire/index.js';
 import { Metrics } from '../metrics/index.js';
@@ -34,6 +37,8 @@ export interface ApiOptions {
   watch: WatchRouteOptions;
   /** `GET /v1/cluster`: the registry's nodes (server.ts answers for a single node or asks the cluster). */
   cluster: () => ClusterView;
+  /** Host and Origin checks against web pages (auth/): where the server listens, and the origins allowed to write. */
+  browser: BrowserGuardOptions;
   /** Serve HTTPS with this certificate (chain) and key, PEM; with `clientCa`, require client certificates it signed. */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -60,7 +65,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     serverFactory: (fastifyHandler) => {
       fast.next = fastifyHandler;
       const { registry } = options;
+      const guard = browserGuard(options.browser);
       const handler: RequestListener = (req, res) => {
+        const refusal = guard(req);
+        if (refusal) {
+          const body = JSON.stringify(errorBody(refusal));
+          res.writeHead(ERROR_CODES[refusal.code].http, {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+          return;
+        }
         // Cut off from its store, a node still answers reads from its last view, and says so on every answer.
         if (registry.stale) res.setHeader(STALE_HEADER, 'true');
         (fast.handler ?? fastifyHandler)(req, res);

@@ -28,6 +28,25 @@ interface SeedBody {
   serviceAddress: string;
 }
 
+const KEPT_STATUSES: ReadonlySet<string> = new Set(['UNAUTHENTICATED', 'PERMISSION_DENIED', 'UNSUPPORTED_MEDIA_TYPE']);
+
+/**
+ * The seed's clients send JSON (its Express app read bodies with express.json()). Anything else is refused before it
+ * is read: a web page can POST text/plain to any address without a CORS preflight (issue #13).
+ */
+function requireJson(request: FastifyRequest): void {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  // No body at all is the seed's "Invalid request data", answered by the field checks.
+  if (request.headers['content-length'] === '0' || request.headers['content-length'] === undefined) {
+    if (request.headers['transfer-encoding'] === undefined) return;
+  }
+  if (type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type)) return;
+  throw new RegistryError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `the seed routes take application/json, not ${type === '' ? 'a body without a Content-Type' : type}`,
+  );
+}
+
 /** Adds the seed routes to `app` (they are left out of /openapi.json: they are not part of API v1). */
 export function addSeedRoutes(app: FastifyInstance, registry: Registry, options: { bodyLimit: number }): void {
   let services: { index: number; body: string } | undefined;
@@ -40,6 +59,7 @@ export function addSeedRoutes(app: FastifyInstance, registry: Registry, options:
     scope.setErrorHandler(answerError);
 
     scope.post('/register', { config: { hidden: true } }, async (request, reply) => {
+      requireJson(request);
       const { serviceName, serviceAddress } = seedBody(request.body);
       const { host, port, endpoint } = parseSeedAddress(serviceAddress);
       await registry.register({
@@ -54,6 +74,7 @@ export function addSeedRoutes(app: FastifyInstance, registry: Registry, options:
     });
 
     scope.post('/deregister', { config: { hidden: true } }, async (request, reply) => {
+      requireJson(request);
       const { serviceName, serviceAddress } = seedBody(request.body);
       // Whatever registered it: an address GET /services lists is one this route removes.
       const matching = registry.list(serviceName, ANY).instances.filter((i) => seedAddressOf(i) === serviceAddress);
@@ -121,6 +142,9 @@ function answerError(err: FastifyError | Error, request: FastifyRequest, reply: 
   let text = error.message;
   if (error.code === 'PAYLOAD_TOO_LARGE') {
     text = 'Payload too large';
+  } else if (KEPT_STATUSES.has(error.code)) {
+    // Who may not, and what was not understood, are said as such, not folded into "Invalid request" (issue #13).
+    text = error.message;
   } else if (status < 500) {
     // A body Fastify could not read at all gets the seed's bare answer; the registry's refusals carry a reason.
     status = 400;

@@ -21,6 +21,8 @@ export interface Config {
     tlsCertFile: string | null;
     tlsKeyFile: string | null;
     tlsClientCaFile: string | null;
+    /** Origins whose web pages may change the registry (a page's write carries its Origin; others are refused). */
+    allowedOrigins: string[];
   };
   /** XML-RPC: how long a request body may take to arrive, the deepest nesting of a call, the most calls in a multicall. */
   xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number };
@@ -97,6 +99,7 @@ export const DEFAULTS: Config = {
     tlsCertFile: null,
     tlsKeyFile: null,
     tlsClientCaFile: null,
+    allowedOrigins: [],
   },
   xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000 },
   store: { kind: 'sqlite', dataDir: 'data' },

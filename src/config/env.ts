@@ -4,6 +4,7 @@ export const ENV = {
   host: 'SWITCHBOARD_HOST',
   port: 'SWITCHBOARD_PORT',
   bodyLimit: 'SWITCHBOARD_BODY_LIMIT',
+  allowedOrigins: 'SWITCHBOARD_ALLOWED_ORIGINS',
   tlsCert: 'SWITCHBOARD_TLS_CERT',
   tlsKey: 'SWITCHBOARD_TLS_KEY',
   tlsClientCa: 'SWITCHBOARD_TLS_CLIENT_CA',

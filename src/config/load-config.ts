@@ -130,6 +130,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'PEM CA file: require client certificates it signed (mutual TLS; needs --tls-cert)',
   },
   {
+    path: 'http.allowedOrigins',
+    flag: 'allowed-origins',
+    env: ENV.allowedOrigins,
+    parse: urls,
+    help: 'origins (e.g. https://ops.example) whose web pages may change the registry; other pages are refused',
+  },
+  {
     path: 'xmlrpc.bodyTimeoutMs',
     flag: 'xmlrpc-body-timeout',
     env: ENV.xmlrpcBodyTimeout,

@@ -63,12 +63,27 @@ export function addXmlRpcRoutes(app: FastifyInstance, registry: Registry, option
     scope.setErrorHandler(answerError);
     for (const url of XML_RPC_PATHS) {
       scope.post(url, { config: { hidden: true } }, async (request, reply) => {
+        const refusal = mediaTypeRefusal(request.headers['content-type']);
+        if (refusal) return reply.type(XML_TYPE).send(encodeFault(registryFault(refusal)));
         const body = typeof request.body === 'string' ? request.body : '';
         return reply.type(XML_TYPE).send(await dispatcher.answer(body));
       });
     }
     done();
   });
+}
+
+/**
+ * XML-RPC clients send text/xml. A call in any other type is not run: a web page can POST text/plain to a registry
+ * on loopback without a CORS preflight, and `unregister("billing")` must not be one click away (issue #13).
+ */
+function mediaTypeRefusal(header: string | undefined): RegistryError | undefined {
+  const type = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'text/xml' || type === 'application/xml') return undefined;
+  return new RegistryError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `XML-RPC calls are sent as text/xml, not ${type === '' ? 'without a Content-Type' : type}`,
+  );
 }
 
 /** Errors before the call is decoded (the body too large, too slow, or its Content-Type malformed) as faults. */

@@ -76,7 +76,6 @@ describe('seed routes: POST /register, POST /deregister, GET /services', () => {
       [{ serviceName: 'users', serviceAddress: 42 }],
       [[]],
       ['{"serviceName": "users", '],
-      ['serviceName=users&serviceAddress=x', 'application/x-www-form-urlencoded'],
       ['null'],
       [],
     ];
@@ -90,6 +89,13 @@ describe('seed routes: POST /register, POST /deregister, GET /services', () => {
         });
       }
     }
+    // A form is what a web page can post without a CORS preflight: not JSON, so 415 (issue #13).
+    const form = await post(
+      `${server.url}/register`,
+      'serviceName=users&serviceAddress=x',
+      'application/x-www-form-urlencoded',
+    );
+    expect(form.status).toBe(415);
     expect(await services(server.url)).toEqual({});
   });
 

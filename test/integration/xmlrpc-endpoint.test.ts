@@ -131,7 +131,7 @@ describe('XML-RPC endpoint', () => {
       });
       socket.on('error', reject);
       socket.write(
-        'POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<methodCall>',
+        'POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<methodCall>',
       );
       // Generous: the deadline is 300 ms; this only keeps a broken server from hanging the test.
       setTimeout(() => {

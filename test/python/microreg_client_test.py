@@ -28,6 +28,7 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INVALID_ARGUMENT = 1400
 NOT_FOUND = 1404
+UNSUPPORTED_MEDIA_TYPE = 1415
 PAYLOAD_TOO_LARGE = 1413
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -370,14 +371,17 @@ class Faults(FaultAssertions):
         self.assertRawFault(PARSE_ERROR, "<methodResponse><params/></methodResponse>")
         self.assertRawFault(PARSE_ERROR, "<methodCall><methodName>x</methodName><params><param>")
         self.assertRawFault(PARSE_ERROR, "<methodCall><bogus/></methodCall>", path="/")
-        self.assertRawFault(PARSE_ERROR, '{"json": true}', content_type="application/json")
+        self.assertRawFault(UNSUPPORTED_MEDIA_TYPE, '{"json": true}', content_type="application/json")
 
-    def test_xml_with_no_or_another_content_type_is_served(self):
+    def test_xml_is_served_only_as_xml(self):
+        # A web page can POST text/plain (or no type) to any address without a CORS preflight (issue #13).
         body = xmlrpc.client.dumps((), "get_reg_count")
-        for content_type in (None, "application/xml", "application/octet-stream", "text/plain"):
+        for content_type in ("text/xml", "application/xml", "text/xml; charset=utf-8"):
             status, _, result = post_raw(body, path="/", content_type=content_type)
             self.assertEqual(status, 200)
             self.assertIsInstance(result, int, content_type)
+        for content_type in (None, "application/octet-stream", "text/plain"):
+            self.assertRawFault(UNSUPPORTED_MEDIA_TYPE, body, path="/", content_type=content_type)
 
     def test_billion_laughs_is_refused_fast(self):
         for _ in range(20):
