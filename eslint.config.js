@@ -62,12 +62,12 @@ export default tseslint.config(
   layer(['src/**/*.ts'], [], ''),
   layer(
     ['src/errors/**', 'src/wire/**'],
-    [...folders('store', 'core', 'api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config'), '../server.js'],
+    [...folders('store', 'core', 'auth', 'api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config'), '../server.js'],
     'errors/ and wire/ are leaves: they import nothing of the project.',
   ),
   layer(
     ['src/store/**'],
-    ['**/core/*', '**/api/*', '**/xmlrpc/*', '**/gateway/*', '**/sdk/*', '**/cli/*', '**/server.js'],
+    ['**/core/*', '**/auth/*', '**/api/*', '**/xmlrpc/*', '**/gateway/*', '**/sdk/*', '**/cli/*', '**/server.js'],
     'store/ sits under core/: it must not see the registry or its transports.',
   ),
   layer(
@@ -75,6 +75,7 @@ export default tseslint.config(
     [
       ...[
         '../api/*',
+        '../auth/*',
         '../xmlrpc/*',
         '../gateway/*',
         '../sdk/*',
@@ -110,6 +111,52 @@ export default tseslint.config(
     'metrics/ is a leaf that every component may use: it imports nothing of the project.',
   ),
   layer(
+    ['src/net/**'],
+    [...folders('store', 'core', 'api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config', 'auth', 'wire'), '../server.js'],
+    'net/ is a leaf (address ranges, request deadlines) that the registry and the gateway share: it imports errors/ only.',
+  ),
+  // auth/ is what every transport calls (issue #13), so it sits under them all and sees no request router; it
+  // follows the tokens through the Store interface it is handed, of which it may import the types only (its unit
+  // tests may also build a memory store).
+  ...[false, true].map((test) => ({
+    files: test ? ['src/auth/**/*.test.ts'] : ['src/auth/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            THROUGH_INDEX,
+            {
+              group: [
+                ...folders(
+                  'core',
+                  'api',
+                  'xmlrpc',
+                  'gateway',
+                  'sdk',
+                  'cli',
+                  'config',
+                  'checks',
+                  'cluster',
+                  'balancing',
+                ),
+                '../server.js',
+                'fastify',
+              ],
+              message:
+                'auth/ sits under every transport that calls it: it imports errors/, wire/ and store/ types only.',
+            },
+            {
+              group: test ? ['../store/etcd/*', '../store/sqlite/*'] : ['../store/*'],
+              allowTypeImports: true,
+              message: 'auth/ may name the Store types (store/index.ts); server.ts hands it a store.',
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  layer(
     ['src/api/**', 'src/xmlrpc/**'],
     ['../cli/*', '../server.js', '../store/*/*'],
     'Transports sit under server.ts and the CLI and reach the store only through core/.',
@@ -122,7 +169,7 @@ export default tseslint.config(
   layer(
     ['src/sdk/**'],
     [
-      ...folders('core', 'store', 'api', 'xmlrpc', 'gateway', 'cli', 'config', 'checks'),
+      ...folders('core', 'store', 'auth', 'api', 'xmlrpc', 'gateway', 'cli', 'config', 'checks'),
       '../server.js',
       'fastify',
       'better-sqlite3',

@@ -83,8 +83,8 @@ export const fmt = {
   pct: (n) => `${Math.round(n * 100)}%`,
 };
 
-/** Registers instances through the REST API, `concurrency` requests at a time. */
-export async function registerMany(url, count, make, concurrency = 64) {
+/** Registers instances through the REST API, `concurrency` requests at a time (with `headers`: a token, say). */
+export async function registerMany(url, count, make, concurrency = 64, headers = {}) {
   let next = 0;
   async function worker() {
     while (next < count) {
@@ -92,7 +92,7 @@ export async function registerMany(url, count, make, concurrency = 64) {
       const { service, id, body } = make(i);
       const res = await fetch(`${url}/v1/services/${service}/instances/${id}`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
       });
       if (!res.ok) throw new Error(`register ${service}/${id}: ${res.status} ${await res.text()}`);

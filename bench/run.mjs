@@ -4,11 +4,16 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 
-const ORDER = ['registry', 'registration', 'checker', 'fanout', 'gateway', 'cluster'];
+const ORDER = ['registry', 'auth', 'registration', 'checker', 'fanout', 'gateway', 'cluster', 'fuzz'];
+// Run only when named (`npm run fuzz`): it takes minutes and measures robustness, not speed.
+const ON_REQUEST = new Set(['fuzz']);
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
 
 const asked = process.argv.slice(2);
-const names = asked.length > 0 ? asked : ORDER.filter((n) => existsSync(new URL(`./${n}.mjs`, import.meta.url)));
+const names =
+  asked.length > 0
+    ? asked
+    : ORDER.filter((n) => !ON_REQUEST.has(n) && existsSync(new URL(`./${n}.mjs`, import.meta.url)));
 
 let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
 const header = `# Benchmark results

@@ -7,6 +7,7 @@ import { rootCertificates } from 'node:tls';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
+import { AccessControl, TokenTable, createBootstrapToken, refuseOpenBind } from './auth/index.js';
 import { createChecker } from './checks/index.js';
 import type { Config } from './config/index.js';
 import { createClusterNode } from './cluster/index.js';
@@ -58,11 +59,13 @@ const VERSION = readVersion();
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.log.level, base: { service: 'switchboard' } });
+  refuseOpenBind({ host: config.http.host, ...config.auth });
   // Read before the store opens: a missing certificate fails the start at once, with the flag named.
   const tls = apiTlsFrom(config.http);
   const backend = await openBackend(config, logger);
   const { store } = backend;
   let registry: Registry | undefined;
+  let tokens: TokenTable | undefined;
   // In cluster mode the node joins once it listens (its URL is known then); until it leads it decides no expiry.
   let node: ClusterNode | undefined;
   try {
@@ -71,12 +74,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       leases: config.leases,
       checks: config.checks,
       changeLogSize: config.watch.changeLogSize,
+      changeLogBytes: config.watch.changeLogBytes,
+      limits: config.limits,
       logger,
       ...(backend.etcd
         ? { leading: false, shareRenewals: (renewals: Renewal[]) => node?.publishRenewals(renewals) }
         : {}),
     });
     const running = registry;
+    tokens = await TokenTable.open(store);
+    const access = new AccessControl({ mode: config.auth.mode, anonymousPolicy: config.auth.anonymousPolicy, tokens });
+    if (config.auth.mode === 'on') {
+      const file = await createBootstrapToken(tokens, config.store.dataDir);
+      if (file !== undefined) logger.info({ file }, 'auth is on: the first operator token is in this file (mode 0600)');
+    }
     let self: { name: string; url: string } = { name: 'local', url: '' };
     const cluster = (): ClusterView => {
       if (node) return node.view();
@@ -94,9 +105,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics,
       cluster,
       browser: { listenHost: config.http.host, allowedOrigins: config.http.allowedOrigins },
+      access,
+      connections: config.http,
       ...(tls === undefined ? {} : { tls }),
     });
-    addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc });
+    addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc, access });
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -118,6 +131,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await checker.close();
         await node?.close();
         await running.close();
+        tokens?.close();
         await store.close();
         await backend.etcd?.close();
         logger.info('switchboard registry stopped');
@@ -180,6 +194,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         gateway = await createGateway({
           ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: config.gateway.port }),
           registry: url,
+          // It follows every service, with a token of this process that no store holds and no other node accepts.
+          ...(config.auth.mode === 'on'
+            ? { token: tokens.issueLocal('gateway', { read: ['*'], write: [], operator: false }) }
+            : {}),
+          // Its operator pages take this registry's tokens, checked here rather than over the wire.
+          authorizePage: (req) =>
+            Promise.resolve().then(() => {
+              access.principalOf(req).requireEverywhere('read');
+            }),
           ...(tls === undefined ? {} : selfTrust(tls)),
           logger,
           metrics,
@@ -192,6 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return { url, port, registry: running, gateway, close, [Symbol.asyncDispose]: close };
   } catch (err) {
     await registry?.close();
+    tokens?.close();
     await store.close();
     await backend.etcd?.close();
     throw err;
@@ -204,11 +228,18 @@ async function openBackend(config: Config, logger: Logger): Promise<{ store: Sto
     case 'memory':
       return { store: createMemoryStore() };
     case 'sqlite':
-      return { store: await openSqliteStore({ dataDir: config.store.dataDir }) };
+      return {
+        store: await openSqliteStore({
+          dataDir: config.store.dataDir,
+          writeTimeoutMs: config.store.writeTimeoutMs,
+          logger,
+        }),
+      };
     case 'etcd': {
       const etcd = connectEtcd(etcdOptionsFrom(config.etcd));
       try {
-        return { store: await openEtcdStore(etcd, { prefix: config.etcd.prefix, logger }), etcd };
+        const options = { prefix: config.etcd.prefix, logger, writeTimeoutMs: config.store.writeTimeoutMs };
+        return { store: await openEtcdStore(etcd, options), etcd };
       } catch (err) {
         await etcd.close();
         throw err;

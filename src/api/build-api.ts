@@ -1,14 +1,17 @@
 import { createServer } from 'node:http';
-import type { RequestListener, Server } from 'node:http';
+import type { RequestListener, Server, ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { browserGuard } from '../auth/index.js';
-import type { BrowserGuardOptions } from '../auth/index.js';
+import type { AccessControl, BrowserGuardOptions } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
-import { ERROR_CODES, errorBody } from '../errors/index.js';
+import { ERROR_CODES, errorBody, reasonOf } from '../errors/index.js';
+import { clientErrorAnswer, serverTiming } from '../net/index.js';
+import type { RequestDeadlines } from '../net/index.js';
 import { STALE_HEADER } from '../wire/index.js';
 import type { ClusterView } from '../wire/index.js';
 import { Metrics } from '../metrics/index.js';
@@ -16,12 +19,14 @@ import { handleError, handleNotFound } from './error-handler.js';
 import { addInstanceRoutes } from './instance-routes.js';
 import { addMetricsRoutes } from './metrics-routes.js';
 import { collectOpenApi } from './openapi.js';
-import { AnswerCache } from './answer-cache.js';
+import { AnswerCache, serviceKey } from './answer-cache.js';
 import { BlockingReads } from './blocking-reads.js';
 import { createFastPath } from './fast-path.js';
 import { addServiceRoutes } from './service-routes.js';
 import { addSeedRoutes } from './seed-routes.js';
+import { addAccessHook } from './route-access.js';
 import { addSystemRoutes } from './system-routes.js';
+import { addTokenRoutes } from './token-routes.js';
 import { addWatchRoutes } from './watch-routes.js';
 import type { WatchRouteOptions } from './watch-routes.js';
 
@@ -37,8 +42,12 @@ export interface ApiOptions {
   watch: WatchRouteOptions;
   /** `GET /v1/cluster`: the registry's nodes (server.ts answers for a single node or asks the cluster). */
   cluster: () => ClusterView;
+  /** Who may do what (issue #13): every route declares the right it needs, checked by one hook (route-access.ts). */
+  access: AccessControl;
   /** Host and Origin checks against web pages (auth/): where the server listens, and the origins allowed to write. */
   browser: BrowserGuardOptions;
+  /** How long a request may take to arrive, and how many connections the server holds at most (issue #14). */
+  connections: ConnectionLimits;
   /** Serve HTTPS with this certificate (chain) and key, PEM; with `clientCa`, require client certificates it signed. */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
@@ -81,13 +90,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         if (registry.stale) res.setHeader(STALE_HEADER, 'true');
         (fast.handler ?? fastifyHandler)(req, res);
       };
-      const server = tls === undefined ? createServer(handler) : createTlsServer(tls, handler);
-      // Blocking queries may hold a request for minutes; idle keep-alive sockets are closed after 72 s.
-      server.requestTimeout = 0;
+      const timing = serverTiming(options.connections);
+      const server = tls === undefined ? createServer(timing, handler) : createTlsServer({ ...tls, timing }, handler);
+      // A client has `requestTimeoutMs` to send its whole request (headers within `headersTimeoutMs`): a slow or
+      // stalled upload cannot hold a connection for ever (issue #14). Answering may take longer: blocking queries
+      // hold their answer for minutes, and event streams never end. Idle keep-alive sockets close after 72 s.
       server.keepAliveTimeout = 72_000;
+      server.maxConnections = options.connections.maxConnections;
       return server;
     },
     loggerInstance: options.logger,
+    // Malformed requests and timeouts (before any route runs) are answered in the one error shape too.
+    clientErrorHandler: answerClientError,
     bodyLimit,
     // Per-request log lines would cost more than the lookups themselves; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -103,28 +117,77 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });
+  const { access } = options;
+  addAccessHook(app, access);
   addSystemRoutes(app, options.registry, { openApi, cluster: options.cluster });
-  addMetricsRoutes(app, options.registry, options.metrics ?? new Metrics());
+  const metrics = options.metrics ?? new Metrics();
+  addMetricsRoutes(app, options.registry, metrics);
   addInstanceRoutes(app, options.registry);
   const cache = new AnswerCache();
+  // A service the registry prunes (empty and unwatched for a while) takes its cached answers with it (issue #14).
+  const stopPruning = options.registry.onServicesPruned((services) => {
+    for (const service of services) cache.delete(serviceKey(service));
+  });
+  app.addHook('onClose', (_instance, done) => {
+    stopPruning();
+    done();
+  });
+  metrics.gauge(
+    'switchboard_tracked_services',
+    'Services whose index is kept: those with instances, and those empty for less than --empty-service-grace.',
+    () => options.registry.trackedServices,
+  );
+  metrics.gauge('switchboard_answer_cache_keys', 'Services (and lists) with answers cached.', () => cache.size);
   const blocking = new BlockingReads(app, options.registry);
-  addServiceRoutes(app, options.registry, { cache, blocking });
-  fast.handler = createFastPath({ registry: options.registry, cache, blocking, logger: options.logger }, fast.next);
-  addSeedRoutes(app, options.registry, { bodyLimit });
-  addWatchRoutes(app, options.registry, options.watch);
+  addServiceRoutes(app, options.registry, { cache, blocking, access });
+  fast.handler = createFastPath(
+    { registry: options.registry, cache, blocking, logger: options.logger, access },
+    fast.next,
+  );
+  addSeedRoutes(app, options.registry, { bodyLimit, access });
+  addWatchRoutes(app, options.registry, { ...options.watch, access });
+  addTokenRoutes(app, access);
   return app;
+}
+
+export interface ConnectionLimits extends RequestDeadlines {
+  /** Connections held at once; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+/**
+ * What node:http reports before a request reaches a route (a request too slow, unparsable headers), answered in the
+ * one error shape with a stable code, then the connection is closed.
+ */
+function answerClientError(this: FastifyInstance, err: Error & { code?: string }, socket: Duplex): void {
+  const error = clientErrorAnswer(err, '--request-timeout');
+  if (error === undefined || socket.destroyed) return;
+  const body = JSON.stringify(errorBody(error));
+  const status = ERROR_CODES[error.code].http;
+  this.log.debug({ code: err.code }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reasonOf(status)}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /**
  * The same server over TLS (every route on the port: REST, XML-RPC, seed routes, events). With a client CA the
  * handshake itself refuses a client without a certificate that CA signed, before any request is read.
  */
-function createTlsServer(tls: NonNullable<ApiOptions['tls']>, handler: RequestListener): Server {
+function createTlsServer(
+  tls: NonNullable<ApiOptions['tls']> & { timing: ServerOptions },
+  handler: RequestListener,
+): Server {
   const mutual = tls.clientCa !== undefined;
   // Requests under way on each connection: closing ends the connections that have none.
   const busy = new Map<Socket, number>();
   const server = createHttpsServer(
     {
+      ...tls.timing,
       cert: tls.cert,
       key: tls.key,
       ...(mutual ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),

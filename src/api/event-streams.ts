@@ -8,8 +8,11 @@
  *   replayed and pending for the next flush is written once.
  * - Each change is serialized once, however many streams carry it. Changes arrive through the change feed's batched
  *   subscription, so a burst of changes costs one write per stream and the registry never waits for sockets.
- * - Memory is bounded: a stream whose socket falls `streamBufferBytes` behind is dropped. Its client resumes from
- *   its last index (`Last-Event-ID`), replaying from the change log or taking a snapshot.
+ * - Memory is bounded: a stream whose socket holds more than `streamBufferBytes` not yet taken by its client is
+ *   dropped, counting every byte but those of its opening replay or snapshot still waiting, which is excused only
+ *   for `snapshotTimeoutMs`: a client that has not read its opening by then is dropped too (issue #14: an allowance
+ *   that was never reset let a client that never reads stay for ever). A dropped client resumes from its last index
+ *   (`Last-Event-ID`), replaying from the change log or taking a snapshot.
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
@@ -22,6 +25,8 @@ export interface EventStreamOptions {
   keepAliveIntervalMs: number;
   /** How far (bytes not yet taken by the socket) a stream may fall behind before it is dropped. */
   streamBufferBytes: number;
+  /** How long a client may take to read its opening replay or snapshot before it is dropped. */
+  snapshotTimeoutMs: number;
 }
 
 /** What event streams need of the registry: its changes, and its instances for snapshots. */
@@ -31,10 +36,16 @@ interface Stream {
   readonly res: ServerResponse;
   /** The service it follows; undefined: every service. */
   readonly service: string | undefined;
+  /** For a stream of every service whose reader may not read them all: the services it may read (issue #13). */
+  readonly visible: ((service: string) => boolean) | undefined;
   /** The index of the last change this stream has been sent (or that its snapshot covers). */
   last: number;
-  /** Bytes of the opening replay or snapshot, allowed on top of the bound until they have drained. */
-  allowance: number;
+  /** Bytes of the opening replay or snapshot, excused from the bound while they wait (for `snapshotTimeoutMs`). */
+  readonly opening: number;
+  /** Bytes written to the response so far, the opening included. */
+  written: number;
+  /** Drops the stream if its opening has not been read in time. */
+  deadline: NodeJS.Timeout | undefined;
 }
 
 interface Frame {
@@ -46,6 +57,7 @@ interface Frame {
 /** How long a client's EventSource should wait before reconnecting (the `retry:` field). */
 const RETRY_MS = 1_000;
 const KEEP_ALIVE = ': keep-alive\n\n';
+const EVERY = { status: 'any', health: 'any' } as const;
 
 export class EventStreams {
   readonly #registry: EventSource;
@@ -76,8 +88,16 @@ export class EventStreams {
    * Starts a stream on `res` (whose request has been hijacked from Fastify): the replay after `since`, or a
    * snapshot, then every change as it happens.
    */
-  open(res: ServerResponse, from: { service: string | undefined; since: number | undefined }): void {
+  open(
+    res: ServerResponse,
+    from: {
+      service: string | undefined;
+      since: number | undefined;
+      visible?: ((service: string) => boolean) | undefined;
+    },
+  ): void {
     const { service, since } = from;
+    const visible = service === undefined ? from.visible : undefined;
     const registry = this.#registry;
     const index = registry.index;
     res.writeHead(200, {
@@ -96,19 +116,24 @@ export class EventStreams {
     // An index ahead of the registry's comes from another history (a registry restarted on an empty store).
     const replay = since === undefined || since > index ? undefined : registry.changesSince(since, service);
     let text = `retry: ${RETRY_MS}\n\n`;
-    if (replay === undefined) text += this.#snapshot(service, index);
-    else for (const change of replay) text += frameOf(change);
-    // The opening replay or snapshot may be large: it is not falling behind, so it does not count until drained.
-    const stream: Stream = { res, service, last: index, allowance: Buffer.byteLength(text) };
+    if (replay === undefined)
+      text += visible ? snapshotFrame(index, this.#instances(visible)) : this.#snapshot(service, index);
+    else for (const change of replay) if (visible?.(change.service) !== false) text += frameOf(change);
+    // The opening replay or snapshot may be large: it is not falling behind, so it does not count while it waits.
+    const opening = Buffer.byteLength(text);
+    const stream: Stream = { res, service, visible, last: index, opening, written: opening, deadline: undefined };
     this.#add(stream);
     res.once('close', () => {
+      clearTimeout(stream.deadline);
       this.#remove(stream);
     });
-    if (res.write(text)) stream.allowance = 0;
-    else
-      res.once('drain', () => {
-        stream.allowance = 0;
-      });
+    if (!res.write(text)) {
+      stream.deadline = setTimeout(() => {
+        stream.deadline = undefined;
+        if (openingWaiting(stream) > 0) this.#drop(stream, 'event stream did not read its opening snapshot in time');
+      }, this.#options.snapshotTimeoutMs);
+      stream.deadline.unref();
+    }
   }
 
   /** Ends every stream (the server is closing); clients reconnect to another node or when it is back. */
@@ -128,22 +153,23 @@ export class EventStreams {
     const key = service ?? '';
     let body = this.#snapshots.bodies.get(key);
     if (body === undefined) {
-      const every = { status: 'any', health: 'any' } as const;
-      let instances: Instance[];
-      if (service === undefined) {
-        instances = [];
-        for (const summary of this.#registry.listServices().services) {
-          instances.push(...this.#registry.list(summary.name, every).instances);
-        }
-      } else {
-        instances = this.#registry.list(service, every).instances;
-      }
-      body = `event: snapshot\nid: ${index}\ndata: ${JSON.stringify({ type: 'snapshot', index, instances })}\n\n`;
+      const instances =
+        service === undefined ? this.#instances(() => true) : this.#registry.list(service, EVERY).instances;
+      body = snapshotFrame(index, instances);
       // Bound the cache: snapshots of many services at one index are rare, and rebuilding one is cheap.
       if (this.#snapshots.bodies.size >= 64) this.#snapshots.bodies.clear();
       this.#snapshots.bodies.set(key, body);
     }
     return body;
+  }
+
+  /** Every instance of the services `visible` keeps, whatever its status and health. */
+  #instances(visible: (service: string) => boolean): Instance[] {
+    const instances: Instance[] = [];
+    for (const summary of this.#registry.listServices().services) {
+      if (visible(summary.name)) instances.push(...this.#registry.list(summary.name, EVERY).instances);
+    }
+    return instances;
   }
 
   #add(stream: Stream): void {
@@ -222,7 +248,13 @@ export class EventStreams {
     let shared: Buffer | undefined;
     for (const stream of [...streams]) {
       let text: Buffer | string;
-      if (stream.last < first) {
+      const { visible } = stream;
+      if (visible) {
+        text = frames
+          .filter((f) => f.index > stream.last && visible(f.service))
+          .map((f) => f.text)
+          .join('');
+      } else if (stream.last < first) {
         shared ??= Buffer.from(frames.map((f) => f.text).join(''));
         text = shared;
       } else {
@@ -240,15 +272,34 @@ export class EventStreams {
     const { res } = stream;
     if (res.destroyed || res.writableEnded) return;
     res.write(text);
-    if (res.writableLength > this.#options.streamBufferBytes + stream.allowance) {
-      this.#logger.info(
-        { service: stream.service, behindBytes: res.writableLength },
-        'event stream fell too far behind; dropped (the client resumes from its last index)',
-      );
-      this.#remove(stream);
-      res.destroy();
+    stream.written += typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+    // Whatever the opening's excuse, bytes beyond it count: a client that never reads is dropped once its changes
+    // pile up past the bound, and by the snapshot deadline at the latest.
+    if (res.writableLength - openingWaiting(stream) > this.#options.streamBufferBytes) {
+      this.#drop(stream, 'event stream fell too far behind; dropped (the client resumes from its last index)');
     }
   }
+
+  #drop(stream: Stream, why: string): void {
+    const { res } = stream;
+    this.#logger.info({ service: stream.service, behindBytes: res.writableLength }, why);
+    clearTimeout(stream.deadline);
+    this.#remove(stream);
+    res.destroy();
+  }
+}
+
+/**
+ * Bytes of a stream's opening still waiting to be taken by its client. The opening was written first, so of the
+ * bytes written, those no longer buffered went out opening first.
+ */
+function openingWaiting(stream: Stream): number {
+  const taken = stream.written - stream.res.writableLength;
+  return Math.max(0, stream.opening - Math.max(0, taken));
+}
+
+function snapshotFrame(index: number, instances: Instance[]): string {
+  return `event: snapshot\nid: ${index}\ndata: ${JSON.stringify({ type: 'snapshot', index, instances })}\n\n`;
 }
 
 /** One change as an SSE event: `event:` its type, `id:` its index, `data:` the ChangeEvent JSON. */

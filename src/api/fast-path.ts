@@ -9,11 +9,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
+import type { AccessControl, ServiceRight } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
 import { INDEX_HEADER, INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from '../wire/index.js';
 import type { AnswerCache } from './answer-cache.js';
 import type { BlockingReads } from './blocking-reads.js';
 import { errorBody } from '../errors/index.js';
+import type { RegistryError } from '../errors/index.js';
 import { toApiError } from './error-handler.js';
 import { DEFAULT_FILTER, serviceBody } from './service-routes.js';
 
@@ -25,6 +27,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface FastPathParts {
   registry: Registry;
+  /** A read needs read on its service, a heartbeat write (issue #13), checked here as the routes' hook would. */
+  access: AccessControl;
   cache: AnswerCache;
   blocking: BlockingReads;
   logger: FastifyBaseLogger;
@@ -35,7 +39,22 @@ export function createFastPath(
   parts: FastPathParts,
   next: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { registry, cache, blocking, logger } = parts;
+  const { registry, cache, blocking, logger, access } = parts;
+
+  /** The refusal the routes' access hook would answer, or undefined when `req` may. */
+  function refusal(req: IncomingMessage, right: ServiceRight, service: string): RegistryError | undefined {
+    try {
+      access.principalOf(req).require(right, service);
+      return undefined;
+    } catch (err) {
+      return err as RegistryError;
+    }
+  }
+
+  function refuse(res: ServerResponse, error: RegistryError): void {
+    const body = errorBody(error);
+    send(res, { status: body.statusCode, body: JSON.stringify(body), index: registry.index });
+  }
 
   function read(service: string, req: IncomingMessage, res: ServerResponse): void {
     const body = serviceBody({ registry, cache }, service, DEFAULT_FILTER);
@@ -61,7 +80,10 @@ export function createFastPath(
     if (req.method === 'GET' && req.headers['if-none-match'] === undefined) {
       const match = SERVICE_READ.exec(url);
       if (match) {
-        read(match[1] as string, req, res);
+        const service = match[1] as string;
+        const refused = refusal(req, 'read', service);
+        if (refused) refuse(res, refused);
+        else read(service, req, res);
         return;
       }
     } else if (req.method === 'PUT' && !hasBody(req)) {
@@ -69,7 +91,10 @@ export function createFastPath(
       if (match) {
         // The request has no body to read: resume so that 'end' fires and the socket can take the next request.
         req.resume();
-        heartbeat(match[1] as string, match[2] as string, res);
+        const service = match[1] as string;
+        const refused = refusal(req, 'write', service);
+        if (refused) refuse(res, refused);
+        else heartbeat(service, match[2] as string, res);
         return;
       }
     }

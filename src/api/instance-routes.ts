@@ -27,6 +27,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     {
       schema: { params: instanceParams, body: registrationBody, querystring: registrationQuery },
       config: {
+        access: 'write',
         summary:
           'Register or update an instance (201 created, 200 updated; with ?exclusive=true an existing id is 409)',
         responses: { 201: instanceSchema, 200: instanceSchema, ...errors, 409: errorSchema },
@@ -48,7 +49,11 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     '/v1/services/:service/instances',
     {
       schema: { params: serviceParams, body: registrationBody },
-      config: { summary: 'Register an instance with a generated id', responses: { 201: instanceSchema, ...errors } },
+      config: {
+        access: 'write',
+        summary: 'Register an instance with a generated id',
+        responses: { 201: instanceSchema, ...errors },
+      },
     },
     async (request, reply) => {
       const { instance } = await registry.register({ ...request.body, service: request.params.service });
@@ -60,7 +65,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     '/v1/services/:service/instances/:id',
     {
       schema: { params: instanceParams },
-      config: { summary: 'Deregister an instance', responses: { 200: instanceSchema, ...errors } },
+      config: { access: 'write', summary: 'Deregister an instance', responses: { 200: instanceSchema, ...errors } },
     },
     async (request, reply) => {
       const instance = await registry.deregister(request.params.service, request.params.id);
@@ -72,7 +77,11 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     '/v1/services/:service/instances/:id/heartbeat',
     {
       schema: { params: instanceParams },
-      config: { summary: 'Renew the lease; 404 means: register again', responses: { 200: instanceSchema, ...errors } },
+      config: {
+        access: 'write',
+        summary: 'Renew the lease; 404 means: register again',
+        responses: { 200: instanceSchema, ...errors },
+      },
     },
     async (request, reply) => {
       const instance = await registry.renew(request.params.service, request.params.id);
@@ -84,7 +93,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     '/v1/services/:service/instances/:id/status',
     {
       schema: { params: instanceParams, body: statusBody },
-      config: { summary: 'Set the status', responses: { 200: instanceSchema, ...errors } },
+      config: { access: 'write', summary: 'Set the status', responses: { 200: instanceSchema, ...errors } },
     },
     async (request, reply) => {
       const instance = await registry.setStatus(request.params.service, request.params.id, request.body.status);
@@ -97,6 +106,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     {
       schema: { params: instanceParams, body: maintenanceBody },
       config: {
+        access: 'write',
         summary: 'Take an instance out of discovery without deregistering it (drain), or put it back',
         responses: { 200: instanceSchema, ...errors },
       },
@@ -111,7 +121,7 @@ export function addInstanceRoutes(app: FastifyInstance, registry: Registry): voi
     '/v1/services/:service/instances/:id',
     {
       schema: { params: instanceParams },
-      config: { summary: 'One instance', responses: { 200: instanceSchema, ...errors } },
+      config: { access: 'read', summary: 'One instance', responses: { 200: instanceSchema, ...errors } },
     },
     (request, reply) => {
       const instance = registry.get(request.params.service, request.params.id);

@@ -27,7 +27,9 @@ export function addMetricsRoutes(
   metrics.gauge('switchboard_leases', 'Instances with a TTL lease.', () => registry.health().leases);
   metrics.gauge('switchboard_index', 'The index of the last change applied.', () => registry.index);
 
-  app.get('/metrics', { config: { summary: 'Metrics in the Prometheus text format (0.0.4)' } }, (_request, reply) =>
-    reply.type(METRICS_CONTENT_TYPE).send(metrics.render()),
+  app.get(
+    '/metrics',
+    { config: { access: 'read-everywhere', summary: 'Metrics in the Prometheus text format (0.0.4)' } },
+    (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(metrics.render()),
   );
 }

@@ -7,6 +7,7 @@
  * its Content-Type, in their own Fastify scope, so a missing or broken body is that 400 rather than a 415.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessControl } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
 import { ERROR_CODES, RegistryError } from '../errors/index.js';
 import type { Instance } from '../wire/index.js';
@@ -48,7 +49,12 @@ function requireJson(request: FastifyRequest): void {
 }
 
 /** Adds the seed routes to `app` (they are left out of /openapi.json: they are not part of API v1). */
-export function addSeedRoutes(app: FastifyInstance, registry: Registry, options: { bodyLimit: number }): void {
+export function addSeedRoutes(
+  app: FastifyInstance,
+  registry: Registry,
+  options: { bodyLimit: number; access: AccessControl },
+): void {
+  const { access } = options;
   let services: { index: number; body: string } | undefined;
 
   void app.register((scope, _opts, done) => {
@@ -58,9 +64,12 @@ export function addSeedRoutes(app: FastifyInstance, registry: Registry, options:
     });
     scope.setErrorHandler(answerError);
 
-    scope.post('/register', { config: { hidden: true } }, async (request, reply) => {
+    scope.post('/register', { config: { access: 'in-handler', hidden: true } }, async (request, reply) => {
+      const principal = access.principalOf(request.raw);
+      principal.requireSomewhere('write');
       requireJson(request);
       const { serviceName, serviceAddress } = seedBody(request.body);
+      principal.require('write', serviceName);
       const { host, port, endpoint } = parseSeedAddress(serviceAddress);
       await registry.register({
         service: serviceName,
@@ -73,9 +82,12 @@ export function addSeedRoutes(app: FastifyInstance, registry: Registry, options:
       return reply.type(TEXT).send(`Service ${serviceName} registered.`);
     });
 
-    scope.post('/deregister', { config: { hidden: true } }, async (request, reply) => {
+    scope.post('/deregister', { config: { access: 'in-handler', hidden: true } }, async (request, reply) => {
+      const principal = access.principalOf(request.raw);
+      principal.requireSomewhere('write');
       requireJson(request);
       const { serviceName, serviceAddress } = seedBody(request.body);
+      principal.require('write', serviceName);
       // Whatever registered it: an address GET /services lists is one this route removes.
       const matching = registry.list(serviceName, ANY).instances.filter((i) => seedAddressOf(i) === serviceAddress);
       for (const instance of matching) {
@@ -88,19 +100,27 @@ export function addSeedRoutes(app: FastifyInstance, registry: Registry, options:
       return reply.type(TEXT).send(`Service ${serviceName} deregistered.`);
     });
 
-    scope.get('/services', { config: { hidden: true } }, (_request, reply) => {
+    scope.get('/services', { config: { access: 'in-handler', hidden: true } }, (request, reply) => {
+      const principal = access.principalOf(request.raw);
+      reply.type('application/json; charset=utf-8');
+      if (!principal.holdsEverywhere('read')) {
+        return reply.send(listAddresses(registry, (name) => principal.can('read', name)));
+      }
       // Rebuilt only when the registry changed: polling scripts cost one string copy each.
-      if (services?.index !== registry.index) services = { index: registry.index, body: listAddresses(registry) };
-      return reply.type('application/json; charset=utf-8').send(services.body);
+      if (services?.index !== registry.index) {
+        services = { index: registry.index, body: listAddresses(registry, () => true) };
+      }
+      return reply.send(services.body);
     });
     done();
   });
 }
 
-/** `{name: [address, ...]}` for every service with instances, addresses in registration order. */
-function listAddresses(registry: Registry): string {
+/** `{name: [address, ...]}` for every service with instances that `visible` keeps, addresses in registration order. */
+function listAddresses(registry: Registry, visible: (service: string) => boolean): string {
   const out: Record<string, string[]> = {};
   for (const { name } of registry.listServices().services) {
+    if (!visible(name)) continue;
     const instances: Instance[] = registry.list(name, ANY).instances;
     if (instances.length === 0) continue;
     out[name] = instances.sort((a, b) => a.createIndex - b.createIndex).map(seedAddressOf);

@@ -1,7 +1,9 @@
+import type { AccessControl } from '../auth/index.js';
 import type { FastifyInstance } from 'fastify';
 import type { InstanceFilter, Registry } from '../core/index.js';
 import type { Health, InstanceStatus } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
+import { serviceKey } from './answer-cache.js';
 import type { AnswerCache } from './answer-cache.js';
 import type { BlockingReads } from './blocking-reads.js';
 import {
@@ -50,7 +52,7 @@ export function serviceBody(
   const index = registry.serviceIndex(service);
   const build = (): string => JSON.stringify({ name: service, ...registry.list(service, filter.filter) });
   // Only known services are cached, so lookups of random names cannot grow the cache.
-  return index === 0 ? build() : cache.get({ key: `s:${service}`, variant: filter.key, index }, build);
+  return index === 0 ? build() : cache.get({ key: serviceKey(service), variant: filter.key, index }, build);
 }
 
 export interface ServiceRouteParts {
@@ -58,21 +60,37 @@ export interface ServiceRouteParts {
   cache: AnswerCache;
   /** `?index=&wait=` blocking queries and ETags (issue #6); a read's scope index must be the index it answers. */
   blocking: BlockingReads;
+  /** Who may read which service (issue #13): lists and pages keep what the caller may read. */
+  access: AccessControl;
 }
 
 /** Discovery reads: the service list, one service's instances, and the paginated traversal. */
 export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts: ServiceRouteParts): void {
-  const { cache, blocking } = parts;
+  const { cache, blocking, access } = parts;
 
   app.get(
     '/v1/services',
     {
       schema: { querystring: blockingQuery },
-      config: { summary: 'Every service with instances, with counts by status', responses: { 200: serviceListSchema } },
+      config: {
+        access: 'per-item',
+        summary: 'Every service with instances, with counts by status',
+        responses: { 200: serviceListSchema },
+      },
     },
     blocking.handler(
       () => undefined,
-      () => cache.get({ key: '', variant: '', index: registry.index }, () => JSON.stringify(registry.listServices())),
+      (request) => {
+        const principal = access.principalOf(request.raw);
+        if (principal.holdsEverywhere('read')) {
+          return cache.get({ key: '', variant: '', index: registry.index }, () =>
+            JSON.stringify(registry.listServices()),
+          );
+        }
+        // A token that reads some services sees those: the list says nothing of the others, not even their names.
+        const list = registry.listServices();
+        return JSON.stringify({ ...list, services: list.services.filter((s) => principal.can('read', s.name)) });
+      },
     ),
   );
 
@@ -81,6 +99,7 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
     {
       schema: { params: serviceParams, querystring: serviceQuery },
       config: {
+        access: 'read',
         summary: 'The instances to call (default: status UP, health not critical); unknown services have none',
         responses: { 200: serviceAnswerSchema, 400: errorSchema },
       },
@@ -96,12 +115,18 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
     {
       schema: { querystring: pageQuery },
       config: {
+        access: 'per-item',
         summary: 'Every instance, in pages ordered by (service, id)',
         responses: { 200: instancePageSchema, 400: errorSchema },
       },
     },
     (request, reply) => {
       const page = registry.page(request.query.cursor, request.query.limit);
+      const principal = access.principalOf(request.raw);
+      if (!principal.holdsEverywhere('read')) {
+        // The cursor still moves over every instance, so a page may hold fewer than `limit` (even none).
+        page.instances = page.instances.filter((instance) => principal.can('read', instance.service));
+      }
       return reply.header(INDEX_HEADER, registry.index).send(page);
     },
   );

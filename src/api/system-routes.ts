@@ -11,13 +11,15 @@ export function addSystemRoutes(
 ): void {
   app.get(
     '/health',
-    { config: { summary: 'Liveness and the state of the store (503 when the store is failing)' } },
+    { config: { access: 'public', summary: 'Liveness and the state of the store (503 when the store is failing)' } },
     (_request, reply) => {
       const health = registry.health();
+      // Degraded: the store is reachable but its writes miss their deadline (a stalled disk; issue #14).
+      const status = health.store.ok ? 'ok' : health.store.degraded ? 'degraded' : 'unavailable';
       return reply
         .code(health.store.ok ? 200 : 503)
         .header(INDEX_HEADER, health.index)
-        .send({ status: health.store.ok ? 'ok' : 'unavailable', stale: !health.store.ok, ...health });
+        .send({ status, stale: registry.stale, ...health });
     },
   );
 
@@ -25,6 +27,7 @@ export function addSystemRoutes(
     '/v1/cluster',
     {
       config: {
+        access: 'public',
         summary: 'The registry nodes: advertised URL, last report, index applied, lag, and which leads',
         responses: { 200: ClusterViewSchema },
       },
@@ -32,5 +35,7 @@ export function addSystemRoutes(
     (_request, reply) => reply.header(INDEX_HEADER, registry.index).send(answers.cluster()),
   );
 
-  app.get('/openapi.json', { config: { hidden: true } }, (_request, reply) => reply.send(answers.openApi()));
+  app.get('/openapi.json', { config: { access: 'public', hidden: true } }, (_request, reply) =>
+    reply.send(answers.openApi()),
+  );
 }

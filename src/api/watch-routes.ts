@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { AccessControl } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
 import { EventStreams } from './event-streams.js';
 import type { EventStreamOptions } from './event-streams.js';
@@ -12,7 +13,12 @@ export type WatchRouteOptions = EventStreamOptions;
  * `id: <index>`, `data: ChangeEvent`; a stream without `since` (or with one older than the change log) starts
  * with `event: snapshot`. `Last-Event-ID` is taken as `since`, so a browser EventSource resumes by itself.
  */
-export function addWatchRoutes(app: FastifyInstance, registry: Registry, options: WatchRouteOptions): void {
+export function addWatchRoutes(
+  app: FastifyInstance,
+  registry: Registry,
+  options: WatchRouteOptions & { access: AccessControl },
+): void {
+  const { access } = options;
   const streams = new EventStreams(registry, options, app.log);
   // End the streams before the server waits for its connections, so closing is prompt.
   app.addHook('preClose', (done) => {
@@ -26,6 +32,7 @@ export function addWatchRoutes(app: FastifyInstance, registry: Registry, options
     {
       schema: { querystring: eventsQuery },
       config: {
+        access: 'per-item',
         summary:
           'Server-Sent Events: a snapshot (without since, or when since is older than the change log), then one event per change',
         responses: { 200: { type: 'string', description: 'text/event-stream' }, 400: errorSchema },
@@ -35,6 +42,10 @@ export function addWatchRoutes(app: FastifyInstance, registry: Registry, options
       // A HEAD request gets the headers only: a stream without a body would never end.
       if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').send();
       const { service } = request.query;
+      // Checked before the stream starts: once the 200 is sent, a refusal could not be answered.
+      const principal = access.principalOf(request.raw);
+      if (service !== undefined) principal.require('read', service);
+      const visible = principal.holdsEverywhere('read') ? undefined : (name: string) => principal.can('read', name);
       const lastEventId = request.headers['last-event-id'];
       // A reconnecting EventSource sends the id of the last event it saw: that is where it resumes.
       const since =
@@ -42,7 +53,7 @@ export function addWatchRoutes(app: FastifyInstance, registry: Registry, options
           ? Number(lastEventId.trim())
           : request.query.since;
       reply.hijack();
-      streams.open(reply.raw, { service, since });
+      streams.open(reply.raw, { service, since, visible });
       return reply;
     },
   );

@@ -20,7 +20,7 @@ export interface BrowserGuardOptions {
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Whether a host (no port, IPv6 without brackets) names this machine's loopback. */
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');
   return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name);
 }

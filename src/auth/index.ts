@@ -1,2 +1,12 @@
+export { AUTH_MODES, AccessControl, refuseOpenBind } from './access-control.js';
+export { BOOTSTRAP_TOKEN_FILE, createBootstrapToken } from './bootstrap.js';
+export type { AccessControlOptions, AuthMode } from './access-control.js';
 export { browserGuard } from './browser-guard.js';
 export type { BrowserGuardOptions } from './browser-guard.js';
+export { presentedToken } from './credentials.js';
+export { Principal } from './principal.js';
+export type { ServiceRight } from './principal.js';
+export { BOOTSTRAP_TOKEN_ID, TokenTable } from './token-table.js';
+export type { NewToken, TokenStore } from './token-table.js';
+export { createJwtVerifier } from './jwt-verifier.js';
+export type { JwtOptions, JwtVerifier } from './jwt-verifier.js';

@@ -8,7 +8,15 @@ export interface ParsedFlags {
 }
 
 /** Flags that never take a value. */
-const BOOLEAN_FLAGS = new Set(['json', 'help', 'exclusive', 'route-by-name', 'gateway-route-by-name']);
+const BOOLEAN_FLAGS = new Set([
+  'json',
+  'help',
+  'exclusive',
+  'route-by-name',
+  'gateway-route-by-name',
+  'insecure-no-auth',
+  'operator',
+]);
 
 export function parseFlags(argv: readonly string[], booleans: ReadonlySet<string> = BOOLEAN_FLAGS): ParsedFlags {
   const parsed: ParsedFlags = { positionals: [], values: {}, all: {} };

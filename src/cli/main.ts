@@ -2,6 +2,7 @@
 import { RegistryError } from '../errors/index.js';
 import { parseFlags } from './flags.js';
 import { clientCommand } from './registration-commands.js';
+import { tokenCommand } from './token-commands.js';
 
 const USAGE = `usage: switchboard <command> [options]
 
@@ -14,6 +15,7 @@ commands:
   status set set an instance's status (UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN)
   list       the registered services
   get        a service's instances, or one instance
+  token      create, list and revoke access tokens (see: switchboard token --help)
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -47,6 +49,9 @@ async function main(argv: string[]): Promise<void> {
     case 'list':
     case 'get':
       await clientCommand(command, flags);
+      return;
+    case 'token':
+      await tokenCommand(flags);
       return;
     case undefined:
     case 'help':

@@ -5,18 +5,10 @@
  * Every command prints a readable line or table by default and JSON with `--json`; a failure is one line on
  * stderr and a non-zero exit (main.ts prints it), never a usage dump.
  */
-import { clientSettings } from '../config/index.js';
 import { InvalidArgumentError, RegistryClient } from '../sdk/index.js';
-import type {
-  Endpoint,
-  GetServiceOptions,
-  Health,
-  Instance,
-  InstanceInput,
-  InstanceStatus,
-  RegistryClientOptions,
-} from '../sdk/index.js';
+import type { Endpoint, GetServiceOptions, Health, Instance, InstanceInput, InstanceStatus } from '../sdk/index.js';
 import { HEALTH_STATES, INSTANCE_STATUSES } from '../wire/index.js';
+import { clientOptions, table, toJson } from './client-output.js';
 import type { ParsedFlags } from './flags.js';
 
 export type ClientCommand = 'register' | 'deregister' | 'status' | 'heartbeat' | 'list' | 'get';
@@ -209,17 +201,6 @@ async function get(client: RegistryClient, flags: ParsedFlags, { out, json }: Pr
 
 /* ---- parsing ---- */
 
-function clientOptions(flags: ParsedFlags): RegistryClientOptions {
-  const { urls, token, ca, cert, key } = clientSettings(flags.values);
-  return {
-    urls,
-    ...(token === undefined ? {} : { token }),
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
-  };
-}
-
 function required(flags: ParsedFlags, command: string, name: string): string {
   const value = flags.values[name];
   if (value === undefined || value === '') throw new InvalidArgumentError(`${command}: --${name} is required`);
@@ -268,20 +249,6 @@ function health(raw: string): Health {
 }
 
 /* ---- printing ---- */
-
-function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, c) => cell.padEnd(widths[c] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return `${[headers, ...rows].map(line).join('\n')}\n`;
-}
 
 function details(instance: Instance): string {
   const rows: [string, string][] = [

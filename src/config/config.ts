@@ -4,6 +4,10 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** The gateway's balancers, as the shared balancing code names them. */
 export { BALANCE_STRATEGIES as BALANCE_MODES } from '../balancing/index.js';
 export type StoreKindOption = (typeof STORE_KINDS)[number];
+/** Access control's modes, as the auth module names them. */
+export { AUTH_MODES } from '../auth/index.js';
+import type { AuthMode as AuthModeOption } from '../auth/index.js';
+import type { TokenPolicy } from '../wire/index.js';
 export type LogLevel = (typeof LOG_LEVELS)[number];
 import type { BalanceStrategy } from '../balancing/index.js';
 export type GatewayBalanceOption = BalanceStrategy;
@@ -23,10 +27,28 @@ export interface Config {
     tlsClientCaFile: string | null;
     /** Origins whose web pages may change the registry (a page's write carries its Origin; others are refused). */
     allowedOrigins: string[];
+    /** Time to receive a request's headers, and the whole request (issue #14); answering may take longer. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    /** Connections held at once (event streams and blocking queries included); more are closed as they arrive. */
+    maxConnections: number;
   };
-  /** XML-RPC: how long a request body may take to arrive, the deepest nesting of a call, the most calls in a multicall. */
-  xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number };
-  store: { kind: StoreKindOption; dataDir: string };
+  /**
+   * Access control (issue #13). `mode` on: a request gets its token's policy, or `anonymousPolicy` without a token
+   * (a policy spec: `read:GLOB`, `write:GLOB`, `operator`, comma-separated, or `none`). Off (the default) is allowed on
+   * a loopback address only, unless `insecureNoAuth` says the operator really means it.
+   */
+  auth: { mode: AuthModeOption; anonymousPolicy: TokenPolicy; insecureNoAuth: boolean };
+  /**
+   * XML-RPC: how long a request body may take to arrive, the deepest nesting of a call, the most calls in a multicall,
+   * and the largest answer in bytes, which the calls of a multicall share (issue #14).
+   */
+  xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number; maxAnswerBytes: number };
+  /**
+   * `writeTimeoutMs`: a write the store has not made durable within it is answered 503 STORE_UNAVAILABLE and `/health`
+   * says degraded until writes complete again (issue #14).
+   */
+  store: { kind: StoreKindOption; dataDir: string; writeTimeoutMs: number };
   /**
    * The etcd cluster under `--store etcd` (issue #12): client URLs, the key prefix every node of one registry shares,
    * TLS files, and a user whose password is read from a file (never a flag: `ps` would show it).
@@ -62,8 +84,22 @@ export interface Config {
    */
   checks: { concurrency: number; minIntervalMs: number; allowHosts: string[] };
   log: { level: LogLevel };
-  /** Watches: the change log that resuming watchers replay, and the event stream's keep-alive and buffer bound. */
-  watch: { changeLogSize: number; keepAliveIntervalMs: number; streamBufferBytes: number };
+  /**
+   * Watches: the change log that resuming watchers replay (bounded in entries and in bytes of heap), the event
+   * stream's keep-alive, how far a stream may fall behind, and how long a client may take to read its opening snapshot.
+   */
+  watch: {
+    changeLogSize: number;
+    changeLogBytes: number;
+    keepAliveIntervalMs: number;
+    streamBufferBytes: number;
+    snapshotTimeoutMs: number;
+  };
+  /**
+   * Quotas (issue #14): instances in the whole registry and in one service, bytes of one stored registration, and how
+   * long a service stays empty (with no one watching it) before what is kept about it is pruned.
+   */
+  limits: { maxInstances: number; maxInstancesPerService: number; maxRecordBytes: number; emptyServiceGraceMs: number };
   /**
    * The API gateway: run inside `serve` when `port` is set (null: none), and read by the `gateway` command too.
    * `host` null listens on `http.host`; `jwt` holds at most one key source for role checks.
@@ -80,11 +116,34 @@ export interface Config {
     maxConnectionsPerInstance: number;
     /** How long startup waits for the registry's first snapshot before listening anyway. */
     readyTimeoutMs: number;
+    /**
+     * The gateway's own server (issue #14), as `http.*` for the registry: time to receive a request's headers, and the
+     * whole request; how long an idle keep-alive connection stays open; connections held at once.
+     */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+    /** How long a request may wait for a free connection to its instance before 503 (issue #14). */
+    acquireTimeoutMs: number;
+    /** Peers (CIDRs) whose forwarding headers are appended to; from anyone else they are replaced (issue #14). */
+    trustedProxies: string[];
     /** PEM certificate and key: the gateway serves HTTPS (null: HTTP). */
     tlsCertFile: string | null;
     tlsKeyFile: string | null;
-    /** `secretFile`: a file holding the HS256 secret, so it stays out of `ps` (an alternative to `secret`). */
-    jwt: { secret: string | null; secretFile: string | null; publicKeyFile: string | null; jwksUrl: string | null };
+    /**
+     * `secretFile`: a file holding the HS256 secret, so it stays out of `ps` (an alternative to `secret`). `issuer` and
+     * `audience`, when set, must match the token's `iss` and `aud`; `exp` is required, checked with `clockSkewMs`.
+     */
+    jwt: {
+      secret: string | null;
+      secretFile: string | null;
+      publicKeyFile: string | null;
+      jwksUrl: string | null;
+      issuer: string | null;
+      audience: string | null;
+      clockSkewMs: number;
+    };
   };
 }
 
@@ -100,9 +159,13 @@ export const DEFAULTS: Config = {
     tlsKeyFile: null,
     tlsClientCaFile: null,
     allowedOrigins: [],
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+    maxConnections: 16_384,
   },
-  xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000 },
-  store: { kind: 'sqlite', dataDir: 'data' },
+  auth: { mode: 'off', anonymousPolicy: { read: [], write: [], operator: false }, insecureNoAuth: false },
+  xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000, maxAnswerBytes: 16 * 1024 * 1024 },
+  store: { kind: 'sqlite', dataDir: 'data', writeTimeoutMs: 10_000 },
   etcd: {
     endpoints: [],
     prefix: '/switchboard',
@@ -122,7 +185,19 @@ export const DEFAULTS: Config = {
   },
   checks: { concurrency: 256, minIntervalMs: 1_000, allowHosts: [] },
   log: { level: 'info' },
-  watch: { changeLogSize: 10_000, keepAliveIntervalMs: 15_000, streamBufferBytes: 1024 * 1024 },
+  watch: {
+    changeLogSize: 10_000,
+    changeLogBytes: 64 * 1024 * 1024,
+    keepAliveIntervalMs: 15_000,
+    streamBufferBytes: 1024 * 1024,
+    snapshotTimeoutMs: 60_000,
+  },
+  limits: {
+    maxInstances: 100_000,
+    maxInstancesPerService: 10_000,
+    maxRecordBytes: 16 * 1024,
+    emptyServiceGraceMs: 10 * 60_000,
+  },
   gateway: {
     port: null,
     host: null,
@@ -132,8 +207,24 @@ export const DEFAULTS: Config = {
     connectTimeoutMs: 5_000,
     maxConnectionsPerInstance: 256,
     readyTimeoutMs: 5_000,
+    headersTimeoutMs: 10_000,
+    // Uploads through the gateway may be larger than the registry's own 1 MiB bodies.
+    requestTimeoutMs: 60_000,
+    // A little longer than common load balancers' 60 s, so they close idle connections first.
+    idleTimeoutMs: 72_000,
+    maxConnections: 16_384,
+    acquireTimeoutMs: 10_000,
+    trustedProxies: [],
     tlsCertFile: null,
     tlsKeyFile: null,
-    jwt: { secret: null, secretFile: null, publicKeyFile: null, jwksUrl: null },
+    jwt: {
+      secret: null,
+      secretFile: null,
+      publicKeyFile: null,
+      jwksUrl: null,
+      issuer: null,
+      audience: null,
+      clockSkewMs: 30_000,
+    },
   },
 };

@@ -22,9 +22,13 @@ describe('gateway options', () => {
         'gateway-upstream-timeout': '5s',
         'gateway-max-connections-per-instance': '16',
         'jwks-url': 'https://idp.example/jwks.json',
+        'gateway-trusted-proxies': '10.0.0.0/8',
+        'gateway-request-timeout': '2m',
+        'jwt-issuer': 'https://idp.example',
       },
     });
     expect(config.gateway).toEqual({
+      ...DEFAULTS.gateway,
       port: 8080,
       host: '0.0.0.0',
       routeByName: true,
@@ -35,7 +39,14 @@ describe('gateway options', () => {
       readyTimeoutMs: 5_000,
       tlsCertFile: null,
       tlsKeyFile: null,
-      jwt: { secret: 's3cret', secretFile: null, publicKeyFile: null, jwksUrl: 'https://idp.example/jwks.json' },
+      trustedProxies: ['10.0.0.0/8'],
+      requestTimeoutMs: 120_000,
+      jwt: {
+        ...DEFAULTS.gateway.jwt,
+        secret: 's3cret',
+        jwksUrl: 'https://idp.example/jwks.json',
+        issuer: 'https://idp.example',
+      },
     });
   });
 

@@ -49,7 +49,7 @@ describe('loadConfig', () => {
     const flags = { port: '3003' };
     const config = loadConfig({ file, env, flags });
     expect(config.http).toEqual({ ...DEFAULTS.http, host: '10.0.0.1', port: 3_003 });
-    expect(config.store).toEqual({ kind: 'memory', dataDir: '/from/env' });
+    expect(config.store).toEqual({ ...DEFAULTS.store, kind: 'memory', dataDir: '/from/env' });
     expect(config.log.level).toBe(DEFAULTS.log.level);
 
     expect(loadConfig({ file, env }).http.port).toBe(2_002);
@@ -65,6 +65,7 @@ describe('loadConfig', () => {
       'http.port': ['1234', 1_234],
       'store.kind': ['memory', 'memory'],
       'store.dataDir': ['/srv/registry', '/srv/registry'],
+      'store.writeTimeoutMs': ['2s', 2_000],
       'leases.sweepIntervalMs': ['250ms', 250],
       'log.level': ['debug', 'debug'],
     };
@@ -76,7 +77,7 @@ describe('loadConfig', () => {
     }
     for (const config of [loadConfig({ flags, env: {} }), loadConfig({ env })]) {
       expect(config.http).toEqual({ ...DEFAULTS.http, host: '0.0.0.0', port: 1_234 });
-      expect(config.store).toEqual({ kind: 'memory', dataDir: '/srv/registry' });
+      expect(config.store).toEqual({ kind: 'memory', dataDir: '/srv/registry', writeTimeoutMs: 2_000 });
       expect(config.leases.sweepIntervalMs).toBe(250);
       expect(config.log.level).toBe('debug');
     }
@@ -88,7 +89,7 @@ describe('loadConfig', () => {
       env: { SWITCHBOARD_PORT: '8901', SWITCHBOARD_DATA_DIR: '/var/lib/switchboard', SWITCHBOARD_STORE: 'memory' },
     });
     expect(config.http.port).toBe(8_901);
-    expect(config.store).toEqual({ kind: 'memory', dataDir: '/var/lib/switchboard' });
+    expect(config.store).toEqual({ ...DEFAULTS.store, kind: 'memory', dataDir: '/var/lib/switchboard' });
   });
 
   it('finds the config file from --config, then SWITCHBOARD_CONFIG, then the file option', () => {

@@ -3,10 +3,10 @@
  * INVALID_ARGUMENT, and the result is deep-frozen.
  */
 import { readFileSync } from 'node:fs';
-import { parseAddressRange } from '../core/index.js';
+import { parseAddressRange } from '../net/index.js';
 import { RegistryError } from '../errors/index.js';
-import { parseDuration } from '../wire/index.js';
-import { BALANCE_MODES, DEFAULTS, LOG_LEVELS, STORE_KINDS } from './config.js';
+import { parseDuration, parsePolicySpec } from '../wire/index.js';
+import { AUTH_MODES, BALANCE_MODES, DEFAULTS, LOG_LEVELS, STORE_KINDS } from './config.js';
 import type { Config } from './config.js';
 import { ENV } from './env.js';
 
@@ -97,6 +97,26 @@ function addressRanges(raw: unknown): string[] {
   return out;
 }
 
+/** A policy spec (`read:*,write:dev-*`, `operator`, `none`); a config file may give the policy object itself. */
+function policy(raw: unknown): unknown {
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const given = raw as Record<string, unknown>;
+    const globs = (value: unknown): string[] => {
+      if (value === undefined) return [];
+      if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
+      throw new Error('read and write must be arrays of service globs');
+    };
+    return parsePolicySpec(
+      [
+        ...(given['operator'] === true ? ['operator'] : []),
+        ...globs(given['read']).map((glob) => `read:${glob}`),
+        ...globs(given['write']).map((glob) => `write:${glob}`),
+      ].join(','),
+    );
+  }
+  return parsePolicySpec(text(raw));
+}
+
 function fraction(raw: unknown): number {
   const n = typeof raw === 'string' && /^\d*\.?\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof n !== 'number' || !(n > 0 && n <= 1))
@@ -137,6 +157,48 @@ export const OPTIONS: readonly Option[] = [
     help: 'origins (e.g. https://ops.example) whose web pages may change the registry; other pages are refused',
   },
   {
+    path: 'http.headersTimeoutMs',
+    flag: 'headers-timeout',
+    env: ENV.headersTimeout,
+    parse: duration,
+    help: "time to receive a request's headers before 408 (default 10s)",
+  },
+  {
+    path: 'http.requestTimeoutMs',
+    flag: 'request-timeout',
+    env: ENV.requestTimeout,
+    parse: duration,
+    help: 'time to receive a whole request, body included, before 408 (default 30s; answers may take longer)',
+  },
+  {
+    path: 'http.maxConnections',
+    flag: 'max-connections',
+    env: ENV.maxConnections,
+    parse: positiveInteger,
+    help: 'connections held at once, event streams included; more are closed (default 16384)',
+  },
+  {
+    path: 'auth.mode',
+    flag: 'auth',
+    env: ENV.auth,
+    parse: oneOf(AUTH_MODES),
+    help: 'on: every request needs a token whose policy allows it (off is allowed on loopback only; default off)',
+  },
+  {
+    path: 'auth.anonymousPolicy',
+    flag: 'anonymous-policy',
+    env: ENV.anonymousPolicy,
+    parse: policy,
+    help: 'with --auth on, what requests without a token may do: read:GLOB, write:GLOB, operator, or none (default)',
+  },
+  {
+    path: 'auth.insecureNoAuth',
+    flag: 'insecure-no-auth',
+    env: ENV.insecureNoAuth,
+    parse: bool,
+    help: 'run with --auth off on a non-loopback address: anyone who reaches the port may change the registry',
+  },
+  {
     path: 'xmlrpc.bodyTimeoutMs',
     flag: 'xmlrpc-body-timeout',
     env: ENV.xmlrpcBodyTimeout,
@@ -158,6 +220,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'most calls in one system.multicall (default 1000)',
   },
   {
+    path: 'xmlrpc.maxAnswerBytes',
+    flag: 'xmlrpc-max-answer-bytes',
+    env: ENV.xmlrpcMaxAnswerBytes,
+    parse: positiveInteger,
+    help: 'largest XML-RPC answer in bytes, shared by the calls of a multicall (default 16 MiB)',
+  },
+  {
     path: 'store.kind',
     flag: 'store',
     env: ENV.store,
@@ -165,6 +234,13 @@ export const OPTIONS: readonly Option[] = [
     help: STORE_KINDS.join(' | '),
   },
   { path: 'store.dataDir', flag: 'data-dir', env: ENV.dataDir, parse: text, help: 'folder of the sqlite store' },
+  {
+    path: 'store.writeTimeoutMs',
+    flag: 'store-write-timeout',
+    env: ENV.storeWriteTimeout,
+    parse: duration,
+    help: 'a write the store has not made durable within this long answers 503 STORE_UNAVAILABLE (default 10s)',
+  },
   {
     path: 'etcd.endpoints',
     flag: 'etcd-endpoints',
@@ -297,6 +373,48 @@ export const OPTIONS: readonly Option[] = [
     help: 'bytes an event stream may fall behind before it is dropped (the client resumes from its last index)',
   },
   {
+    path: 'watch.changeLogBytes',
+    flag: 'watch-change-log-bytes',
+    env: ENV.watchChangeLogBytes,
+    parse: positiveInteger,
+    help: 'heap the change log may hold, in bytes; older changes are dropped (default 64 MiB)',
+  },
+  {
+    path: 'watch.snapshotTimeoutMs',
+    flag: 'watch-snapshot-timeout',
+    env: ENV.watchSnapshotTimeout,
+    parse: duration,
+    help: "how long an event stream's client may take to read its opening snapshot before it is dropped (default 1m)",
+  },
+  {
+    path: 'limits.maxInstances',
+    flag: 'max-instances',
+    env: ENV.maxInstances,
+    parse: positiveInteger,
+    help: 'instances the registry holds at most; a registration that would add one more gets 429 (default 100000)',
+  },
+  {
+    path: 'limits.maxInstancesPerService',
+    flag: 'max-instances-per-service',
+    env: ENV.maxInstancesPerService,
+    parse: positiveInteger,
+    help: 'instances one service holds at most; a registration that would add one more gets 429 (default 10000)',
+  },
+  {
+    path: 'limits.maxRecordBytes',
+    flag: 'max-record-bytes',
+    env: ENV.maxRecordBytes,
+    parse: positiveInteger,
+    help: 'bytes one stored registration (its JSON) may take; a larger one gets 429 (default 16384)',
+  },
+  {
+    path: 'limits.emptyServiceGraceMs',
+    flag: 'empty-service-grace',
+    env: ENV.emptyServiceGrace,
+    parse: duration,
+    help: 'how long a service with no instances and no watchers keeps its index before it is pruned (default 10m)',
+  },
+  {
     path: 'gateway.port',
     flag: 'gateway-port',
     env: ENV.gatewayPort,
@@ -353,6 +471,48 @@ export const OPTIONS: readonly Option[] = [
     help: "how long the gateway's start waits for the registry's first snapshot (default 5s)",
   },
   {
+    path: 'gateway.headersTimeoutMs',
+    flag: 'gateway-headers-timeout',
+    env: ENV.gatewayHeadersTimeout,
+    parse: duration,
+    help: "time to receive a request's headers at the gateway before 408 (default 10s)",
+  },
+  {
+    path: 'gateway.requestTimeoutMs',
+    flag: 'gateway-request-timeout',
+    env: ENV.gatewayRequestTimeout,
+    parse: duration,
+    help: 'time to receive a whole request at the gateway, body included, before 408 (default 60s)',
+  },
+  {
+    path: 'gateway.idleTimeoutMs',
+    flag: 'gateway-idle-timeout',
+    env: ENV.gatewayIdleTimeout,
+    parse: duration,
+    help: 'how long an idle keep-alive connection to the gateway stays open (default 72s)',
+  },
+  {
+    path: 'gateway.maxConnections',
+    flag: 'gateway-max-connections',
+    env: ENV.gatewayMaxClientConnections,
+    parse: positiveInteger,
+    help: 'client connections the gateway holds at once, upgrades included; more are closed (default 16384)',
+  },
+  {
+    path: 'gateway.acquireTimeoutMs',
+    flag: 'gateway-acquire-timeout',
+    env: ENV.gatewayAcquireTimeout,
+    parse: duration,
+    help: 'how long a request may wait for a free connection to its instance before 503 UNAVAILABLE (default 10s)',
+  },
+  {
+    path: 'gateway.trustedProxies',
+    flag: 'gateway-trusted-proxies',
+    env: ENV.gatewayTrustedProxies,
+    parse: addressRanges,
+    help: 'CIDRs of proxies in front of the gateway whose X-Forwarded-*/Forwarded headers are kept (default: none)',
+  },
+  {
     path: 'gateway.tlsCertFile',
     flag: 'gateway-tls-cert',
     env: ENV.gatewayTlsCert,
@@ -387,7 +547,34 @@ export const OPTIONS: readonly Option[] = [
     parse: text,
     help: 'PEM public key file of role tokens (RSA, EC or Ed25519)',
   },
-  { path: 'gateway.jwt.jwksUrl', flag: 'jwks-url', env: ENV.jwksUrl, parse: text, help: 'JWKS URL of role tokens' },
+  {
+    path: 'gateway.jwt.jwksUrl',
+    flag: 'jwks-url',
+    env: ENV.jwksUrl,
+    parse: text,
+    help: 'JWKS URL of role tokens (https, or http on a loopback address)',
+  },
+  {
+    path: 'gateway.jwt.issuer',
+    flag: 'jwt-issuer',
+    env: ENV.jwtIssuer,
+    parse: text,
+    help: 'role tokens must carry this iss (default: not checked)',
+  },
+  {
+    path: 'gateway.jwt.audience',
+    flag: 'jwt-audience',
+    env: ENV.jwtAudience,
+    parse: text,
+    help: 'role tokens must carry this aud (default: not checked)',
+  },
+  {
+    path: 'gateway.jwt.clockSkewMs',
+    flag: 'jwt-clock-skew',
+    env: ENV.jwtClockSkew,
+    parse: duration,
+    help: "clock difference allowed when checking a role token's exp and nbf (default 30s)",
+  },
 ];
 
 export interface ConfigSources {

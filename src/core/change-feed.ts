@@ -3,7 +3,9 @@
  * changes for watchers that resume from an index, and subscriptions to one service or to all.
  *
  * Invariants:
- * - Indexes only grow. A service's index stays after the service empties, so its watchers see progress.
+ * - Indexes only grow. A service's index stays after the service empties, so its watchers see progress; once the
+ *   registry prunes an empty, unwatched service (issue #14), the service answers `#prunedFloor`, the highest index
+ *   any pruned service had, so what a client is answered about a service never goes back either.
  * - A `subscribe` listener is called on a later turn of the event loop with every change since its last call, in
  *   index order: a burst of changes costs one call, and the registry's apply path never waits for a consumer.
  *   A `watch` listener is called synchronously, for consumers that must see each change as it is applied.
@@ -26,7 +28,10 @@ interface Subscription {
 export interface ChangeSource {
   /** The index of the last change applied. */
   readonly index: number;
-  /** The index of a service's last change, or 0 when it had none since the registry started. */
+  /**
+   * The index of a service's last change; for a service with none since the registry started, or pruned since,
+   * the highest index of the services pruned so far (0 until one is).
+   */
   serviceIndex(service: string): number;
   /** The changes after `index` (for one service, or all); undefined when the log no longer reaches back. */
   changesSince(index: number, service?: string): ChangeEvent[] | undefined;
@@ -43,10 +48,15 @@ export class ChangeFeed implements ChangeSource {
   readonly #serviceListeners = new Map<string, Set<ChangeListener>>();
   readonly #onError: (err: unknown) => void;
   #index: number;
+  /** What a service not in `#serviceIndex` answers: at least every index a pruned service answered. */
+  #prunedFloor = 0;
 
-  constructor(options: { capacity: number; index: number; onError: (err: unknown) => void }) {
+  constructor(options: { capacity: number; maxBytes?: number; index: number; onError: (err: unknown) => void }) {
     this.#index = options.index;
-    this.#log = new ChangeLog(options.capacity, options.index);
+    this.#log = new ChangeLog(
+      { capacity: options.capacity, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) },
+      options.index,
+    );
     this.#onError = options.onError;
   }
 
@@ -55,12 +65,30 @@ export class ChangeFeed implements ChangeSource {
   }
 
   serviceIndex(service: string): number {
-    return this.#serviceIndex.get(service) ?? 0;
+    return this.#serviceIndex.get(service) ?? this.#prunedFloor;
+  }
+
+  /** How many services' indexes are kept. */
+  get trackedServices(): number {
+    return this.#serviceIndex.size;
+  }
+
+  /**
+   * Forgets `service`'s index (the registry calls this for a service empty for a while); false, keeping it, while
+   * someone watches the service. From then on it answers the pruned floor, which is at least its index.
+   */
+  prune(service: string): boolean {
+    if (this.#serviceListeners.has(service)) return false;
+    const index = this.#serviceIndex.get(service);
+    if (index === undefined) return true;
+    if (index > this.#prunedFloor) this.#prunedFloor = index;
+    this.#serviceIndex.delete(service);
+    return true;
   }
 
   /** Records that `service` holds state as of `index` (instances loaded at start-up). */
   seed(service: string, index: number): void {
-    if (index > this.serviceIndex(service)) this.#serviceIndex.set(service, index);
+    if (index > (this.#serviceIndex.get(service) ?? 0)) this.#serviceIndex.set(service, index);
   }
 
   changesSince(index: number, service?: string): ChangeEvent[] | undefined {

@@ -2,25 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { CheckDefinition } from '../wire/index.js';
 import { CORE_OPTIONS } from '../../test/fixtures/core-options.js';
 import { heldStore } from '../../test/fixtures/held-store.js';
-import { CheckTargets, parseAddressRange } from './check-targets.js';
+import { CheckTargets } from './check-targets.js';
 import { createRegistry } from './registry.js';
 import type { Registry } from './registry.js';
-
-describe('parseAddressRange', () => {
-  it('reads IPv4 and IPv6 CIDRs, and single addresses as one-address ranges', () => {
-    expect(parseAddressRange('10.0.0.0/8')).toEqual({ address: '10.0.0.0', prefix: 8, family: 'ipv4' });
-    expect(parseAddressRange(' fd00::/8 ')).toEqual({ address: 'fd00::', prefix: 8, family: 'ipv6' });
-    expect(parseAddressRange('192.168.1.7')).toEqual({ address: '192.168.1.7', prefix: 32, family: 'ipv4' });
-    expect(parseAddressRange('::1')).toEqual({ address: '::1', prefix: 128, family: 'ipv6' });
-  });
-
-  it.each(['', 'example.com/8', '10.0.0.0/33', '::/129', '10.0.0.0/', '10.0.0.0/8/8', '10.0.0/8', '0x7f.1/32'])(
-    'refuses %j',
-    (text) => {
-      expect(() => parseAddressRange(text)).toThrow(/is not an address range/);
-    },
-  );
-});
 
 describe('CheckTargets', () => {
   const none = new CheckTargets([]);

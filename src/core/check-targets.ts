@@ -12,7 +12,7 @@
  */
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports -- BlockList and isIP are address arithmetic: no sockets, no DNS, no I/O
 import { BlockList, isIP } from 'node:net';
-import { RegistryError } from '../errors/index.js';
+import { AddressRanges } from '../net/index.js';
 
 /** The `checks` slice of the configuration that the core takes (config/ holds the defaults). */
 export interface CheckOptions {
@@ -20,30 +20,6 @@ export interface CheckOptions {
   minIntervalMs: number;
   /** Address ranges (CIDRs, or single addresses) a check may target besides its instance's own host. */
   allowHosts: readonly string[];
-}
-
-/** One address range: the address, its prefix length, and its family as BlockList names it. */
-export interface AddressRange {
-  address: string;
-  prefix: number;
-  family: 'ipv4' | 'ipv6';
-}
-
-/** Reads `10.0.0.0/8`, `fd00::/8` or a single address (a /32 or /128); refuses anything else. */
-export function parseAddressRange(text: string): AddressRange {
-  const given = text.trim();
-  const slash = given.indexOf('/');
-  const address = slash === -1 ? given : given.slice(0, slash);
-  const bits = slash === -1 ? undefined : given.slice(slash + 1);
-  const version = isIP(address);
-  const max = version === 4 ? 32 : 128;
-  if (version === 0 || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max))) {
-    throw new RegistryError(
-      'INVALID_ARGUMENT',
-      `${JSON.stringify(text)} is not an address range (use CIDRs such as 10.0.0.0/8 or fd00::/8, or addresses)`,
-    );
-  }
-  return { address, prefix: bits === undefined ? max : Number(bits), family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
 /**
@@ -62,19 +38,11 @@ export function canonicalHost(host: string): string {
 
 /** Decides whether a check's target host is its instance's own, or inside an allowed range. */
 export class CheckTargets {
-  readonly #allowed = new BlockList();
+  readonly #allowed: AddressRanges;
 
   /** `allowHosts` as in the configuration; a bad range is refused, naming the key. */
   constructor(allowHosts: readonly string[]) {
-    for (const text of allowHosts) {
-      let range: AddressRange;
-      try {
-        range = parseAddressRange(text);
-      } catch (err) {
-        throw new RegistryError('INVALID_ARGUMENT', `checks.allowHosts: ${(err as Error).message}`, { cause: err });
-      }
-      this.#allowed.addSubnet(range.address, range.prefix, range.family);
-    }
+    this.#allowed = new AddressRanges(allowHosts, 'checks.allowHosts');
   }
 
   /** Whether a check of an instance registered at `instanceHost` may probe `targetHost`. */
@@ -92,6 +60,6 @@ export class CheckTargets {
       self.addAddress(own, ownVersion === 4 ? 'ipv4' : 'ipv6');
       if (self.check(target, family)) return true;
     }
-    return this.#allowed.check(target, family);
+    return this.#allowed.has(target);
   }
 }

@@ -139,6 +139,10 @@ describe('changes that share an index', () => {
         return () => undefined;
       },
       health: () => ({ kind: 'memory', ok: true }),
+      listTokens: () => Promise.resolve([]),
+      createToken: () => Promise.reject(new Error('read only')),
+      deleteToken: () => Promise.reject(new Error('read only')),
+      watchTokens: () => () => undefined,
       close: () => Promise.resolve(),
     };
     const registry = await createRegistry({ ...CORE_OPTIONS, store, autoSweep: false });

@@ -7,4 +7,3 @@ export type { InstanceFilter } from './instance-index.js';
 export type { CheckSink, RegisterRequest, RegistryCommands, RegistryQueries, ScheduledCheck } from './registry.js';
 export type { Renewal } from './renewal.js';
 export { checkInstanceId, checkServiceName } from './validate.js';
-export { parseAddressRange } from './check-targets.js';

@@ -46,6 +46,11 @@ export class InstanceIndex {
     return this.#services.size;
   }
 
+  /** How many instances `service` has. */
+  countOf(service: string): number {
+    return this.#services.get(service)?.instances.size ?? 0;
+  }
+
   find(service: string, id: string): InstanceState | undefined {
     return this.#services.get(service)?.instances.get(id);
   }

@@ -330,6 +330,10 @@ class World {
       load: () => held.load(),
       watch: (listener) => held.watch(listener),
       health: () => held.health(),
+      listTokens: () => held.listTokens(),
+      createToken: (record) => held.createToken(record),
+      deleteToken: (id) => held.deleteToken(id),
+      watchTokens: (listener) => held.watchTokens(listener),
       close: () => held.close(),
       write: async (mutation) => {
         const op = commandContext.getStore();

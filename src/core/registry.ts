@@ -49,6 +49,8 @@ import type { Renewal } from './renewal.js';
 import { ExpiryPolicy } from './expiry-policy.js';
 import type { SelfPreservationStatus } from './expiry-policy.js';
 import { InstanceIndex } from './instance-index.js';
+import { InstanceQuota } from './instance-quota.js';
+import type { InstanceLimits } from './instance-quota.js';
 import { routePrefix } from '../wire/index.js';
 import type { InstanceFilter } from './instance-index.js';
 import { InstanceState, settleHealth } from './instance-state.js';
@@ -84,6 +86,13 @@ export interface RegistryOptions {
   checks: CheckOptions;
   /** How many recent changes are kept for watchers that resume from an index. */
   changeLogSize: number;
+  /** How much heap (bytes, estimated) those changes may hold at most (default: no bound but their count). */
+  changeLogBytes?: number;
+  /**
+   * The `limits` slice (issue #14): instances in all and per service, one record's size, and how long a service
+   * stays empty before what is kept about it is pruned. Default: no limits, nothing pruned.
+   */
+  limits?: RegistryLimits;
   logger?: RegistryLogger;
   /** Start the sweep timer (tests with a manual clock call `sweep()` themselves). */
   autoSweep?: boolean;
@@ -97,6 +106,11 @@ export interface RegistryOptions {
    * elected (`setLeading`): exactly one node lapses and removes instances. Default true (a single node leads).
    */
   leading?: boolean;
+}
+
+export interface RegistryLimits extends InstanceLimits {
+  /** How long a service with no instances and no watchers keeps its index (and what the API caches about it). */
+  emptyServiceGraceMs: number;
 }
 
 /** A registration: the REST body plus the service and, optionally, the id. */
@@ -116,7 +130,7 @@ export interface RegisterResult {
 }
 
 export interface ServiceInstances {
-  /** The index of the service's last change (0 when it never had one since the registry started). */
+  /** The index of the service's last change (a service never seen or pruned since: see change-feed.ts). */
   index: number;
   instances: Instance[];
 }
@@ -201,6 +215,14 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   readonly #feed: ChangeFeed;
   readonly #expiry: ExpiryPolicy;
   readonly #checkRules: CheckRules;
+  readonly #quota: InstanceQuota | undefined;
+  /**
+   * Services with no instance left, by when they emptied (oldest first): once one has stayed empty, unwatched, for
+   * `emptyServiceGraceMs`, the feed forgets its index, and `onServicesPruned` listeners what they keep about it.
+   */
+  readonly #emptySince = new Map<string, number>();
+  readonly #emptyServiceGraceMs: number;
+  readonly #prunedListeners = new Set<(services: readonly string[]) => void>();
   /** Registrations under way that route a prefix, by prefix: each waits for the one before (see `register`). */
   readonly #prefixClaims = new Map<string, Promise<unknown>>();
   /** The highest index applied from the store's feed. */
@@ -250,6 +272,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     this.#applied = index;
     this.#feed = new ChangeFeed({
       capacity: options.changeLogSize,
+      ...(options.changeLogBytes === undefined ? {} : { maxBytes: options.changeLogBytes }),
       index,
       onError: (err) => {
         this.#logger.error({ err }, 'a change listener threw');
@@ -268,6 +291,8 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       minIntervalMs: options.checks.minIntervalMs,
       targets: new CheckTargets(options.checks.allowHosts),
     };
+    this.#quota = options.limits && new InstanceQuota(options.limits, this.#instances);
+    this.#emptyServiceGraceMs = options.limits?.emptyServiceGraceMs ?? Infinity;
     this.#shareRenewals = options.shareRenewals;
     this.#renewals = options.shareRenewals ? new Map() : undefined;
     this.#leading = options.leading ?? true;
@@ -292,6 +317,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     const { service, id: givenId, ...body } = request;
     const id = givenId ?? randomUUID();
     const fields = normalizeRegistration({ service, id }, body, this.#checkRules);
+    this.#quota?.checkSize(service, id, fields);
     const prefix = routePrefix(fields.url);
     if (prefix === undefined) return this.#register(fields, options);
     // The service already routes the prefix: no other service can claim it meanwhile, so no turn to wait for (a
@@ -319,11 +345,17 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     if (sweeping) await sweeping;
     const now = this.#clock.now();
     let created = false;
-    const result = await this.#commit(fields.service, fields.id, (current) => {
+    // A create holds a slot of the quota from before its write until its instance is applied (instance-quota.ts).
+    const hold = { reserved: false };
+    const commit = this.#commit(fields.service, fields.id, (current) => {
       if (options.exclusive && current) {
         throw new RegistryError('ALREADY_EXISTS', `service ${service} already has an instance with id ${id}`);
       }
       created = current === undefined;
+      if (created && !hold.reserved && this.#quota) {
+        this.#quota.reserve(service, id);
+        hold.reserved = true;
+      }
       const before = current?.record;
       // An instance that already routes the prefix keeps it: only a new claim is refused.
       if (prefix !== undefined && routePrefix(before?.url) !== prefix) this.#assertPrefixFree(prefix, service);
@@ -340,6 +372,12 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       });
       return this.#put(current, record, now);
     });
+    let result: CommitResult;
+    try {
+      result = await commit;
+    } finally {
+      if (hold.reserved) this.#quota?.release(service, id);
+    }
     const state = result.state ?? result.detached;
     if (result.state) this.#touch(result.state);
     if (!state)
@@ -541,7 +579,9 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   }
 
   get stale(): boolean {
-    return !this.#store.health().ok;
+    // Degraded (writes too slow) is not cut off: what the feed delivered is still what the store holds.
+    const health = this.#store.health();
+    return !health.ok && health.degraded !== true;
   }
 
   health(): RegistryHealth {
@@ -584,6 +624,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   async sweep(): Promise<void> {
     if (this.#sweeping || this.#closed) return;
     this.#shareTakenRenewals();
+    this.#pruneEmptyServices();
     if (!this.#leading) return;
     this.#sweeping = true;
     try {
@@ -664,6 +705,51 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       this.#shareRenewals?.(batch);
     } catch (err) {
       this.#logger.error({ err }, 'sharing renewals failed');
+    }
+  }
+
+  // ---- pruning ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Calls `listener` with the services whose state was pruned (empty and unwatched for `emptyServiceGraceMs`), so
+   * what a transport keeps per service (an answer cache) goes with them. Returns the function that stops it.
+   */
+  onServicesPruned(listener: (services: readonly string[]) => void): () => void {
+    this.#prunedListeners.add(listener);
+    return () => this.#prunedListeners.delete(listener);
+  }
+
+  /** Services whose index the feed keeps: those with instances, and those emptied within the grace period. */
+  get trackedServices(): number {
+    return this.#feed.trackedServices;
+  }
+
+  /**
+   * Forgets the index of every service empty for `emptyServiceGraceMs` with no one watching it (issue #14: the
+   * index of every service name ever used was kept for ever). The feed answers such a service with an index at
+   * least as high as any it answered before, so no client sees one go backwards (change-feed.ts).
+   */
+  #pruneEmptyServices(): void {
+    if (this.#emptySince.size === 0) return;
+    const before = this.#clock.now() - this.#emptyServiceGraceMs;
+    const pruned: string[] = [];
+    for (const [service, since] of this.#emptySince) {
+      // Oldest first: the rest emptied later still.
+      if (since > before) break;
+      if (this.#instances.countOf(service) > 0) {
+        this.#emptySince.delete(service);
+      } else if (this.#feed.prune(service)) {
+        this.#emptySince.delete(service);
+        pruned.push(service);
+      }
+    }
+    if (pruned.length === 0) return;
+    for (const listener of this.#prunedListeners) {
+      try {
+        listener(pruned);
+      } catch (err) {
+        this.#logger.error({ err }, 'a listener of pruned services threw');
+      }
     }
   }
 
@@ -801,6 +887,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       if (current) {
         this.#instances.delete(current);
         this.#expiry.forget(current);
+        if (this.#instances.countOf(service) === 0) this.#emptySince.set(service, this.#clock.now());
         // Removed answers show the index of the delete.
         current.apply(withExtras(current.record, { modifyIndex: change.index }));
         this.#publish(change.cause ?? 'deregistered', current);
@@ -814,6 +901,8 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       const state = new InstanceState(record, this.#clock.now());
       this.#instances.add(state);
       this.#expiry.track(state);
+      this.#quota?.applied(service, id);
+      this.#emptySince.delete(service);
       this.#publish('registered', state);
     }
     while (this.#appliedWaiters.length > 0 && (this.#appliedWaiters[0]?.index ?? Infinity) <= this.#applied) {

@@ -23,6 +23,13 @@ export const ERROR_CODES = {
   UPSTREAM_TIMEOUT: { http: 504, fault: 1504, retryable: true },
   // A gateway prefix has one owner (issue #13); 1409 is ALREADY_EXISTS, so the 409 takes 1490 (as 503 took 1530).
   PREFIX_TAKEN: { http: 409, fault: 1490, retryable: false },
+  // Limits (issue #14): a quota reached, or an answer over its size budget. Sending the same again changes nothing
+  // until something else does (an instance leaves, the operator raises the limit).
+  RESOURCE_EXHAUSTED: { http: 429, fault: 1429, retryable: false },
+  // The store did not finish a write within its deadline (a stalled disk, etcd too slow): nothing was acknowledged.
+  STORE_UNAVAILABLE: { http: 503, fault: 1533, retryable: true },
+  // The request did not arrive in time (headers or body too slow).
+  REQUEST_TIMEOUT: { http: 408, fault: 1408, retryable: true },
 } as const satisfies Record<string, { http: number; fault: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -74,6 +74,9 @@ export function errorFromCode(code: unknown, message: string, options?: ErrorOpt
     case 'NO_HEALTHY_INSTANCE':
     case 'UPSTREAM_TIMEOUT':
     case 'PREFIX_TAKEN':
+    case 'RESOURCE_EXHAUSTED':
+    case 'STORE_UNAVAILABLE':
+    case 'REQUEST_TIMEOUT':
     case 'INTERNAL':
       return new RegistryError(known, message, options);
   }

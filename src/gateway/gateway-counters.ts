@@ -13,6 +13,9 @@ export const GATEWAY_ERRORS = [
   'UNAUTHENTICATED',
   'PERMISSION_DENIED',
   'INVALID_ARGUMENT',
+  // Issue #14: a request too slow to arrive, and one that waited too long for a connection to its instance.
+  'REQUEST_TIMEOUT',
+  'UNAVAILABLE',
 ] as const;
 export type GatewayErrorCode = (typeof GATEWAY_ERRORS)[number];
 
@@ -34,6 +37,8 @@ export class GatewayCounters {
     UNAUTHENTICATED: 0,
     PERMISSION_DENIED: 0,
     INVALID_ARGUMENT: 0,
+    REQUEST_TIMEOUT: 0,
+    UNAVAILABLE: 0,
   };
 }
 

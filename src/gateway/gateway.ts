@@ -8,9 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerOptions, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
-import { RegistryError } from '../errors/index.js';
+import { createJwtVerifier } from '../auth/index.js';
+import type { JwtOptions } from '../auth/index.js';
+import { RegistryError, toRegistryError } from '../errors/index.js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { RegistryClient } from '../sdk/index.js';
@@ -21,9 +24,8 @@ import type { Metrics } from '../metrics/index.js';
 import { GatewayCounters, exportGatewayMetrics } from './gateway-counters.js';
 import type { GatewayMetrics } from './gateway-counters.js';
 import { ReverseProxy } from './reverse-proxy.js';
-import { sendError, sendJson } from './responses.js';
-import { createRoleVerifier } from './role-verifier.js';
-import type { JwtOptions } from './role-verifier.js';
+import { AddressRanges, clientErrorAnswer, serverTiming } from '../net/index.js';
+import { sendError, sendJson, writeRawError } from './responses.js';
 import { RouteTable } from './route-table.js';
 import type { RouteFeedEvent, RouteTableView } from './route-table.js';
 import { DEFAULT_OUTLIER } from './upstream.js';
@@ -60,9 +62,27 @@ export interface GatewayOptions {
   connectTimeoutMs: number;
   /** Connections kept to one instance at most; more requests queue. */
   maxConnectionsPerInstance: number;
+  /** How long a request may wait in that queue before 503 UNAVAILABLE. */
+  acquireTimeoutMs: number;
+  /**
+   * Time to receive a request's headers, and the whole request, before 408 REQUEST_TIMEOUT; how long an idle
+   * keep-alive connection stays open; client connections held at once (issue #14).
+   */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  /** Peers (CIDRs) whose X-Forwarded-* and Forwarded headers are appended to; from others they are replaced. */
+  trustedProxies?: readonly string[];
   outlier?: Partial<OutlierOptions>;
-  /** Role checks for services with `authorizedRoles`: one of secret, publicKey(File) or jwksUrl. */
+  /** Role checks for services with `authorizedRoles`: one of secret, publicKey(File) or jwksUrl, and the claims. */
   jwt?: JwtOptions;
+  /**
+   * Admits a request to `/_gateway/routes` and `/_gateway/metrics`, which show every service (issue #13: read on
+   * every service), or rejects with a RegistryError (UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE, …) that the
+   * gateway answers as its JSON error. Without it those pages are closed to everyone. `/_gateway/health` is public.
+   */
+  authorizePage?: (req: IncomingMessage) => Promise<void>;
   logger?: Logger;
   /** How long startup waits for the registry's first snapshot before listening anyway. */
   readyTimeoutMs: number;
@@ -97,7 +117,10 @@ export interface Gateway extends AsyncDisposable {
 
 const CLOSE_GRACE_MS = 5_000;
 
-/** The gateway's own endpoints, under a prefix no service should claim. */
+/**
+ * The gateway's own endpoints, under a prefix no service should claim. Health is public (load balancers probe it);
+ * the others show every service and its instances, so they need `authorizePage`.
+ */
 const ADMIN_PAGES: Readonly<Partial<Record<string, 'routes' | 'metrics' | 'health'>>> = {
   '/_gateway/routes': 'routes',
   '/_gateway/metrics': 'metrics',
@@ -118,7 +141,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const { upstreamTimeoutMs } = options;
   const connectTimeoutMs = Math.min(options.connectTimeoutMs, upstreamTimeoutMs);
-  const verifier = createRoleVerifier(options.jwt ?? {});
+  const verifier = createJwtVerifier(options.jwt ?? {});
+  const trustedProxies = new AddressRanges(options.trustedProxies ?? [], '--trusted-proxies');
+  const authorizePage = options.authorizePage ?? closedPages;
   const feed = options.feed ?? registryFeed(options);
   const table = new RouteTable({
     routeByName: options.routeByName,
@@ -177,14 +202,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       sendError(res, { code: 'NO_ROUTE', message: `no route ${req.method ?? ''} ${path}` }, '-');
       return;
     }
-    sendJson(
-      res,
-      200,
-      page === 'routes'
-        ? routes()
-        : page === 'metrics'
-          ? metrics()
-          : { status: 'ok', stale: state.stale, index: table.index },
+    if (page === 'health') {
+      sendJson(res, 200, { status: 'ok', stale: state.stale, index: table.index });
+      return;
+    }
+    authorizePage(req).then(
+      () => {
+        // The client may have left while its token was checked.
+        if (!res.destroyed) sendJson(res, 200, page === 'routes' ? routes() : metrics());
+      },
+      (err: unknown) => {
+        const error = toRegistryError(err);
+        if (error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
+          logger.warn({ err, page: path }, 'gateway: could not check the token of an operator page request');
+        }
+        sendError(res, { code: error.code, message: error.message }, '-');
+      },
     );
   };
 
@@ -194,6 +227,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     counters,
     logger,
     connectTimeoutMs,
+    upstreamTimeoutMs,
+    acquireTimeoutMs: options.acquireTimeoutMs,
+    trustedProxies,
+    proto: options.tls === undefined ? 'http' : 'https',
     outlier: { ...DEFAULT_OUTLIER, ...options.outlier },
     admin,
   });
@@ -223,20 +260,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
-  const server: Server = listenerServer(options.tls, proxy.handleRequest);
+  const server: Server = listenerServer(options.tls, serverTiming(options), proxy.handleRequest);
   server.on('upgrade', proxy.handleUpgrade);
-  server.on('clientError', (err: Error & { code?: string }, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    answerClientError(err, socket, counters);
   });
-  // Bodies stream for as long as they take (the upstream timeout bounds silence); idle clients keep their
-  // connection a little longer than common load balancers' 60 s.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 72_000;
-  server.headersTimeout = 60_000;
+  // A client has `requestTimeoutMs` to send its whole request (headers within `headersTimeoutMs`), so slow uploads
+  // cannot hold the instances' connections for ever (issue #14); the answer may take longer (the upstream timeout
+  // bounds its silences). Past `maxConnections`, new connections are closed as they arrive.
+  server.keepAliveTimeout = options.idleTimeoutMs;
+  server.maxConnections = options.maxConnections;
 
   const { host } = options;
   const listenPort = options.port;
@@ -285,6 +318,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return { url, port, ready, routes, metrics, close, [Symbol.asyncDispose]: close };
 }
 
+/** Without `authorizePage` nobody can be checked, so nobody is admitted (fail closed). */
+function closedPages(): Promise<void> {
+  return Promise.reject(
+    new RegistryError(
+      'PERMISSION_DENIED',
+      'this page is closed: the gateway was started without a way to check tokens (authorizePage)',
+    ),
+  );
+}
+
 /** The default feed: the SDK's watch of every service. */
 function registryFeed(options: GatewayOptions): RouteFeed {
   const registry = options.registry;
@@ -303,10 +346,33 @@ function registryFeed(options: GatewayOptions): RouteFeed {
 }
 
 /** The gateway's server: HTTP, or HTTPS with `tls` (upgrades, timeouts and closing work the same on both). */
-function listenerServer(tls: GatewayOptions['tls'], handler: RequestListener): Server {
-  if (tls === undefined) return createServer(handler);
+function listenerServer(tls: GatewayOptions['tls'], timing: ServerOptions, handler: RequestListener): Server {
+  if (tls === undefined) return createServer(timing, handler);
   // https.Server has every method of http.Server used here (listen, close, closeIdleConnections, …).
-  return createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+  return createHttpsServer({ ...timing, cert: tls.cert, key: tls.key }, handler);
+}
+
+/**
+ * What node:http reports before or while a request arrives (too slow, unparsable), answered as the gateway's JSON
+ * error with a stable code; the connection is closed. Once an answer has begun on the connection, it is only cut.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex, counters: GatewayCounters): void {
+  // node:http's own check before writing on a socket it hands over (an in-flight answer must not be corrupted).
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || answering?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const answer = clientErrorAnswer(err, '--gateway-request-timeout');
+  if (answer === undefined) {
+    socket.destroy();
+    return;
+  }
+  const code = answer.code === 'REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'INVALID_ARGUMENT';
+  counters.errors[code] += 1;
+  writeRawError(socket, { code, message: answer.message }, '-');
+  // Once the answer is flushed, close even if the client keeps sending (end() alone would wait for it).
+  socket.once('finish', () => socket.destroy());
 }
 
 /** Applies the feed's events until stopped; a feed that ends or fails is started again after a pause. */
@@ -389,6 +455,9 @@ export function gatewayOptionsFrom(
   }
   if (settings.jwt.publicKeyFile !== null) jwt.publicKeyFile = settings.jwt.publicKeyFile;
   if (settings.jwt.jwksUrl !== null) jwt.jwksUrl = settings.jwt.jwksUrl;
+  if (settings.jwt.issuer !== null) jwt.issuer = settings.jwt.issuer;
+  if (settings.jwt.audience !== null) jwt.audience = settings.jwt.audience;
+  jwt.clockSkewMs = settings.jwt.clockSkewMs;
   return {
     host: settings.host ?? fallback.host,
     port: settings.port ?? fallback.port,
@@ -397,6 +466,12 @@ export function gatewayOptionsFrom(
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
     connectTimeoutMs: settings.connectTimeoutMs,
     maxConnectionsPerInstance: settings.maxConnectionsPerInstance,
+    acquireTimeoutMs: settings.acquireTimeoutMs,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    maxConnections: settings.maxConnections,
+    trustedProxies: settings.trustedProxies,
     readyTimeoutMs: settings.readyTimeoutMs,
     jwt,
     ...(settings.tlsCertFile === null || settings.tlsKeyFile === null

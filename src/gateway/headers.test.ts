@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import { hasDotSegment } from './reverse-proxy.js';
 
-const context = { remoteAddress: '10.1.2.3', proto: 'http', upgrade: false };
+const context = { remoteAddress: '10.1.2.3', proto: 'http', upgrade: false, trusted: false };
+const fromProxy = { ...context, trusted: true };
 
 function pairs(flat: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -35,11 +36,12 @@ describe('forwardRequestHeaders', () => {
       'x-forwarded-for',
       'x-forwarded-proto',
       'x-forwarded-host',
+      'forwarded',
       'x-request-id',
     ]);
   });
 
-  it('appends the client to X-Forwarded-For and keeps what a proxy in front set', () => {
+  it('appends the peer to X-Forwarded-For and Forwarded, and keeps what a trusted proxy in front set', () => {
     const forwarded = forwardRequestHeaders(
       [
         'host',
@@ -52,14 +54,36 @@ describe('forwardRequestHeaders', () => {
         'https',
         'X-Forwarded-Host',
         'public.example',
+        'Forwarded',
+        'for=203.0.113.7;proto=https',
       ],
-      context,
+      fromProxy,
     );
     const headers = Object.fromEntries(pairs(forwarded.headers).map(([k, v]) => [k.toLowerCase(), v]));
     expect(headers['x-forwarded-for']).toBe('203.0.113.7, 198.51.100.1, 10.1.2.3');
     expect(headers['x-forwarded-proto']).toBe('https');
     expect(headers['x-forwarded-host']).toBe('public.example');
+    expect(headers['forwarded']).toBe('for=203.0.113.7;proto=https, for="10.1.2.3";host="api.example";proto=http');
     expect(headers['host']).toBe('api.example');
+  });
+
+  it('replaces every forwarding header an untrusted peer sent with what the gateway saw (issue #14)', () => {
+    const forwarded = forwardRequestHeaders(
+      [
+        'Host', 'gw.example',
+        'X-Forwarded-For', '10.0.0.1',
+        'X-Forwarded-Proto', 'https',
+        'X-Forwarded-Host', 'admin.internal',
+        'Forwarded', 'for=10.0.0.1;proto=https',
+      ], // prettier-ignore
+      { ...context, remoteAddress: '::1' },
+    );
+    expect(pairs(forwarded.headers).slice(1, 5)).toEqual([
+      ['x-forwarded-for', '::1'],
+      ['x-forwarded-proto', 'http'],
+      ['x-forwarded-host', 'gw.example'],
+      ['forwarded', 'for="[::1]";host="gw.example";proto=http'],
+    ]);
   });
 
   it('sets X-Forwarded-Proto and -Host when nothing in front did', () => {
@@ -69,6 +93,7 @@ describe('forwardRequestHeaders', () => {
       ['x-forwarded-for', '10.1.2.3'],
       ['x-forwarded-proto', 'http'],
       ['x-forwarded-host', 'gw.example:8080'],
+      ['forwarded', 'for="10.1.2.3";host="gw.example:8080";proto=http'],
       ['x-request-id', forwarded.requestId],
     ]);
   });
@@ -83,7 +108,7 @@ describe('forwardRequestHeaders', () => {
   it('does not let a client drop the gateway’s own headers through Connection', () => {
     const forwarded = forwardRequestHeaders(['Connection', 'X-Forwarded-For, X-Request-Id'], context);
     const names = pairs(forwarded.headers).map(([name]) => name);
-    expect(names).toEqual(['x-forwarded-for', 'x-forwarded-proto', 'x-request-id']);
+    expect(names).toEqual(['x-forwarded-for', 'x-forwarded-proto', 'forwarded', 'x-request-id']);
   });
 
   it('finds the bearer token and whether a body follows', () => {
@@ -153,5 +178,25 @@ describe('hasDotSegment', () => {
     expect(hasDotSegment('/files/v1.2/.well-known/x')).toBe(false);
     expect(hasDotSegment('/files/a..b')).toBe(false);
     expect(hasDotSegment('/search?q=../x')).toBe(false);
+  });
+
+  it('finds those an instance would see once it decodes, splits at encoded separators or drops ;parameters', () => {
+    for (const path of [
+      '/pub/..;/admin',
+      '/pub/..;jsessionid=1/admin',
+      '/pub/.;/admin',
+      '/pub/..%2Fadmin',
+      '/pub/..%2fadmin',
+      '/pub/..%5cadmin',
+      '/pub/..\\admin',
+      '/pub/%2e%2e%2fadmin',
+      '/pub/%252e%252e/admin',
+      '/pub/x%2F..%2Fadmin',
+    ]) {
+      expect(hasDotSegment(path), path).toBe(true);
+    }
+    for (const path of ['/pub/a%2Fb', '/pub/a;b=1/c', '/pub/v1.0;x/y', '/pub/%2e%2ex', '/pub/100%25']) {
+      expect(hasDotSegment(path), path).toBe(false);
+    }
   });
 });

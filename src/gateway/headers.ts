@@ -34,6 +34,8 @@ const enum Kind {
   ForwardedFor,
   ForwardedProto,
   ForwardedHost,
+  /** RFC 7239's `Forwarded`. */
+  Forwarded,
   RequestId,
 }
 
@@ -49,6 +51,7 @@ const KINDS = new Map<string, Kind>([
   ['x-forwarded-for', Kind.ForwardedFor],
   ['x-forwarded-proto', Kind.ForwardedProto],
   ['x-forwarded-host', Kind.ForwardedHost],
+  ['forwarded', Kind.Forwarded],
   ['x-request-id', Kind.RequestId],
 ]);
 
@@ -75,10 +78,15 @@ export interface ForwardedRequest {
 }
 
 export interface ForwardContext {
-  /** The client's address, appended to X-Forwarded-For. */
+  /** The peer's address, appended to X-Forwarded-For. */
   remoteAddress: string | undefined;
-  /** `http`, or whatever a proxy in front said in X-Forwarded-Proto. */
+  /** How the peer reached the gateway: `http` or `https`. */
   proto: string;
+  /**
+   * The peer is a trusted proxy (`--trusted-proxies`): its X-Forwarded-For and Forwarded are appended to, and its
+   * X-Forwarded-Proto and -Host kept. From any other peer all four are replaced by the gateway's own view (issue #14).
+   */
+  trusted: boolean;
   /**
    * For WebSocket upgrades the Connection and Upgrade headers are the request itself and are kept (the gateway
    * pipes the raw connection through).
@@ -88,18 +96,20 @@ export interface ForwardContext {
 
 /**
  * Builds the upstream request headers from the client's raw headers: drops hop-by-hop headers (and those the
- * Connection header names), appends the client to X-Forwarded-For, sets X-Forwarded-Proto and -Host unless a proxy in
- * front already did, and keeps or generates X-Request-Id. The client's Host is kept.
+ * Connection header names), sets the forwarding headers (X-Forwarded-For, -Proto, -Host and Forwarded: appended to
+ * or kept when the peer is a trusted proxy, replaced otherwise), and keeps or generates X-Request-Id. The client's
+ * Host is kept.
  */
 export function forwardRequestHeaders(raw: readonly string[], context: ForwardContext): ForwardedRequest {
   const headers: string[] = [];
   let forwardedFor: string | undefined;
+  let forwardedList: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
   let requestId: string | undefined;
   let bearer: string | undefined;
   let host: string | undefined;
   let connection: string | undefined;
-  let hasProto = false;
-  let hasForwardedHost = false;
   let hasBody = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
@@ -136,13 +146,15 @@ export function forwardRequestHeaders(raw: readonly string[], context: ForwardCo
       case Kind.ForwardedFor:
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         break;
+      // Collected here and written once below, by the peer's trust.
       case Kind.ForwardedProto:
-        hasProto = true;
-        headers.push(name, value);
+        forwardedProto ??= value;
         break;
       case Kind.ForwardedHost:
-        hasForwardedHost = true;
-        headers.push(name, value);
+        forwardedHost ??= value;
+        break;
+      case Kind.Forwarded:
+        forwardedList = forwardedList === undefined ? value : `${forwardedList}, ${value}`;
         break;
       case Kind.RequestId:
         requestId ??= value;
@@ -152,25 +164,32 @@ export function forwardRequestHeaders(raw: readonly string[], context: ForwardCo
   // Before the gateway adds its own headers, so a client cannot name X-Forwarded-For in Connection to have it dropped.
   if (connection !== undefined) dropNamedByConnection(headers, connection, context.upgrade);
   const client = context.remoteAddress ?? 'unknown';
-  headers.push('x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
-  if (!hasProto) headers.push('x-forwarded-proto', context.proto);
-  if (!hasForwardedHost && host !== undefined) headers.push('x-forwarded-host', host);
+  const trusted = context.trusted;
+  // What the gateway itself saw, as one RFC 7239 element (quoted: an IPv6 address or a host with a port needs it).
+  let element = `for=${quoted(client.includes(':') ? `[${client}]` : client)}`;
+  if (host !== undefined) element += `;host=${quoted(host)}`;
+  element += `;proto=${context.proto}`;
+  headers.push('x-forwarded-for', trusted && forwardedFor !== undefined ? `${forwardedFor}, ${client}` : client);
+  headers.push('x-forwarded-proto', (trusted ? forwardedProto : undefined) ?? context.proto);
+  const shownHost = (trusted ? forwardedHost : undefined) ?? host;
+  if (shownHost !== undefined) headers.push('x-forwarded-host', shownHost);
+  headers.push('forwarded', trusted && forwardedList !== undefined ? `${forwardedList}, ${element}` : element);
   requestId ??= randomUUID();
   headers.push('x-request-id', requestId);
   return { headers, requestId, bearer, hasBody };
 }
 
 /**
- * Builds the client response headers from undici's raw upstream headers (Buffers, latin1): drops hop-by-hop ones and
- * adds X-Request-Id when the upstream did not echo it.
+ * Builds the client response headers from undici's raw upstream headers (Buffers, latin1; or node:http's strings):
+ * drops hop-by-hop ones and adds X-Request-Id when the upstream did not echo it.
  */
-export function forwardResponseHeaders(raw: readonly Buffer[], requestId: string): string[] {
+export function forwardResponseHeaders(raw: readonly (Buffer | string)[], requestId: string): string[] {
   const headers: string[] = [];
   let connection: string | undefined;
   let hasRequestId = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
-    const value = (raw[i + 1] as Buffer).toString('latin1');
+    const name = latin1(raw[i] as Buffer | string);
+    const value = latin1(raw[i + 1] as Buffer | string);
     const kind = kindOf(name);
     if (kind === Kind.HopByHop || kind === Kind.Upgrade || kind === Kind.TransferEncoding) continue;
     if (kind === Kind.Connection) {
@@ -183,6 +202,15 @@ export function forwardResponseHeaders(raw: readonly Buffer[], requestId: string
   if (connection !== undefined) dropNamedByConnection(headers, connection, false);
   if (!hasRequestId) headers.push('x-request-id', requestId);
   return headers;
+}
+
+function latin1(raw: Buffer | string): string {
+  return typeof raw === 'string' ? raw : raw.toString('latin1');
+}
+
+/** An RFC 7239 quoted-string (RFC 9110 §5.6.4). */
+function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
 const OPTIONS_ONLY = new Set(['keep-alive', 'close', 'upgrade']);

@@ -7,21 +7,26 @@
  * Failure handling: a connect error, reset or timeout before the response started is retried once on another instance
  * when the method is idempotent and no byte of the request body has been read yet; every failure (and every 5xx
  * answer) counts towards the instance's outlier ejection. The gateway's own errors are JSON bodies (responses.ts).
+ *
+ * An upgrade becomes a tunnel only once the instance answered 101 (issue #14): any other answer is relayed as an
+ * ordinary response and the client's connection closed, so nothing the client sends after its upgrade request
+ * reaches the instance unrouted and unchecked.
  */
+import { request } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { JwtVerifier } from '../auth/index.js';
 import type { GatewayCounters, GatewayErrorCode } from './gateway-counters.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import type { ForwardedRequest } from './headers.js';
-import type { RoleVerifier } from './role-verifier.js';
 import { upstreamPath } from './route-table.js';
 import type { Route, RouteTable } from './route-table.js';
 import { sendError, writeRawError } from './responses.js';
 import type { GatewayError } from './responses.js';
+import type { AddressRanges } from '../net/index.js';
 import type { OutlierOptions, Upstream } from './upstream.js';
 
 /** RFC 9110 §9.2.2: methods whose repetition has the effect of one request, so a retry is safe. */
@@ -39,11 +44,20 @@ type Answer = (error: OwnError) => void;
 
 export interface ReverseProxyOptions {
   table: RouteTable;
-  verifier: RoleVerifier | undefined;
+  verifier: JwtVerifier | undefined;
   outlier: OutlierOptions;
   counters: GatewayCounters;
   logger: Logger;
   connectTimeoutMs: number;
+  /** How long an upgrade's instance may take to answer it. */
+  upstreamTimeoutMs: number;
+  /** How long a request may wait for a free connection to its instance before 503 UNAVAILABLE. */
+  acquireTimeoutMs: number;
+  /** Peers whose forwarding headers are appended to rather than replaced. */
+  /** Peers whose forwarding headers are believed (`--trusted-proxies`). */
+  trustedProxies: AddressRanges;
+  /** How clients reach the gateway, for X-Forwarded-Proto. */
+  proto: 'http' | 'https';
   /** Answers `/_gateway/…` requests. */
   admin: (req: IncomingMessage, res: ServerResponse, target: string) => void;
 }
@@ -80,11 +94,7 @@ export class ReverseProxy {
       return;
     }
     this.counters.requests += 1;
-    const forwarded = forwardRequestHeaders(req.rawHeaders, {
-      remoteAddress: req.socket.remoteAddress,
-      proto: 'http',
-      upgrade: false,
-    });
+    const forwarded = this.#forwardHeaders(req, false);
     const answer: Answer = (error) => {
       this.#count(error);
       sendError(res, error, forwarded.requestId);
@@ -102,13 +112,10 @@ export class ReverseProxy {
     socket.on('error', () => undefined);
     // Hold what the client sends next until the upstream connection is piped in.
     socket.pause();
-    const target = req.url as string;
+    let target = req.url as string;
+    if (target.charCodeAt(0) !== 47 /* / */) target = originForm(target) ?? target;
     this.counters.requests += 1;
-    const forwarded = forwardRequestHeaders(req.rawHeaders, {
-      remoteAddress: req.socket.remoteAddress,
-      proto: 'http',
-      upgrade: true,
-    });
+    const forwarded = this.#forwardHeaders(req, true);
     const answer: Answer = (error) => {
       this.#count(error);
       writeRawError(socket, error, forwarded.requestId);
@@ -137,13 +144,30 @@ export class ReverseProxy {
     );
   }
 
+  get acquireTimeoutMs(): number {
+    return this.#options.acquireTimeoutMs;
+  }
+
+  #forwardHeaders(req: IncomingMessage, upgrade: boolean): ForwardedRequest {
+    const remoteAddress = req.socket.remoteAddress;
+    return forwardRequestHeaders(req.rawHeaders, {
+      remoteAddress,
+      proto: this.#options.proto,
+      trusted: this.#options.trustedProxies.has(remoteAddress),
+      upgrade,
+    });
+  }
+
   #count(error: OwnError): void {
     this.counters.errors[error.code] += 1;
   }
 
   #match(target: string, answer: Answer): Route | undefined {
     if (target.charCodeAt(0) !== 47 || hasDotSegment(target)) {
-      answer({ code: 'INVALID_ARGUMENT', message: 'the request path must be absolute and without dot segments' });
+      answer({
+        code: 'INVALID_ARGUMENT',
+        message: 'the request path must be absolute and without dot segments (also encoded, or with ;parameters)',
+      });
       return undefined;
     }
     const route = this.#table.match(target);
@@ -215,8 +239,9 @@ export class ReverseProxy {
   }
 
   /**
-   * Pipes an upgrade to an instance: connect, replay the request head, then copy bytes both ways until either side
-   * closes. A failed connect is retried once on another instance (an upgrade is a GET).
+   * Sends an upgrade request to an instance and, once it answers 101, pipes the two connections into each other until
+   * either side closes. Any other answer is relayed and the client's connection closed: it never becomes a tunnel. A
+   * failed connect is retried once on another instance (an upgrade is a GET).
    */
   #tunnel(
     spec: { req: IncomingMessage; socket: Duplex; head: Buffer; routed: Routed; answer: Answer },
@@ -230,48 +255,111 @@ export class ReverseProxy {
       return;
     }
     upstream.requests += 1;
-    const conn = connect({ host: upstream.host, port: upstream.port });
-    let connected = false;
-    conn.setNoDelay(true);
-    conn.setTimeout(this.#options.connectTimeoutMs);
-    conn.once('timeout', () => {
-      conn.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
+    const outgoing = request({
+      host: upstream.host,
+      port: upstream.port,
+      method: req.method ?? 'GET',
+      path: upstreamPath(routed.route, routed.target),
+      // The forwarded headers, Host, Connection and Upgrade included, exactly as built (a flat array).
+      headers: routed.forwarded.headers,
+      setHost: false,
+      // A connection of its own: it leaves the pool's accounting once it is a tunnel.
+      agent: false,
     });
-    conn.once('connect', () => {
-      connected = true;
-      conn.setTimeout(0);
+    let connected = false;
+    let settled = false;
+    const timeout = (code: string, ms: number): NodeJS.Timeout =>
+      setTimeout(() => {
+        outgoing.destroy(Object.assign(new Error(`no answer within ${ms} ms`), { code }));
+      }, ms);
+    let timer = timeout('UND_ERR_CONNECT_TIMEOUT', this.#options.connectTimeoutMs);
+    outgoing.once('socket', (conn) => {
+      conn.setNoDelay(true);
+      conn.once('connect', () => {
+        connected = true;
+        clearTimeout(timer);
+        timer = timeout('UND_ERR_HEADERS_TIMEOUT', this.#options.upstreamTimeoutMs);
+      });
+    });
+    outgoing.once('upgrade', (res: IncomingMessage, conn: Socket, upstreamHead: Buffer) => {
+      settled = true;
+      clearTimeout(timer);
+      if (socket.destroyed) {
+        conn.destroy();
+        return;
+      }
       upstream.succeeded();
       upstream.outstanding += 1;
       this.counters.upgrades += 1;
+      this.counters.statusClasses[1] = (this.counters.statusClasses[1] ?? 0) + 1;
       this.tunnels.add(conn);
-      const headers = routed.forwarded.headers;
-      let head = `${req.method ?? 'GET'} ${upstreamPath(routed.route, routed.target)} HTTP/1.1\r\n`;
-      for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-      conn.write(`${head}\r\n`);
+      conn.on('error', () => socket.destroy());
+      // The instance's 101 as it sent it (Connection and Upgrade are the answer here, not hop-by-hop noise).
+      let head = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+      const raw = res.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) head += `${raw[i] as string}: ${raw[i + 1] as string}\r\n`;
+      socket.write(`${head}\r\n`);
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      // Only now may the client's bytes flow to the instance.
       if (spec.head.length > 0) conn.write(spec.head);
       conn.pipe(socket);
       socket.pipe(conn);
       socket.once('close', () => conn.destroy());
+      conn.once('close', () => {
+        upstream.outstanding -= 1;
+        this.tunnels.delete(conn);
+        socket.destroy();
+      });
     });
-    conn.on('error', (err: Error & { code?: string }) => {
-      if (connected) {
+    outgoing.once('response', (res: IncomingMessage) => {
+      settled = true;
+      clearTimeout(timer);
+      this.#relayRefusedUpgrade(res, socket, { upstream, requestId: routed.forwarded.requestId });
+    });
+    outgoing.on('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      if (settled) {
         socket.destroy();
         return;
       }
+      settled = true;
       this.upstreamFailed(upstream);
-      if (avoid === undefined && !socket.destroyed) {
+      if (!connected && avoid === undefined && !socket.destroyed) {
         this.counters.retries += 1;
         this.#tunnel(spec, upstream);
         return;
       }
       answer(upstreamError(routed.route, upstream, err));
     });
-    conn.once('close', () => {
-      if (!connected) return;
-      upstream.outstanding -= 1;
-      this.tunnels.delete(conn);
-      socket.destroy();
+    socket.once('close', () => {
+      if (!settled) outgoing.destroy();
     });
+    outgoing.end();
+  }
+
+  /**
+   * The instance answered an upgrade request with something other than 101: relay that answer as it is and close
+   * the client's connection, whose next bytes would otherwise go nowhere the gateway routed.
+   */
+  #relayRefusedUpgrade(res: IncomingMessage, socket: Duplex, context: { upstream: Upstream; requestId: string }): void {
+    const status = res.statusCode ?? 502;
+    if (status >= 500) this.upstreamFailed(context.upstream);
+    else context.upstream.succeeded();
+    const classes = this.counters.statusClasses;
+    const cls = (status / 100) | 0;
+    if (cls < classes.length) classes[cls] = (classes[cls] as number) + 1;
+    if (socket.destroyed) {
+      res.destroy();
+      return;
+    }
+    const headers = forwardResponseHeaders(res.rawHeaders, context.requestId);
+    let head = `HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+    // The body (de-chunked by node:http) ends where the connection does.
+    socket.write(`${head}connection: close\r\n\r\n`);
+    res.on('error', () => socket.destroy());
+    socket.once('close', () => res.destroy());
+    res.pipe(socket);
   }
 }
 
@@ -286,6 +374,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #routed: Routed;
   readonly #path: string;
   #upstream: Upstream | undefined;
+  /** While waiting in line for a connection: leaves the line, true when it was still in it. */
+  #leave: (() => boolean) | undefined;
+  /** A connection slot of the upstream is this request's, until onComplete or onError. */
+  #holding = false;
   #retried = false;
   /** The upstream's status line has been relayed: from here a failure can only cut the connection. */
   #started = false;
@@ -306,7 +398,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#upstream = upstream;
     upstream.outstanding += 1;
     upstream.requests += 1;
+    this.#leave = upstream.acquire(this.#dispatch, this.#expired, this.#proxy.acquireTimeoutMs);
+  }
+
+  /** A connection slot is this request's: send it. */
+  readonly #dispatch = (): void => {
+    this.#leave = undefined;
+    this.#holding = true;
+    // The client left between the slot's release and this turn.
+    if (this.#done) {
+      this.#release();
+      return;
+    }
     const req = this.#req;
+    const upstream = this.#upstream as Upstream;
     upstream.pool.dispatch(
       {
         path: this.#path,
@@ -316,7 +421,24 @@ class Exchange implements Dispatcher.DispatchHandler {
       },
       this,
     );
-  }
+  };
+
+  /** Every connection to the instance stayed busy for the acquire timeout: 503, without counting it a failure. */
+  readonly #expired = (): void => {
+    this.#leave = undefined;
+    const upstream = this.#upstream as Upstream;
+    upstream.outstanding -= 1;
+    if (this.#done) return;
+    this.#done = true;
+    const error: OwnError = {
+      code: 'UNAVAILABLE',
+      message:
+        `every connection to ${this.#routed.route.service} instance ${upstream.instance.id} stayed busy for ` +
+        `${this.#proxy.acquireTimeoutMs} ms (see --gateway-acquire-timeout)`,
+    };
+    this.#proxy.counters.errors[error.code] += 1;
+    sendError(this.#res, error, this.#routed.forwarded.requestId);
+  };
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
@@ -393,6 +515,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   #release(): Upstream {
     const upstream = this.#upstream as Upstream;
     upstream.outstanding -= 1;
+    if (this.#holding) {
+      this.#holding = false;
+      upstream.release();
+    }
     return upstream;
   }
 
@@ -404,6 +530,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #onClose = (): void => {
     if (this.#done) return;
     this.#done = true;
+    if (this.#leave !== undefined) {
+      // Still in line: leave it. (Already granted, the dispatch turn sees #done and hands the slot back.)
+      if (this.#leave()) (this.#upstream as Upstream).outstanding -= 1;
+      this.#leave = undefined;
+      return;
+    }
     this.#abort?.(new Error('the client closed the connection'));
   };
 }
@@ -428,16 +560,27 @@ function originForm(target: string): string | undefined {
 }
 
 /**
- * `.` and `..` segments (also percent-encoded) are refused rather than passed on: an upstream resolving
- * `/open/../admin` would otherwise reach a path whose route (and roles) the gateway never checked.
+ * Paths that an instance could read as climbing out of the route are refused with 400 rather than decoded and
+ * normalized (issue #14): a segment that is `.` or `..` once percent-decoded (`%2e`, and `%252e` decoded twice),
+ * split at encoded or Windows separators (`%2f`, `%5c`, `\`), and stripped of `;` path parameters (`..;` is `..` to
+ * Tomcat and Spring). Normalizing instead would change what instances receive (`a%2Fb` is one segment to most of
+ * them); refusing leaves every path that means what it says untouched.
  */
 export function hasDotSegment(target: string): boolean {
   const query = target.indexOf('?');
-  const path = query === -1 ? target : target.slice(0, query);
-  if (!path.includes('/.') && !/%2e/i.test(path)) return false;
-  for (const segment of path.split('/')) {
-    const decoded = segment.replace(/%2e/gi, '.');
-    if (decoded === '.' || decoded === '..') return true;
+  let path = query === -1 ? target : target.slice(0, query);
+  // Nearly every path: no dot, and no escape that could hide one.
+  if (!path.includes('.') && !path.includes('%')) return false;
+  for (let round = 0; round < 3 && path.includes('%'); round++) path = path.replace(/%([0-9a-f]{2})/gi, byteOf);
+  for (const segment of path.split(/[/\\]/)) {
+    const semicolon = segment.indexOf(';');
+    const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
+    if (bare === '.' || bare === '..') return true;
   }
   return false;
+}
+
+/** `%2e` → `.`: one byte as a character (only ASCII matters to the check). */
+function byteOf(_escape: string, hex: string): string {
+  return String.fromCharCode(parseInt(hex, 16));
 }

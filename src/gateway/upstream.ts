@@ -6,6 +6,10 @@
  * Outlier ejection: `consecutiveFailures` failures in a row (connect errors, resets, timeouts or 5xx answers) eject the
  * instance for a cool-down that doubles with every ejection in a row (base, 2×base, 4×base… up to the maximum); one
  * success resets both counts.
+ *
+ * Connections are handed out here, not queued inside undici (issue #14): a request takes one of the pool's
+ * `maxConnections` slots before it is dispatched, or waits in line for at most the acquire timeout, so a pool held
+ * by slow requests answers the rest with 503 rather than leaving them hanging.
  */
 import { Pool } from 'undici';
 import type { Instance } from '../wire/index.js';
@@ -25,6 +29,12 @@ export interface PoolOptions {
   connectTimeoutMs: number;
   /** Most connections to one instance; more requests queue. */
   maxConnections: number;
+}
+
+/** A request waiting for a connection. */
+interface Waiter {
+  granted: () => void;
+  timer: NodeJS.Timeout;
 }
 
 export const DEFAULT_OUTLIER: OutlierOptions = {
@@ -61,6 +71,11 @@ export class Upstream {
   totalEjections = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #slots: number;
+  /** Slots taken by requests under way. */
+  #busy = 0;
+  /** Requests waiting for a slot, first come first served (a Set keeps insertion order). */
+  readonly #waiting = new Set<Waiter>();
 
   constructor(instance: Instance, options: PoolOptions) {
     this.key = upstreamKey(instance);
@@ -75,8 +90,52 @@ export class Upstream {
       bodyTimeout: options.upstreamTimeoutMs,
       connectTimeout: options.connectTimeoutMs,
     });
+    this.#slots = options.maxConnections;
     // Connection errors surface on each request; the pool's own event would otherwise go unhandled.
     this.pool.on('connectionError', () => undefined);
+  }
+
+  /**
+   * Calls `granted` once a connection slot is this request's (at once when one is free), or `expired` after
+   * `timeoutMs` in line. When it has to wait, returns a function that leaves the line (the client went away), true
+   * if it was still in it; once granted, the slot is handed back with `release()`.
+   */
+  acquire(granted: () => void, expired: () => void, timeoutMs: number): (() => boolean) | undefined {
+    if (this.#busy < this.#slots) {
+      this.#busy += 1;
+      granted();
+      return undefined;
+    }
+    const waiter: Waiter = {
+      granted,
+      timer: setTimeout(() => {
+        this.#waiting.delete(waiter);
+        expired();
+      }, timeoutMs),
+    };
+    this.#waiting.add(waiter);
+    return () => {
+      if (!this.#waiting.delete(waiter)) return false;
+      clearTimeout(waiter.timer);
+      return true;
+    };
+  }
+
+  /** Hands a slot taken with `acquire` back: to the first request in line, if any. */
+  release(): void {
+    for (const waiter of this.#waiting) {
+      this.#waiting.delete(waiter);
+      clearTimeout(waiter.timer);
+      // Not from inside the undici callback that released the slot: dispatch from a fresh stack.
+      queueMicrotask(waiter.granted);
+      return;
+    }
+    this.#busy -= 1;
+  }
+
+  /** Requests waiting for a connection. */
+  get waiting(): number {
+    return this.#waiting.size;
   }
 
   /** A request finished well (any answer below 500). */

@@ -30,6 +30,7 @@ export type {
   ChangeType,
   CheckDefinition,
   CheckKind,
+  CreatedToken,
   Duration,
   Endpoint,
   Health,
@@ -42,4 +43,8 @@ export type {
   ServiceAnswer,
   ServiceList,
   ServiceSummary,
+  TokenCreateBody,
+  TokenInfo,
+  TokenPolicy,
+  TokenSelf,
 } from '../wire/index.js';

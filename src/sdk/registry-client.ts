@@ -12,6 +12,7 @@
  */
 import { InvalidArgumentError, RegistryError, UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import type {
+  CreatedToken,
   Duration,
   Health,
   Instance,
@@ -21,6 +22,10 @@ import type {
   MaintenanceBody,
   ServiceAnswer,
   ServiceList,
+  TokenCreateBody,
+  TokenInfo,
+  TokenList,
+  TokenSelf,
 } from '../wire/index.js';
 import { INDEX_HEADER, blockingWaitMs } from '../wire/index.js';
 import { tlsFetch } from './tls-fetch.js';
@@ -124,7 +129,8 @@ export class RegistryClient {
     const urls = [...(options.urls ?? []), ...(options.url === undefined ? [] : [options.url])];
     if (urls.length === 0) throw new InvalidArgumentError('RegistryClient needs a url or urls');
     this.#urls = urls.map(checkUrl);
-    this.#token = options.token;
+    // A token read from a file keeps its trailing newline, which no HTTP header may carry.
+    this.#token = options.token?.trim();
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     const { ca, cert, key } = options;
     if ((cert === undefined) !== (key === undefined)) {
@@ -244,6 +250,49 @@ export class RegistryClient {
    */
   async listServices(): Promise<ServiceList> {
     return (await this.request<ServiceList>({ method: 'GET', path: '/v1/services' })).body;
+  }
+
+  /**
+   * Creates an access token (operator only) and resolves to it with its secret, which the registry shows this once
+   * and keeps only hashed: store it now. `read` and `write` take service globs (`pay*`, `*`); write implies read.
+   * Without `ttl` the token lasts until revoked.
+   * @example
+   * const operator = new RegistryClient({ url: 'http://127.0.0.1:8900', token: readFileSync('bootstrap-token', 'utf8') });
+   * const { id, secret } = await operator.createToken({ name: 'payments-deploy', write: ['payments'], ttl: '24h' });
+   * const payments = new RegistryClient({ url: 'http://127.0.0.1:8900', token: secret });
+   */
+  async createToken(body: TokenCreateBody): Promise<CreatedToken> {
+    return (await this.request<CreatedToken>({ method: 'POST', path: '/v1/tokens', body })).body;
+  }
+
+  /**
+   * Every token the registry accepts, oldest first, without secrets (operator only).
+   * @example
+   * for (const token of await client.listTokens()) console.log(token.id, token.name, token.expiresAt ?? 'never');
+   */
+  async listTokens(): Promise<TokenInfo[]> {
+    return (await this.request<TokenList>({ method: 'GET', path: '/v1/tokens' })).body.tokens;
+  }
+
+  /**
+   * Revokes a token (operator only) and resolves to what it was; NotFoundError when no token has that id. From then
+   * on every registry node refuses the token with UnauthenticatedError.
+   * @example
+   * const revoked = await client.revokeToken('3f2a9c1d8e7b6a50');
+   */
+  async revokeToken(id: string): Promise<TokenInfo> {
+    return (await this.request<TokenInfo>({ method: 'DELETE', path: `/v1/tokens/${enc(id)}` })).body;
+  }
+
+  /**
+   * Who the registry takes this client for: its token's id, name and policy (`id: null, name: 'anonymous'` without a
+   * token). UnauthenticatedError when the token is unknown, revoked or expired.
+   * @example
+   * const { name, policy } = await client.whoami();
+   * if (!policy.operator) console.log(`${name} may write ${policy.write.join(', ')}`);
+   */
+  async whoami(): Promise<TokenSelf> {
+    return (await this.request<TokenSelf>({ method: 'GET', path: '/v1/tokens/self' })).body;
   }
 
   /**

@@ -9,5 +9,7 @@ export type {
   StoreHealth,
   StoredCheck,
   StoredHealth,
+  TokenChange,
+  TokenRecord,
   WriteOutcome,
 } from './store.js';

@@ -20,6 +20,8 @@ import type {
   Store,
   StoreChange,
   StoreSnapshot,
+  TokenChange,
+  TokenRecord,
   WriteOutcome,
 } from './store.js';
 
@@ -43,11 +45,17 @@ export const CONTRACT_CASES = [
   'reopen',
   'concurrent writes',
   'close',
+  'tokens',
+  'token watch',
+  'tokens reopen',
 ] as const;
 export type ContractCase = (typeof CONTRACT_CASES)[number];
 
 export interface ContractOptions {
-  /** Cases the backend cannot support, each with the reason (shown in the test name). */
+  /**
+   * Cases the backend cannot support, each with the reason (shown in the test name). Skipping 'reopen' skips
+   * 'tokens reopen' too: a store that keeps nothing once closed keeps no tokens either.
+   */
   skip?: Partial<Record<ContractCase, string>>;
 }
 
@@ -71,6 +79,21 @@ export function recordOf(service: string, id: string, fields: Partial<InstanceRe
     ...fields,
   };
 }
+
+/** A token as the registry hands it to the store. */
+export function tokenOf(id: string, fields: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    id,
+    name: `token ${id}`,
+    secretHash: 'ab'.repeat(32),
+    policy: { read: ['web*'], write: ['dev-*'], operator: false },
+    createdAt: Date.UTC(2026, 0, 1),
+    ...fields,
+  };
+}
+
+/** Tokens by id, so comparisons ignore the order a backend lists them in. */
+const sortedTokens = (tokens: TokenRecord[]): TokenRecord[] => [...tokens].sort((a, b) => a.id.localeCompare(b.id));
 
 interface Key {
   service: string;
@@ -144,7 +167,7 @@ export function describeStoreContract(name: string, open: OpenStore, options: Co
     };
 
     const contractCase = (which: ContractCase, title: string, body: () => Promise<void>): void => {
-      const reason = options.skip?.[which];
+      const reason = options.skip?.[which] ?? (which === 'tokens reopen' ? options.skip?.reopen : undefined);
       if (reason === undefined) it(title, body);
       else it.skip(`${title} (skipped: ${reason})`, body);
     };
@@ -636,6 +659,116 @@ export function describeStoreContract(name: string, open: OpenStore, options: Co
         const reopened = await openAt(place);
         expect((await reopened.load()).instances.map((r) => r.id).sort()).toEqual(['w1', 'w2']);
       }
+    });
+
+    contractCase(
+      'tokens',
+      'stores tokens apart from instances, refuses an id that exists, and deletes a token once',
+      async () => {
+        const store = await openAt(newPlace());
+        const changes = changesOf(store);
+        expect(await store.listTokens()).toEqual([]);
+
+        const a = tokenOf('a');
+        const b = tokenOf('b', { policy: { read: [], write: [], operator: true }, expiresAt: Date.UTC(2027, 0, 1) });
+        expect(await store.createToken(a)).toBe(true);
+        expect(await store.listTokens()).toEqual([a]);
+        expect(await store.createToken(b)).toBe(true);
+        expect(sortedTokens(await store.listTokens())).toEqual([a, b]);
+
+        // Two nodes creating the same (bootstrap) token: the second finds the first and writes nothing.
+        expect(await store.createToken(tokenOf('a', { name: 'second', secretHash: 'cd'.repeat(32) }))).toBe(false);
+        expect(sortedTokens(await store.listTokens())).toEqual([a, b]);
+
+        expect(await store.deleteToken('a')).toBe(true);
+        expect(await store.deleteToken('a')).toBe(false);
+        expect(await store.deleteToken('nope')).toBe(false);
+        expect(await store.listTokens()).toEqual([b]);
+
+        // Tokens are not instances: no instance, no index, no change on the instance feed.
+        expect(await store.load()).toEqual({ index: 0, instances: [] });
+        expect(changes).toEqual([]);
+        expect(store.health()).toMatchObject({ kind: store.kind, ok: true });
+      },
+    );
+
+    contractCase(
+      'token watch',
+      'delivers token creates and deletes in order, each before its write settles, and stops when told',
+      async () => {
+        const store = await openAt(newPlace());
+        expect(await store.createToken(tokenOf('before'))).toBe(true);
+        const seen: TokenChange[] = [];
+        const other: TokenChange[] = [];
+        store.watchTokens((change) => seen.push(change));
+        const stopOther = store.watchTokens((change) => other.push(change));
+        /** What the listener had when the write settled, checked in the write's own continuation. */
+        const settled = (write: Promise<boolean>): Promise<{ result: boolean; seen: TokenChange[] }> =>
+          write.then((result) => ({ result, seen: [...seen] }));
+
+        const a = tokenOf('a');
+        expect(await settled(store.createToken(a))).toEqual({ result: true, seen: [{ id: 'a', record: a }] });
+        // Refused writes change nothing, so they deliver nothing.
+        expect(await settled(store.createToken(tokenOf('a', { name: 'again' })))).toEqual({
+          result: false,
+          seen: [{ id: 'a', record: a }],
+        });
+        expect(await settled(store.deleteToken('nope'))).toEqual({ result: false, seen: [{ id: 'a', record: a }] });
+        expect(await settled(store.deleteToken('a'))).toEqual({
+          result: true,
+          seen: [
+            { id: 'a', record: a },
+            { id: 'a', record: null },
+          ],
+        });
+
+        // Writes issued in one turn: each has been delivered when it settles.
+        stopOther();
+        const [c, d] = [tokenOf('c'), tokenOf('d')];
+        const together = await Promise.all([
+          settled(store.createToken(c)),
+          settled(store.createToken(d)),
+          settled(store.deleteToken('before')),
+        ]);
+        expect(together.map((t) => t.result)).toEqual([true, true, true]);
+        const wanted: TokenChange[] = [
+          { id: 'c', record: c },
+          { id: 'd', record: d },
+          { id: 'before', record: null },
+        ];
+        together.forEach((t, i) => {
+          expect(t.seen).toContainEqual(wanted[i]);
+        });
+        expect(seen.slice(2)).toHaveLength(3);
+        expect(seen.slice(2)).toEqual(expect.arrayContaining(wanted));
+        expect(other).toEqual([
+          { id: 'a', record: a },
+          { id: 'a', record: null },
+        ]);
+      },
+    );
+
+    contractCase('tokens reopen', 'keeps tokens, and refuses their ids, after a reopen', async () => {
+      const place = newPlace();
+      const first = await openAt(place);
+      const kept = tokenOf('kept', { expiresAt: Date.UTC(2027, 0, 1) });
+      expect(await first.createToken(kept)).toBe(true);
+      expect(await first.createToken(tokenOf('gone'))).toBe(true);
+      expect(await first.deleteToken('gone')).toBe(true);
+      await first.close();
+
+      const second = await openAt(place);
+      const seen: TokenChange[] = [];
+      second.watchTokens((change) => seen.push(change));
+      expect(await second.listTokens()).toEqual([kept]);
+      expect(await second.createToken(tokenOf('kept', { name: 'again' }))).toBe(false);
+      expect(await second.createToken(tokenOf('gone'))).toBe(true);
+      expect(await second.deleteToken('kept')).toBe(true);
+      // Only the changes made since it opened, not those it read on opening.
+      expect(seen).toEqual([
+        { id: 'gone', record: tokenOf('gone') },
+        { id: 'kept', record: null },
+      ]);
     });
   });
 }

@@ -1,4 +1,4 @@
-import type { CheckKind, Endpoint, Health, InstanceStatus } from '../wire/index.js';
+import type { CheckKind, Endpoint, Health, InstanceStatus, TokenPolicy } from '../wire/index.js';
 
 /** An active check as stored: the registration's definition with its defaults filled in. */
 export interface CheckSpec {
@@ -111,6 +111,29 @@ export interface StoreSnapshot {
 
 export type StoreKind = 'memory' | 'sqlite' | 'etcd';
 
+/**
+ * An access token as stored (issue #13). The secret itself is never stored, only its SHA-256, so a copy of the
+ * database or of etcd's keys grants nothing.
+ */
+export interface TokenRecord {
+  /** Public: names the token in lists and revocations. */
+  id: string;
+  name: string;
+  /** Hex SHA-256 of the secret. */
+  secretHash: string;
+  policy: TokenPolicy;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Epoch ms after which the token no longer authenticates; absent: until revoked. */
+  expiresAt?: number;
+}
+
+/** A token created (its record) or deleted (null), as `watchTokens` delivers it. */
+export interface TokenChange {
+  readonly id: string;
+  readonly record: TokenRecord | null;
+}
+
 export interface StoreHealth {
   kind: StoreKind;
   ok: boolean;
@@ -118,6 +141,11 @@ export interface StoreHealth {
   location?: string;
   /** Why it is not ok. */
   error?: string;
+  /**
+   * Set (with `ok` false) while writes reach the store but miss its write deadline (issue #14: a stalled disk, an etcd
+   * too slow); cleared once a write completes again. Absent when the store is not ok for another reason.
+   */
+  degraded?: true;
 }
 
 /**
@@ -135,7 +163,11 @@ export interface Store {
   readonly kind: StoreKind;
   /** Reads every stored instance and the store's current index. */
   load(): Promise<StoreSnapshot>;
-  /** Commits `mutation` if its precondition holds; resolves once the write is durable and delivered to the feed. */
+  /**
+   * Commits `mutation` if its precondition holds; resolves once the write is durable and delivered to the feed. A
+   * durable store rejects with `STORE_UNAVAILABLE` a write it has not finished within its write deadline: that write
+   * was not acknowledged, but may still commit, and then reaches the feed like any other (see write-deadline.ts).
+   */
   write(mutation: Mutation): Promise<WriteOutcome>;
   /**
    * Delivers the changes committed after this call to `listener`, in index order. A change may also be one the
@@ -144,6 +176,20 @@ export interface Store {
    */
   watch(listener: ChangeFeedListener): () => void;
   health(): StoreHealth;
+  /** Every stored token. */
+  listTokens(): Promise<TokenRecord[]>;
+  /**
+   * Stores a new token; resolves false, writing nothing, when a token with its id exists (so two nodes that both
+   * create the bootstrap token cannot overwrite each other). Settles once `watchTokens` listeners have the change.
+   */
+  createToken(record: TokenRecord): Promise<boolean>;
+  /** Deletes a token; resolves false when there was none. Settles once `watchTokens` listeners have the change. */
+  deleteToken(id: string): Promise<boolean>;
+  /**
+   * Delivers the tokens created and deleted after this call, by this node or any other sharing the store, in the
+   * order they were committed. Returns the function that stops it.
+   */
+  watchTokens(listener: (change: TokenChange) => void): () => void;
   /** Finishes pending writes, then releases the store. */
   close(): Promise<void>;
 }

@@ -44,3 +44,16 @@ export type {
 } from './answers.js';
 export { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from './names.js';
 export { routePrefix } from './route-prefix.js';
+export {
+  CreatedTokenSchema,
+  SERVICE_GLOB_PATTERN,
+  TOKEN_HEADER,
+  TokenCreateBodySchema,
+  TokenInfoSchema,
+  TokenListSchema,
+  TokenPolicySchema,
+  TokenSelfSchema,
+  formatPolicySpec,
+  parsePolicySpec,
+} from './tokens.js';
+export type { CreatedToken, TokenCreateBody, TokenInfo, TokenList, TokenPolicy, TokenSelf } from './tokens.js';

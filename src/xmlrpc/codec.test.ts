@@ -1,6 +1,7 @@
 import { Deserializer } from '@foxglove/xmlrpc';
 import { describe, expect, it } from 'vitest';
-import { decodeCall, encodeFault, encodeResult } from './codec.js';
+import { ArrayAnswer, decodeCall, encodeFault, encodedBytes, encodeResult } from './codec.js';
+import type { XmlRpcValue } from './codec.js';
 import { XmlRpcFault } from './fault.js';
 
 const call = (params: string, method = 'm'): string =>
@@ -73,10 +74,72 @@ describe('decodeCall', () => {
   });
 });
 
+const sizeOf = (text: string | undefined): number => Buffer.byteLength(text ?? '');
+
+describe('answer budgets', () => {
+  const value: XmlRpcValue = {
+    instances: Array.from({ length: 50 }, (_, i) => ({ id: `i-${i}`, note: 'é'.repeat(100) })),
+  };
+  const whole = encodeResult(value, Infinity);
+
+  it('answers nothing for a result past its budget, and the result itself at exactly its size', () => {
+    expect(encodeResult(value, sizeOf(whole))).toBe(whole);
+    expect(encodeResult(value, sizeOf(whole) - 1)).toBeUndefined();
+  });
+
+  it('counts UTF-8 bytes, not characters', () => {
+    const answer = encodeResult('é'.repeat(1_000), Infinity);
+    expect(encodeResult('é'.repeat(1_000), sizeOf(answer))).toBe(answer);
+    expect(encodeResult('é'.repeat(1_000), (answer?.length ?? 0) + 10)).toBeUndefined();
+  });
+
+  it('stops at a huge string before copying it', () => {
+    expect(encodeResult('x'.repeat(64 * 1024 * 1024), 1024 * 1024)).toBeUndefined();
+  });
+
+  it('writes an array answer entry by entry within its budget, keeping the reserve free', async () => {
+    const entry = ['a', 1];
+    const size = encodedBytes(entry);
+    const empty = new ArrayAnswer(Infinity);
+    const answer = new ArrayAnswer(sizeOf(empty.finish()) + 3 * size);
+    expect(answer.push(entry)).toBe(true);
+    expect(answer.push(entry, size)).toBe(true);
+    expect(answer.push(entry, 1)).toBe(false);
+    expect(answer.left).toBe(size);
+    expect(answer.push(entry)).toBe(true);
+    expect(answer.left).toBe(0);
+    expect(answer.push(entry)).toBe(false);
+    const text = answer.finish();
+    expect(sizeOf(text)).toBe(sizeOf(empty.finish()) + 3 * size);
+    await expect(new Deserializer().deserializeMethodResponse(text)).resolves.toEqual([entry, entry, entry]);
+  });
+});
+
 describe('encodeResult and encodeFault', () => {
   it('round-trips the registry shapes', async () => {
     const value = { id: 'a', port: 8000, tags: ['x'], metadata: { k: 'v & <w>' }, weight: 1.5, ok: true };
-    await expect(new Deserializer().deserializeMethodResponse(encodeResult(value))).resolves.toEqual(value);
+    await expect(new Deserializer().deserializeMethodResponse(encodeResult(value, 10_000) ?? '')).resolves.toEqual(
+      value,
+    );
+  });
+
+  it('round-trips every value type, and text that needs escaping', async () => {
+    const value = {
+      text: 'a & b < c > d ]]> e\r\nf "g" \'h\' é 😀',
+      plain: 'x]]>y',
+      int: -42,
+      double: 0.25,
+      bool: false,
+      date: new Date('2026-01-02T03:04:05.678Z'),
+      bytes: new Uint8Array([0, 1, 254, 255]),
+      nested: [[], {}, [{ 'k & <v>': ['deep'] }]],
+    };
+    const decoded = await new Deserializer().deserializeMethodResponse(encodeResult(value, 10_000) ?? '');
+    expect(decoded).toEqual({
+      ...value,
+      text: 'a & b < c > d ]]\uFFFD e\r\nf "g" \'h\' é 😀',
+      bytes: Buffer.from(value.bytes),
+    });
   });
 
   it('writes a fault with its code and string', async () => {

@@ -18,7 +18,7 @@ import type { Endpoint, Instance, InstanceStatus } from '../wire/index.js';
 import type { XmlRpcStruct, XmlRpcValue } from './codec.js';
 import type { XmlRpcMethod } from './dispatcher.js';
 import { invalidParams } from './fault.js';
-import { microRegStatus, statusParam, stringParam, typeName } from './params.js';
+import { microRegStatus, serviceOfCall, statusParam, stringParam, typeName } from './params.js';
 
 /** Metadata key of the host as a MicroReg client sent it, when it differs from the bare host (a scheme). */
 const MICROREG_HOST_KEY = 'microreg.host';
@@ -113,6 +113,7 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
           'when the service already has an instance at that host and port. service_host may carry a scheme ' +
           '("http://10.0.0.5"); service_port is an int or a numeric string; service_status is 1 (UP, the default), ' +
           '0 (DOWN), -1 (OUT_OF_SERVICE) or a status name.',
+        access: { right: 'write', service: serviceOfCall },
         call: register,
       },
     ],
@@ -128,6 +129,7 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
         help:
           'update_status(service_name, service_status[, instance_id]) -> True, or False when the name (or id) is ' +
           'unknown. Without an id it sets the status of every instance of the service.',
+        access: { right: 'write', service: serviceOfCall },
         call: async (params) => {
           const status = statusParam(params[1], 'service_status');
           const { service, instances } = pick(params, 2);
@@ -147,6 +149,7 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
         help:
           'unregister(service_name[, instance_id]) -> True, or False when the name (or id) is unknown. Without an ' +
           'id it removes every instance of the service.',
+        access: { right: 'write', service: serviceOfCall },
         call: async (params) => {
           const { service, instances } = pick(params, 1);
           if (instances.length === 0) return false;
@@ -162,6 +165,7 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
         help:
           'get_service_details(service_name) -> [host, port] of a healthy UP instance, taking each in turn, or ' +
           'False when there is none.',
+        access: { right: 'read', service: serviceOfCall },
         call: (params) => {
           const service = stringParam(params[0], 'service_name');
           const { instances } = registry.list(service);
@@ -182,10 +186,15 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
         signatures: [['string']],
         help:
           'get_all_service_details() -> a JSON string: an object keyed by instance id whose values hold name, ' +
-          'host, port, status, reg_timestamp ("%d-%m-%y %H:%M", server local time) and id.',
-        call: () => {
+          'host, port, status, reg_timestamp ("%d-%m-%y %H:%M", server local time) and id, for every instance ' +
+          'the caller may read.',
+        access: 'per-item',
+        call: (_params, caller) => {
+          if (!caller.holdsEverywhere('read')) return allDetails(registry, (service) => caller.can('read', service));
           // Rebuilt only when the registry changed: pollers of the whole list cost one string copy each.
-          if (details?.index !== registry.index) details = { index: registry.index, json: allDetails(registry) };
+          if (details?.index !== registry.index) {
+            details = { index: registry.index, json: allDetails(registry, () => true) };
+          }
           return details.json;
         },
       },
@@ -194,8 +203,15 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
       'get_reg_count',
       {
         signatures: [['int']],
-        help: 'get_reg_count() -> the number of registered instances.',
-        call: () => registry.health().instances,
+        help: 'get_reg_count() -> the number of registered instances (of the services the caller may read).',
+        access: 'per-item',
+        call: (_params, caller) => {
+          if (caller.holdsEverywhere('read')) return registry.health().instances;
+          return registry
+            .listServices()
+            .services.filter((s) => caller.can('read', s.name))
+            .reduce((sum, s) => sum + s.instances, 0);
+        },
       },
     ],
   ]);
@@ -243,13 +259,14 @@ function microRegInstanceId(service: string, host: string, port: number): string
   return `mr-${createHash('sha256').update(`${service}\u0000${host}\u0000${port}`).digest('hex').slice(0, 24)}`;
 }
 
-/** MicroReg's `get_services()` answer: JSON of every record keyed by id. */
-function allDetails(registry: Registry): string {
+/** MicroReg's `get_services()` answer: JSON of every record of the services `visible` keeps, keyed by id. */
+function allDetails(registry: Registry, visible: (service: string) => boolean): string {
   const records: Record<string, XmlRpcStruct> = {};
   let cursor: string | undefined;
   do {
     const page = registry.page(cursor, 1_000);
     for (const instance of page.instances) {
+      if (!visible(instance.service)) continue;
       // Ids are unique within a service only: a repeated id is keyed by service/id instead.
       const key = Object.hasOwn(records, instance.id) ? `${instance.service}/${instance.id}` : instance.id;
       records[key] = {

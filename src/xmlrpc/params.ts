@@ -80,3 +80,8 @@ export function microRegStatus(status: InstanceStatus): number | string {
       return status;
   }
 }
+
+/** The service a `(service, …)` call names, for its access check: undefined when the first parameter is no string. */
+export function serviceOfCall(params: XmlRpcValue[]): string | undefined {
+  return typeof params[0] === 'string' ? params[0] : undefined;
+}

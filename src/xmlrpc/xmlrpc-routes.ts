@@ -9,6 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessControl } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
 import { RegistryError } from '../errors/index.js';
 import { encodeFault } from './codec.js';
@@ -26,6 +27,10 @@ export interface XmlRpcOptions {
   maxDepth: number;
   /** Most calls in one system.multicall. */
   maxMulticall: number;
+  /** Largest answer in bytes, counted as it is encoded; the calls of a multicall share it (issue #14). */
+  maxAnswerBytes: number;
+  /** Who may call what (issue #13): each method declares the right it needs. */
+  access: AccessControl;
 }
 
 const XML_RPC_PATHS = ['/RPC2', '/'] as const;
@@ -40,9 +45,11 @@ const XML_TYPE = 'text/xml; charset=utf-8';
  */
 export function addXmlRpcRoutes(app: FastifyInstance, registry: Registry, options: XmlRpcOptions): void {
   const limits = { bytes: options.bodyLimit, timeoutMs: options.bodyTimeoutMs };
+  const { access } = options;
   const dispatcher = new Dispatcher(new Map([...microRegMethods(registry), ...registryMethods(registry)]), {
     maxDepth: options.maxDepth,
     maxMulticall: options.maxMulticall,
+    maxAnswerBytes: options.maxAnswerBytes,
     logger: app.log,
   });
 
@@ -62,11 +69,13 @@ export function addXmlRpcRoutes(app: FastifyInstance, registry: Registry, option
     });
     scope.setErrorHandler(answerError);
     for (const url of XML_RPC_PATHS) {
-      scope.post(url, { config: { hidden: true } }, async (request, reply) => {
+      scope.post(url, { config: { access: 'in-handler', hidden: true } }, async (request, reply) => {
         const refusal = mediaTypeRefusal(request.headers['content-type']);
         if (refusal) return reply.type(XML_TYPE).send(encodeFault(registryFault(refusal)));
+        // A token that is not valid is a fault for every method, before the call is even decoded.
+        const caller = access.principalOf(request.raw);
         const body = typeof request.body === 'string' ? request.body : '';
-        return reply.type(XML_TYPE).send(await dispatcher.answer(body));
+        return reply.type(XML_TYPE).send(await dispatcher.answer(body, caller));
       });
     }
     done();

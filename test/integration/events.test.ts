@@ -193,7 +193,11 @@ describe('GET /v1/events', () => {
   });
 
   it('drops a stream that falls too far behind, and the client resumes from its last index', async () => {
-    await using server = await startTestServer({ watch: { streamBufferBytes: 64 * 1024 } });
+    // Records of 32 KB (above the default --max-record-bytes) make few writes enough to fill the socket buffers.
+    await using server = await startTestServer({
+      watch: { streamBufferBytes: 64 * 1024 },
+      limits: { maxRecordBytes: 64 * 1024 },
+    });
     const client = new RegistryClient({ url: server.url });
     const { port } = new URL(server.url);
     const socket = connect(Number(port), '127.0.0.1');

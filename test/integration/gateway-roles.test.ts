@@ -7,7 +7,7 @@ import { eventually, getJson, startTestGateway, startUpstream } from '../fixture
 import { startTestServer } from '../fixtures/server.js';
 import { spawnTickets } from '../fixtures/tickets.js';
 
-const SECRET = 'gateway test secret';
+const SECRET = 'gateway test secret, 32 bytes or more';
 
 function token(claims: Record<string, unknown>, expiresIn = '5m'): Promise<string> {
   return new SignJWT(claims)

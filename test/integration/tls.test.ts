@@ -287,7 +287,7 @@ describe('gateway over TLS', () => {
     await client.register({ service: 'tickets', host: '127.0.0.1', port: upstream.port, url: '/tickets' });
     const secretFile = join(pki.dir, 'jwt-secret');
     const tokenFile = join(pki.dir, 'gateway-token');
-    writeFileSync(secretFile, 'a jwt secret of the gateway\n');
+    writeFileSync(secretFile, 'a jwt secret of the gateway, 32 bytes or more\n');
     writeFileSync(tokenFile, 'a registry token\n');
 
     await using gateway = await spawnGateway(server.url, [

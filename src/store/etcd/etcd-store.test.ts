@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   sharedEtcdEndpoints,
@@ -8,8 +9,8 @@ import {
   type EtcdProxy,
 } from '../../../test/fixtures/etcd.js';
 import { RegistryError } from '../../errors/index.js';
-import type { Mutation, Store, StoreChange } from '../store.js';
-import { describeStoreContract, recordOf } from '../store.contract.js';
+import type { Mutation, Store, StoreChange, TokenChange } from '../store.js';
+import { describeStoreContract, recordOf, tokenOf } from '../store.contract.js';
 import { connectEtcd, type EtcdConnection } from './etcd-connection.js';
 import { openEtcdStore } from './etcd-store.js';
 
@@ -102,6 +103,60 @@ describe('etcd store', () => {
     // etcd removes the tombstones itself: they are on a lease.
     const tombstone = await sharedConnection().client.get(`${prefix}/tombstones/web/a`).exec();
     expect(tombstone.kvs[0]?.lease).not.toBe('0');
+  });
+
+  it("delivers tokens created and deleted through another node to this node's token listeners", async () => {
+    const prefix = freshPrefix();
+    const a = await open(sharedConnection(), prefix);
+    const b = await open(connect(sharedEtcdEndpoints()), prefix);
+    const seen: TokenChange[] = [];
+    b.watchTokens((change) => seen.push(change));
+    const instances: StoreChange[] = [];
+    b.watch((change) => instances.push(change));
+
+    const token = tokenOf('t1');
+    expect(await a.createToken(token)).toBe(true);
+    await until(() => seen.length === 1);
+    expect(seen).toEqual([{ id: 't1', record: token }]);
+    expect(await b.listTokens()).toEqual([token]);
+    // The other node finds it: its create is refused, and settles once its own listeners have the token.
+    expect(await b.createToken(tokenOf('t1', { name: 'b' }))).toBe(false);
+
+    expect(await a.deleteToken('t1')).toBe(true);
+    await until(() => seen.length === 2);
+    expect(seen[1]).toEqual({ id: 't1', record: null });
+    expect(await b.deleteToken('t1')).toBe(false);
+    // Token keys never reach the instance feed or a load.
+    expect(instances).toEqual([]);
+    expect(await b.load()).toEqual({ index: 0, instances: [] });
+  });
+
+  it('skips a malformed token value with a warning, and goes on delivering the tokens after it', async () => {
+    const prefix = freshPrefix();
+    const warnings: unknown[] = [];
+    const logger = { warn: (fields: unknown) => warnings.push(fields) } as unknown as Logger;
+    const store = await openEtcdStore(sharedConnection(), { prefix, logger });
+    stores.push(store);
+    const seen: TokenChange[] = [];
+    store.watchTokens((change) => seen.push(change));
+    const { client } = sharedConnection();
+    await client.put(`${prefix}/tokens/bad`).value('{not json').exec();
+    await client
+      .put(`${prefix}/tokens/wrong`)
+      .value(JSON.stringify({ ...tokenOf('wrong'), policy: 'all' }))
+      .exec();
+    await client
+      .put(`${prefix}/tokens/other`)
+      .value(JSON.stringify(tokenOf('elsewhere')))
+      .exec();
+    const good = tokenOf('good');
+    expect(await store.createToken(good)).toBe(true);
+    expect(seen).toEqual([{ id: 'good', record: good }]);
+    expect(await store.listTokens()).toEqual([good]);
+    expect(warnings.length).toBeGreaterThanOrEqual(3);
+    // A malformed key can still be deleted (there was something to delete), but no listener had it.
+    expect(await store.deleteToken('bad')).toBe(true);
+    expect(seen).toEqual([{ id: 'good', record: good }]);
   });
 
   it('refuses a record too large to store, without writing anything', async () => {
@@ -204,6 +259,48 @@ describe('etcd store', () => {
       expect(seen.at(-1)?.index).toBe(next);
     });
 
+    it('brings token listeners up to date after a compaction outran the watch', async () => {
+      const prefix = freshPrefix();
+      const behind = await open(connect([proxy.url]), prefix);
+      const direct = connect(etcd.endpoints);
+      const writer = await open(direct, prefix);
+      const seen: TokenChange[] = [];
+      behind.watchTokens((change) => seen.push(change));
+      const [kept, removed, replaced] = [tokenOf('kept'), tokenOf('removed'), tokenOf('replaced')];
+      for (const token of [kept, removed, replaced]) expect(await writer.createToken(token)).toBe(true);
+      // Its own write settles once its watch has delivered it, so everything before it too.
+      const marker = tokenOf('marker');
+      expect(await behind.createToken(marker)).toBe(true);
+      expect(seen).toHaveLength(4);
+      seen.splice(0);
+
+      proxy.cut();
+      await until(() => !behind.health().ok);
+      expect(await writer.deleteToken('removed')).toBe(true);
+      expect(await writer.deleteToken('replaced')).toBe(true);
+      const again = tokenOf('replaced', { name: 'again' });
+      expect(await writer.createToken(again)).toBe(true);
+      const added = tokenOf('added');
+      expect(await writer.createToken(added)).toBe(true);
+      const { header } = await direct.client.get(`${prefix}/head`).exec();
+      await direct.client.kv.compact({ revision: header.revision, physical: true });
+      proxy.restore();
+
+      await until(() => seen.length >= 4 && behind.health().ok);
+      // Creates in revision order, then the delete the read found (its revision is lost).
+      expect(seen).toEqual([
+        { id: 'replaced', record: null },
+        { id: 'replaced', record: again },
+        { id: 'added', record: added },
+        { id: 'removed', record: null },
+      ]);
+      expect((await behind.listTokens()).map((t) => t.id).sort()).toEqual(['added', 'kept', 'marker', 'replaced']);
+      // And the watch goes on from the read.
+      expect(await writer.deleteToken('kept')).toBe(true);
+      await until(() => seen.length === 5);
+      expect(seen.at(-1)).toEqual({ id: 'kept', record: null });
+    });
+
     it('reports etcd unreachable and fails writes within the dial timeout, then recovers when etcd returns', async () => {
       const member = etcd.members[0];
       if (!member) throw new Error('no member');
@@ -239,6 +336,36 @@ describe('etcd store', () => {
       expect(seen[0]).toBe(before);
       expect(seen).toContain(after);
       // Every change once, in order (the stalled write may have committed before its deadline passed).
+      expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
+    });
+
+    it('answers a write past its deadline STORE_UNAVAILABLE and reports degraded until writes complete again (issue #14)', async () => {
+      const member = etcd.members[0];
+      if (!member) throw new Error('no member');
+      // A deadline shorter than the dial timeout: the store gives up before the etcd call does.
+      const store = await openEtcdStore(connect(etcd.endpoints), { prefix: freshPrefix(), writeTimeoutMs: 300 });
+      stores.push(store);
+      const seen: number[] = [];
+      store.watch((change) => seen.push(change.index));
+      await committed(store.write(put('web/before')));
+
+      await member.kill('SIGSTOP');
+      try {
+        const stalled = store.write(put('web/stalled'));
+        await expect(stalled).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        expect(store.health()).toMatchObject({ kind: 'etcd', ok: false, degraded: true });
+      } finally {
+        await member.kill('SIGCONT');
+      }
+
+      // Each attempt uses a key of its own: one may still fail while etcd catches up.
+      let attempt = 0;
+      await until(async () => {
+        const outcome = await store.write(put(`web/after-${String(++attempt)}`)).catch(() => undefined);
+        return outcome?.committed === true && store.health().ok;
+      });
+      expect(store.health()).toEqual({ kind: 'etcd', ok: true, location: etcd.endpoints[0] });
+      // The stalled write may have committed late: then the feed delivered it, once, in order.
       expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
     });
   });

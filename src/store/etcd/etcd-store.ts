@@ -10,6 +10,10 @@
  *   watch can tell every node why a key went (the two share one revision, hence one watch response).
  * - `head`: rewritten by every committed write, so that a load knows the index of the last write under the prefix
  *   (the etcd revision moves with every other key of the cluster too).
+ * - `tokens/<id>`: an access token's record as JSON (issue #13). `tokens/` sorts between `instances/` and
+ *   `tombstones/`, so the store's one watch follows tokens too: a token write settles, like an instance write, once
+ *   that watch has delivered its revision. Token writes leave `head` alone (it dates instance writes), and the
+ *   instance feed, load and resync skip token keys.
  *
  * Invariant: the feed delivers changes in revision order, each once. Writes to one key go to etcd in call order,
  * writes to different keys at once (they get revisions in the order etcd commits them), and a write settles only
@@ -18,9 +22,12 @@
  * again and delivers the differences; then (only then) several deletes may share one index, see `resync`.
  */
 import { Range, type IKeyValue, type IRequestOp, type IWatchResponse, type Watcher } from 'etcd3';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { RegistryError } from '../../errors/index.js';
 import { ChangeFanOut } from '../change-fan-out.js';
+import { WriteDeadline } from '../write-deadline.js';
 import type {
   DeleteCause,
   InstanceRecord,
@@ -29,15 +36,25 @@ import type {
   StoreChange,
   StoreHealth,
   StoreSnapshot,
+  TokenChange,
+  TokenRecord,
   WriteOutcome,
 } from '../store.js';
+import { TokenPolicySchema } from '../../wire/index.js';
 import type { EtcdConnection } from './etcd-connection.js';
 
 export interface EtcdStoreOptions {
   /** Where this registry's keys live, e.g. `/switchboard/store`; no trailing slash. */
   prefix: string;
   logger?: Logger;
+  /**
+   * A write not committed and delivered by the store's watch within this long is answered STORE_UNAVAILABLE
+   * (default 10 s; issue #14). Each etcd call also gives up after the connection's dial timeout (UNAVAILABLE).
+   */
+  writeTimeoutMs?: number;
 }
+
+const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
 
 /** Well under etcd's 1.5 MiB request limit, which a record must never be the one to hit. */
 const MAX_RECORD_BYTES = 512 * 1024;
@@ -52,6 +69,21 @@ const RESYNC_RETRY_FIRST_MS = 100;
  * far under the gRPC receive limit the connection sets.
  */
 const READ_PAGE = 500;
+
+/**
+ * What a token key must hold to be believed: anyone with access to etcd can write there, and a bad value must cost a
+ * warning, not a crash or a token with a malformed policy.
+ */
+const TOKEN_RECORD = TypeCompiler.Compile(
+  Type.Object({
+    id: Type.String({ minLength: 1 }),
+    name: Type.String(),
+    secretHash: Type.String(),
+    policy: TokenPolicySchema,
+    createdAt: Type.Number(),
+    expiresAt: Type.Optional(Type.Number()),
+  }),
+);
 
 interface Known {
   readonly revision: number;
@@ -82,15 +114,18 @@ function causeOf(value: Buffer): DeleteCause {
 /** Opens the store on `connection` (which it shares and does not close) once it has read what the prefix holds. */
 export async function openEtcdStore(connection: EtcdConnection, options: EtcdStoreOptions): Promise<Store> {
   const { client } = connection;
-  const { prefix, logger } = options;
+  const { prefix, logger, writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS } = options;
+  const deadline = new WriteDeadline(writeTimeoutMs, 'etcd');
   const instancesPrefix = `${prefix}/instances/`;
   const tombstonesPrefix = `${prefix}/tombstones/`;
+  const tokensPrefix = `${prefix}/tokens/`;
   const headKey = Buffer.from(`${prefix}/head`);
   const location = connection.endpoints.join(',');
   const feed = new ChangeFanOut();
   const instanceKey = (service: string, id: string): Buffer => Buffer.from(`${instancesPrefix}${service}/${id}`);
   const tombstoneKey = (service: string, id: string): Buffer => Buffer.from(`${tombstonesPrefix}${service}/${id}`);
-  // head < instances/ < tombstones/: one range holds the store's keys and nothing else of the prefix.
+  const tokenKey = (id: string): Buffer => Buffer.from(`${tokensPrefix}${id}`);
+  // head < instances/ < tokens/ < tombstones/: one range holds the store's keys and nothing else of the prefix.
   const storeRange = { key: headKey, range_end: Range.prefix(tombstonesPrefix).end };
   /**
    * Every key of `[key, rangeEnd)` at one revision (the first page's, or `revision`), read in pages: one answer for
@@ -122,6 +157,9 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
 
   /** What the feed has told listeners, by etcd key: what a resync compares a fresh read with. */
   const known = new Map<string, Known>();
+  /** The mod_revision of every token the token listeners have (or the store opened on), by id. */
+  const knownTokens = new Map<string, number>();
+  const tokenFeed = new ChangeFanOut<TokenChange>();
   /** Every change at or below this revision has been delivered (or was in the snapshot the store opened on). */
   let reached = 0;
   /** The index of the last change the feed delivered, or of the last write the store opened on. */
@@ -147,6 +185,36 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
       createIndex: Number(kv.create_revision),
       modifyIndex: Number(kv.mod_revision),
     });
+  }
+
+  /** The record a token key holds, or undefined (with a warning) when it is not a token record for that key. */
+  function decodeToken(kv: IKeyValue): TokenRecord | undefined {
+    const key = kv.key.toString();
+    let value: unknown;
+    try {
+      value = JSON.parse(kv.value.toString());
+    } catch {
+      value = undefined;
+    }
+    if (TOKEN_RECORD.Check(value) && key === `${tokensPrefix}${value.id}`) return value;
+    logger?.warn({ key, location }, 'skipping a malformed token record in etcd');
+    return undefined;
+  }
+
+  function deliverTokens(changes: readonly TokenChange[]): void {
+    for (const change of changes) tokenFeed.deliver(change);
+  }
+
+  /** What a watch event on a token key changes for the token listeners, if anything. */
+  function tokenEvent(type: 'Put' | 'Delete', kv: IKeyValue, revision: number): TokenChange | undefined {
+    const id = kv.key.toString().slice(tokensPrefix.length);
+    const record = type === 'Put' ? decodeToken(kv) : undefined;
+    if (record) {
+      knownTokens.set(id, revision);
+      return { id, record };
+    }
+    // Deleted, or overwritten with something that is no token: gone, for listeners that had it.
+    return knownTokens.delete(id) ? { id, record: null } : undefined;
   }
 
   function advance(revision: number): void {
@@ -188,6 +256,7 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
       }
     }
     const changes: StoreChange[] = [];
+    const tokenChanges: TokenChange[] = [];
     let last = reached;
     for (const event of res.events) {
       const revision = Number(event.kv.mod_revision);
@@ -195,6 +264,11 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
       if (revision <= reached) continue;
       last = Math.max(last, revision);
       const key = event.kv.key.toString();
+      if (key.startsWith(tokensPrefix)) {
+        const change = tokenEvent(event.type, event.kv, revision);
+        if (change) tokenChanges.push(change);
+        continue;
+      }
       if (!key.startsWith(instancesPrefix)) continue;
       if (event.type === 'Put') {
         const record = decode(event.kv);
@@ -212,6 +286,7 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
       }
     }
     deliver(changes);
+    deliverTokens(tokenChanges);
     advance(last);
   }
 
@@ -282,10 +357,12 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
     const { kvs } = res;
     const tombstones = new Map<string, IKeyValue>();
     const present = new Map<string, IKeyValue>();
+    const tokenKvs: IKeyValue[] = [];
     for (const kv of kvs) {
       const key = kv.key.toString();
       if (key.startsWith(tombstonesPrefix)) tombstones.set(key.slice(tombstonesPrefix.length), kv);
       else if (key.startsWith(instancesPrefix)) present.set(key, kv);
+      else if (key.startsWith(tokensPrefix)) tokenKvs.push(kv);
     }
     const changes: StoreChange[] = [];
     for (const [key, kv] of present) {
@@ -306,9 +383,38 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
     }
     changes.sort((a, b) => a.index - b.index);
     deliver(changes);
+    deliverTokens(tokenDifferences(tokenKvs, readAt));
     watchDown = undefined;
     advance(readAt);
     watchFrom(readAt + 1);
+  }
+
+  /**
+   * The token changes that bring the listeners from `knownTokens` to the tokens a resync read at `readAt`, in
+   * revision order: creates at their revision, deletes (whose revision is lost) at the read's.
+   */
+  function tokenDifferences(kvs: readonly IKeyValue[], readAt: number): TokenChange[] {
+    const differences: { index: number; change: TokenChange }[] = [];
+    const present = new Set<string>();
+    for (const kv of kvs) {
+      const record = decodeToken(kv);
+      if (!record) continue;
+      const revision = revisionOf(kv);
+      present.add(record.id);
+      const was = knownTokens.get(record.id);
+      if (was === revision) continue;
+      // Deleted and created again while the watch was cut off: listeners get both, each a true create or delete.
+      if (was !== undefined) differences.push({ index: revision, change: { id: record.id, record: null } });
+      knownTokens.set(record.id, revision);
+      differences.push({ index: revision, change: { id: record.id, record } });
+    }
+    for (const id of knownTokens.keys()) {
+      if (present.has(id)) continue;
+      knownTokens.delete(id);
+      differences.push({ index: readAt, change: { id, record: null } });
+    }
+    // A stable sort: a replaced token's delete stays before its create.
+    return differences.sort((a, b) => a.index - b.index).map((d) => d.change);
   }
 
   async function leaseForTombstones(): Promise<string> {
@@ -407,31 +513,69 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
     }
     // Nothing in the way but the key's absence: the feed has already delivered the store's latest change.
     const index = outcome.committed || outcome.index > 0 ? outcome.index : lastChange;
-    await deliveredInTime(index);
+    await delivered(index);
     return outcome.committed ? { committed: true, index } : { committed: false, index };
   }
 
   /**
-   * Waits for the feed to deliver `index`, at most the dial timeout: a watch cut off from etcd must not hold a write
-   * forever. The write may then have committed: like any timeout, UNAVAILABLE leaves the outcome unknown.
+   * Creates the token unless its key exists. Either way it settles once the watch has delivered the key's revision,
+   * so this node's listeners have the token, the new one or the one in the way.
    */
-  async function deliveredInTime(index: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new RegistryError(
-            'UNAVAILABLE',
-            `etcd cannot be reached: the change feed has not delivered index ${String(index)} (${watchDown ?? 'watch behind'})`,
-          ),
-        );
-      }, connection.dialTimeoutMs);
-    });
+  async function createToken(record: TokenRecord): Promise<boolean> {
+    if (closed) throw new RegistryError('UNAVAILABLE', 'the etcd store is closed');
+    const key = tokenKey(record.id);
+    let res;
     try {
-      await Promise.race([delivered(index), late]);
-    } finally {
-      clearTimeout(timer);
+      res = await client.kv.txn(
+        {
+          compare: [{ key, target: 'Version', result: 'Equal', version: 0 }],
+          success: [{ request_put: { key, value: Buffer.from(JSON.stringify(record)) } }],
+          failure: [{ request_range: { key } }],
+        },
+        callOptions(),
+      );
+    } catch (err) {
+      writeDown = messageOf(err);
+      throw unavailable(err);
     }
+    writeDown = undefined;
+    const revision = res.succeeded ? Number(res.header.revision) : revisionOf(res.responses[0]?.response_range.kvs[0]);
+    await delivered(revision);
+    return res.succeeded;
+  }
+
+  /** Deletes the token's key; settles once the watch has delivered the delete. */
+  async function deleteToken(id: string): Promise<boolean> {
+    if (closed) throw new RegistryError('UNAVAILABLE', 'the etcd store is closed');
+    let res;
+    try {
+      res = await client.kv.deleteRange({ key: tokenKey(id) }, callOptions());
+    } catch (err) {
+      writeDown = messageOf(err);
+      throw unavailable(err);
+    }
+    writeDown = undefined;
+    const deleted = Number(res.deleted) > 0;
+    if (deleted) await delivered(Number(res.header.revision));
+    return deleted;
+  }
+
+  async function listTokens(): Promise<TokenRecord[]> {
+    try {
+      const range = Range.prefix(tokensPrefix);
+      const { kvs } = await readPaged(range.start, range.end);
+      return kvs.flatMap((kv) => decodeToken(kv) ?? []);
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  /** Counts the write among those close waits for. */
+  function track<T>(write: Promise<T>): Promise<T> {
+    const tracked = write.catch(() => undefined);
+    pending.add(tracked);
+    void tracked.then(() => pending.delete(tracked));
+    return write;
   }
 
   /** The records and the head, read at one revision. */
@@ -457,6 +601,16 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
     const record = decode(kv);
     known.set(kv.key.toString(), { revision: revisionOf(kv), service: record.service, id: record.id });
   }
+  // The tokens at the same revision: what the token listeners are taken to start from.
+  try {
+    const range = Range.prefix(tokensPrefix);
+    for (const kv of (await readPaged(range.start, range.end, opened.revision)).kvs) {
+      const record = decodeToken(kv);
+      if (record) knownTokens.set(record.id, revisionOf(kv));
+    }
+  } catch (err) {
+    throw unavailable(err);
+  }
   lastChange = opened.head;
   reached = opened.revision;
   watchFrom(reached + 1);
@@ -464,19 +618,23 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
   return {
     kind: 'etcd',
     load,
-    write(mutation) {
-      const result = write(mutation);
-      const tracked = result.catch(() => undefined);
-      pending.add(tracked);
-      void tracked.then(() => pending.delete(tracked));
-      return result;
-    },
+    // A watch cut off from etcd must not hold a write for ever: past the deadline it is answered STORE_UNAVAILABLE,
+    // though it may have committed (the feed then delivers it when the watch catches up).
+    write: (mutation) => track(deadline.guard(write(mutation))),
     watch: (listener) => feed.add(listener),
     health(): StoreHealth {
       if (closed) return { kind: 'etcd', ok: false, location, error: 'closed' };
       const error = watchDown ?? writeDown;
-      return error === undefined ? { kind: 'etcd', ok: true, location } : { kind: 'etcd', ok: false, location, error };
+      if (error !== undefined) return { kind: 'etcd', ok: false, location, error };
+      const degraded = deadline.degraded;
+      return degraded === undefined
+        ? { kind: 'etcd', ok: true, location }
+        : { kind: 'etcd', ok: false, location, error: degraded, degraded: true };
     },
+    listTokens,
+    createToken: (record) => track(deadline.guard(createToken(record))),
+    deleteToken: (id) => track(deadline.guard(deleteToken(id))),
+    watchTokens: (listener) => tokenFeed.add(listener),
     async close() {
       closed = true;
       while (pending.size > 0) await Promise.all(pending);

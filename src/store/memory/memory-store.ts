@@ -1,5 +1,14 @@
 import { ChangeFanOut } from '../change-fan-out.js';
-import type { InstanceRecord, Mutation, Store, StoreHealth, StoreSnapshot, WriteOutcome } from '../store.js';
+import type {
+  InstanceRecord,
+  Mutation,
+  Store,
+  StoreHealth,
+  StoreSnapshot,
+  TokenChange,
+  TokenRecord,
+  WriteOutcome,
+} from '../store.js';
 
 const keyOf = (service: string, id: string): string => `${service}\u0000${id}`;
 
@@ -9,6 +18,8 @@ export function createMemoryStore(): Store {
   const feed = new ChangeFanOut();
   let index = 0;
   let closed = false;
+  const tokens = new Map<string, TokenRecord>();
+  const tokenFeed = new ChangeFanOut<TokenChange>();
 
   function commit(mutation: Mutation): WriteOutcome {
     const key =
@@ -49,6 +60,25 @@ export function createMemoryStore(): Store {
     health(): StoreHealth {
       return { kind: 'memory', ok: !closed };
     },
+    listTokens(): Promise<TokenRecord[]> {
+      return Promise.resolve([...tokens.values()]);
+    },
+    async createToken(record: TokenRecord): Promise<boolean> {
+      if (closed) throw new Error('memory store is closed');
+      await Promise.resolve();
+      if (tokens.has(record.id)) return false;
+      tokens.set(record.id, record);
+      tokenFeed.deliver({ id: record.id, record });
+      return true;
+    },
+    async deleteToken(id: string): Promise<boolean> {
+      if (closed) throw new Error('memory store is closed');
+      await Promise.resolve();
+      if (!tokens.delete(id)) return false;
+      tokenFeed.deliver({ id, record: null });
+      return true;
+    },
+    watchTokens: (listener) => tokenFeed.add(listener),
     close(): Promise<void> {
       closed = true;
       return Promise.resolve();

@@ -15,7 +15,13 @@ export interface WorkerOp {
 }
 
 export type WorkerRequest =
-  { type: 'load' } | { type: 'commit'; batch: number; index: number; ops: WorkerOp[] } | { type: 'close' };
+  | { type: 'load' }
+  | { type: 'commit'; batch: number; index: number; ops: WorkerOp[] }
+  | { type: 'list-tokens' }
+  /** Inserts the token unless a token with its id exists; `data` is the record's JSON. */
+  | { type: 'create-token'; id: string; data: string }
+  | { type: 'delete-token'; id: string }
+  | { type: 'close' };
 
 export interface WorkerRow {
   data: string;
@@ -27,9 +33,20 @@ export interface WorkerRow {
 export const REFUSED = -1;
 
 export type WorkerReply =
-  | { type: 'opened'; index: number }
+  /**
+   * `lastResults`: the results of the batch that wrote `index`, as `committed` would have answered them, so that after
+   * a worker died with a batch unanswered the store learns whether (and how) it committed; null when not recorded.
+   */
+  | { type: 'opened'; index: number; lastResults: number[] | null }
   | { type: 'open-failed'; busy: boolean; message: string }
   | { type: 'loaded'; index: number; rows: WorkerRow[] }
   | { type: 'committed'; batch: number; results: number[] }
   | { type: 'commit-failed'; batch: number; message: string }
-  | { type: 'closed' };
+  /** Every token's JSON. */
+  | { type: 'tokens'; rows: string[] }
+  /** A token write, committed (`changed`) or refused (it would have changed nothing), either way settled. */
+  | { type: 'token-written'; changed: boolean }
+  | { type: 'token-failed'; message: string }
+  | { type: 'closed' }
+  /** Made by the main thread, not the worker: the worker stopped with this request unanswered. */
+  | { type: 'worker-lost'; message: string };

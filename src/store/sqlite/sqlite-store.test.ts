@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryError } from '../../errors/index.js';
 import type { Store } from '../store.js';
 import { describeStoreContract, recordOf } from '../store.contract.js';
-import { openSqliteStore } from './sqlite-store.js';
+import type { Logger } from 'pino';
+import { killWorkerForTests, openSqliteStore } from './sqlite-store.js';
 
 describeStoreContract('sqlite', (place) => openSqliteStore({ dataDir: join(place, 'data') }));
 
@@ -115,6 +116,78 @@ describe('sqlite store: file modes (issue #13)', () => {
       expect(statSync(join(old, 'registry.db')).mode & 0o777).toBe(0o600);
       // A directory the operator made is left as it is.
       expect(statSync(old).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(place, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite store: a dead worker is restarted (issue #14)', () => {
+  const until = async (what: string, done: () => boolean | Promise<boolean>): Promise<void> => {
+    const stop = Date.now() + 20_000;
+    while (!(await done())) {
+      if (Date.now() > stop) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((wake) => setTimeout(wake, 20));
+    }
+  };
+
+  it('starts a new worker on the same file: acknowledged writes survive, the one in flight is settled truthfully, and the next write succeeds', async () => {
+    const place = mkdtempSync(join(tmpdir(), 'switchboard-worker-'));
+    const logged: { level: string; message: string }[] = [];
+    const logger = {
+      error: (_fields: unknown, message: string) => logged.push({ level: 'error', message }),
+      warn: (_fields: unknown, message: string) => logged.push({ level: 'warn', message }),
+    } as unknown as Logger;
+    const dataDir = join(place, 'data');
+    try {
+      const store = await openSqliteStore({ dataDir, logger });
+      const fed = new Map<string, number>();
+      store.watch((change) => {
+        if (change.record) fed.set(change.id, change.index);
+        else fed.delete(change.id);
+      });
+      const acknowledged = await store.write({ op: 'put', record: recordOf('web', 'acked'), ifIndex: 0 });
+      expect(acknowledged).toMatchObject({ committed: true });
+
+      // Kill the worker while a batch is on its way to it: the batch may commit before the thread stops, or not.
+      const inFlight = store.write({ op: 'put', record: recordOf('web', 'in-flight'), ifIndex: 0 });
+      await new Promise((wake) => setImmediate(wake));
+      await killWorkerForTests(store);
+      const outcome = await inFlight.then(
+        (result) => ({ result }),
+        (err: unknown) => ({ err }),
+      );
+      if ('err' in outcome) {
+        expect(outcome.err).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      } else {
+        expect(outcome.result).toMatchObject({ committed: true });
+      }
+
+      await until('the new worker runs', () => store.health().ok);
+      const next = await store.write({ op: 'put', record: recordOf('web', 'next'), ifIndex: 0 });
+      expect(next).toMatchObject({ committed: true });
+      expect(logged).toContainEqual({ level: 'error', message: expect.stringMatching(/worker stopped/) as unknown });
+      expect(logged).toContainEqual({ level: 'warn', message: expect.stringMatching(/restarted/) as unknown });
+
+      // What the feed delivered is what the file holds, the in-flight write included when it committed.
+      const loaded = await store.load();
+      const stored = new Map(loaded.instances.map((r) => [r.id, r.modifyIndex]));
+      expect(stored).toEqual(fed);
+      expect(stored.has('acked') && stored.has('next')).toBe(true);
+      expect(stored.has('in-flight')).toBe('result' in outcome);
+
+      // A worker killed again and again is restarted each time; the store still takes writes.
+      for (const id of ['again-1', 'again-2']) {
+        await killWorkerForTests(store);
+        expect(await store.write({ op: 'put', record: recordOf('web', id), ifIndex: 0 })).toMatchObject({
+          committed: true,
+        });
+      }
+      await store.close();
+
+      const reopened = await openSqliteStore({ dataDir });
+      expect((await reopened.load()).instances.map((r) => r.id).sort()).toEqual([...fed.keys()].sort());
+      await reopened.close();
     } finally {
       rmSync(place, { recursive: true, force: true });
     }

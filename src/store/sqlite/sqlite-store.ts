@@ -8,29 +8,89 @@
  * a failed batch gives its indexes back. Each write's condition is checked by the worker inside the transaction.
  * A refused write answers the index of the last change delivered, never a gap: a writer waits for the feed to reach
  * that index, and no change will ever carry a gap's.
+ *
+ * Issue #14: a write not durable and delivered within `writeTimeoutMs` is answered STORE_UNAVAILABLE (write-deadline.ts;
+ * one still queued is withdrawn and never sent; one in a batch being committed may commit late and reaches the feed).
+ * A worker that dies is replaced by a new one on the same file (with backoff if it keeps dying). A batch it left
+ * unanswered committed exactly when the file's index is the batch's last one: the transaction stores its results
+ * beside the index, so the store then delivers and acknowledges it as usual; otherwise its writes answer
+ * STORE_UNAVAILABLE. Either way what the feed delivered is what the file holds.
+ *
+ * Tokens (issue #13) live in their own table, outside the index: each token write is one transaction of its own,
+ * answered once committed, and delivered to the `watchTokens` listeners (this node's only) before it settles.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import { RegistryError } from '../../errors/index.js';
 import { ChangeFanOut } from '../change-fan-out.js';
-import type { InstanceRecord, Mutation, Store, StoreHealth, StoreSnapshot, WriteOutcome } from '../store.js';
+import { WriteDeadline } from '../write-deadline.js';
+import type {
+  InstanceRecord,
+  Mutation,
+  Store,
+  StoreHealth,
+  StoreSnapshot,
+  TokenChange,
+  TokenRecord,
+  WriteOutcome,
+} from '../store.js';
 import { REFUSED } from './protocol.js';
 import type { WorkerOp, WorkerReply, WorkerRequest, WorkerSetup } from './protocol.js';
 
 export interface SqliteStoreOptions {
   /** Folder that holds `registry.db`; created when missing. */
   dataDir: string;
+  /** A write not durable and delivered within this long is answered STORE_UNAVAILABLE (default 10 s). */
+  writeTimeoutMs?: number;
+  /** Where a dead worker and its restart are reported. */
+  logger?: Logger;
 }
 
 /** Most mutations in one transaction (the rest wait for the next): bounds how long one commit holds the worker. */
 const MAX_BATCH = 5_000;
+const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
+/** A worker that dies within this long of its start counts as dying again: the next restart waits longer. */
+const STABLE_WORKER_MS = 10_000;
+const FIRST_RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 5_000;
 
 interface Pending {
   op: WorkerOp;
   mutation: Mutation;
   resolve: (outcome: WriteOutcome) => void;
   reject: (err: unknown) => void;
+  /** Handed to the worker: from then on it may commit whatever its writer was told. */
+  sent: boolean;
+  /** Taken back at its deadline before it was sent: it is never sent. */
+  withdrawn: boolean;
+}
+
+/** One worker thread and the requests it has not answered, in order. */
+interface Channel {
+  worker: Worker;
+  replies: ((reply: WorkerReply) => void)[];
+  /** Why it stopped, once it has. */
+  lost: string | undefined;
+  /** Its uncaught error, reported just before it exits. */
+  error: string | undefined;
+  /** It opened the file: from then on its exit is a death, which a new worker repairs. */
+  opened: boolean;
+  startedAt: number;
+}
+
+/** Each open store's way to stop its worker as a crash would; see `killWorkerForTests`. */
+const workerKillers = new WeakMap<Store, () => Promise<void>>();
+
+/**
+ * For tests only, never for production code: terminates the store's worker thread as a crash would (the store is not
+ * told), so a test can watch the store restart it.
+ */
+export function killWorkerForTests(store: Store): Promise<void> {
+  const kill = workerKillers.get(store);
+  if (!kill) throw new Error('not an open sqlite store');
+  return kill();
 }
 
 /** The compiled worker beside this file; under the test runner (TypeScript sources) the built one in dist/. */
@@ -68,6 +128,7 @@ function encode(record: InstanceRecord): string {
  * const store = await openSqliteStore({ dataDir: 'data' });
  */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const { logger, writeTimeoutMs = DEFAULT_WRITE_TIMEOUT_MS } = options;
   const dataDir = resolve(options.dataDir);
   const file = join(dataDir, 'registry.db');
   try {
@@ -93,32 +154,107 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   let idle: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   const feed = new ChangeFanOut();
+  const tokenFeed = new ChangeFanOut<TokenChange>();
+  /** Token writes under way, which close waits for. */
+  const tokenWrites = new Set<Promise<unknown>>();
+  const deadline = new WriteDeadline(writeTimeoutMs, 'the sqlite store');
 
   const setup: WorkerSetup = { file };
-  const worker = new Worker(workerUrl(), { workerData: setup });
-  const replies: ((reply: WorkerReply) => void)[] = [];
-  let workerError: Error | undefined;
-  worker.on('message', (reply: WorkerReply) => {
-    replies.shift()?.(reply);
-  });
-  worker.on('error', (err) => {
-    workerError = err;
-    lastError = err.message;
-    for (const waiter of replies.splice(0)) waiter({ type: 'commit-failed', batch: -1, message: err.message });
-  });
-  const ask = (request: WorkerRequest | undefined): Promise<WorkerReply> =>
-    new Promise((resolveReply) => {
-      if (workerError) {
-        resolveReply({ type: 'commit-failed', batch: -1, message: workerError.message });
+  /** The worker requests go to; replaced when it dies (issue #14). */
+  let current: Channel;
+  /** Set while a dead worker is being replaced: requests wait for it. */
+  let restarting: Promise<void> | undefined;
+  /** Why the worker is down, while it is being replaced. */
+  let down: string | undefined;
+  /** What the last worker started found in the file: how a batch left unanswered by a dead worker ended. */
+  let reopened: { index: number; lastResults: number[] | null } | undefined;
+  /** Set once close() no longer wants the worker: its exit is then no death. */
+  let releasing = false;
+  let restartDelayMs = 0;
+
+  /** Starts a worker on the file; resolves with its first reply (opened or open-failed). */
+  function startWorker(): { channel: Channel; opened: Promise<WorkerReply> } {
+    const worker = new Worker(workerUrl(), { workerData: setup });
+    const channel: Channel = {
+      worker,
+      replies: [],
+      lost: undefined,
+      error: undefined,
+      opened: false,
+      startedAt: Date.now(),
+    };
+    const opened = new Promise<WorkerReply>((resolveReply) => channel.replies.push(resolveReply));
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.type === 'opened') channel.opened = true;
+      channel.replies.shift()?.(reply);
+    });
+    worker.on('error', (err) => {
+      channel.error = err.message;
+    });
+    worker.on('exit', (code) => {
+      channel.lost = channel.error ?? `the store worker exited with code ${String(code)}`;
+      // Set before the waiters hear of it, so that what they ask next waits for the new worker.
+      if (channel.opened && channel === current && !releasing) workerLost(channel);
+      for (const waiter of channel.replies.splice(0)) waiter({ type: 'worker-lost', message: channel.lost });
+    });
+    return { channel, opened };
+  }
+
+  /** The worker died (an uncaught error, out of memory, killed): start another on the same file. */
+  function workerLost(channel: Channel): void {
+    down = channel.lost;
+    logger?.error({ err: channel.lost, file }, 'the sqlite store worker stopped unexpectedly; starting a new one');
+    // A worker that keeps dying is restarted less and less often, up to MAX_RESTART_DELAY_MS apart.
+    const lived = Date.now() - channel.startedAt;
+    restartDelayMs =
+      lived >= STABLE_WORKER_MS
+        ? 0
+        : Math.min(Math.max(restartDelayMs * 2, FIRST_RESTART_DELAY_MS), MAX_RESTART_DELAY_MS);
+    restarting = restart().finally(() => {
+      restarting = undefined;
+    });
+  }
+
+  async function restart(): Promise<void> {
+    let delayMs = restartDelayMs;
+    for (;;) {
+      if (delayMs > 0) await new Promise((wake) => setTimeout(wake, delayMs));
+      const next = startWorker();
+      const reply = await next.opened;
+      if (reply.type === 'opened') {
+        current = next.channel;
+        reopened = { index: reply.index, lastResults: reply.lastResults };
+        index = Math.max(index, reply.index);
+        down = undefined;
+        logger?.warn({ file, index: reply.index }, 'the sqlite store worker was restarted');
         return;
       }
-      replies.push(resolveReply);
-      if (request) worker.postMessage(request);
-    });
+      down = reply.type === 'open-failed' ? reply.message : 'the store worker did not start';
+      logger?.error({ err: down, file }, 'the sqlite store worker could not be restarted; trying again');
+      await next.channel.worker.terminate();
+      // Closed meanwhile: nothing will ask the store again, and close must not wait for ever.
+      if (closed) return;
+      delayMs = Math.min(Math.max(delayMs * 2, FIRST_RESTART_DELAY_MS), MAX_RESTART_DELAY_MS);
+    }
+  }
 
-  const opened = await ask(undefined);
+  /** Sends `request` to the worker, once a dead one has been replaced. */
+  async function ask(request: WorkerRequest): Promise<WorkerReply> {
+    while (restarting) await restarting;
+    const channel = current;
+    if (channel.lost !== undefined) return { type: 'worker-lost', message: channel.lost };
+    return new Promise((resolveReply) => {
+      channel.replies.push(resolveReply);
+      channel.worker.postMessage(request);
+    });
+  }
+
+  const first = startWorker();
+  current = first.channel;
+  const opened = await first.opened;
   if (opened.type !== 'opened') {
-    await worker.terminate();
+    releasing = true;
+    await first.channel.worker.terminate();
     const message = opened.type === 'open-failed' ? opened.message : 'the store worker did not start';
     if (opened.type === 'open-failed' && opened.busy) {
       throw new RegistryError(
@@ -132,19 +268,36 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   index = opened.index;
   delivered = opened.index;
 
+  /**
+   * How a batch ended whose worker died before answering: the new worker read the file, and the batch committed
+   * (all of it: one transaction) exactly when the file's index is the batch's, with its results beside it.
+   */
+  async function afterLoss(batch: number, last: number, size: number): Promise<WorkerReply> {
+    while (restarting) await restarting;
+    const results = reopened?.index === last ? reopened.lastResults : null;
+    if (results?.length === size) return { type: 'committed', batch, results };
+    return { type: 'worker-lost', message: down ?? current.lost ?? 'the store worker stopped' };
+  }
+
   async function pump(): Promise<void> {
     if (committing) return;
     committing = true;
     while (queue.length > 0) {
-      const batch = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue;
-      if (batch === queue) queue = [];
+      const taken = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue;
+      if (taken === queue) queue = [];
+      // Writes withdrawn at their deadline are never sent.
+      const batch = taken.filter((pending) => !pending.withdrawn);
+      if (batch.length === 0) continue;
       const before = index;
       for (const pending of batch) {
+        pending.sent = true;
         index += 1;
         pending.op.modifyIndex = index;
       }
       batchNumber += 1;
-      const reply = await ask({ type: 'commit', batch: batchNumber, index, ops: batch.map((p) => p.op) });
+      const last = index;
+      let reply = await ask({ type: 'commit', batch: batchNumber, index: last, ops: batch.map((p) => p.op) });
+      if (reply.type === 'worker-lost') reply = await afterLoss(batchNumber, last, batch.length);
       if (reply.type === 'committed') {
         lastError = undefined;
         // Every change of the batch reaches the feed before any writer resumes, so a writer that applies the feed
@@ -160,6 +313,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
             committed[i] ? { committed: true, index: pending.op.modifyIndex } : { committed: false, index: delivered },
           );
         });
+      } else if (reply.type === 'worker-lost') {
+        // Not committed (the new worker's file says so): the indexes go back. Not a store failure: a new worker runs.
+        index = Math.max(before, reopened?.index ?? before);
+        const failure = new RegistryError(
+          'STORE_UNAVAILABLE',
+          `the store worker stopped before committing the write (${reply.message}); it was not acknowledged`,
+        );
+        for (const pending of batch) pending.reject(failure);
       } else {
         index = before;
         lastError = reply.type === 'commit-failed' ? reply.message : 'unexpected reply from the store worker';
@@ -190,7 +351,57 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     }
   }
 
-  return {
+  /** One token write; resolves whether it changed a row, after the listeners have the change. */
+  async function writeToken(
+    request: Extract<WorkerRequest, { type: 'create-token' | 'delete-token' }>,
+    change: TokenChange,
+  ): Promise<boolean> {
+    let reply = await ask(request);
+    if (reply.type === 'worker-lost') reply = await tokenAfterLoss(request, change);
+    if (reply.type === 'worker-lost') {
+      throw new RegistryError(
+        'STORE_UNAVAILABLE',
+        `the store worker stopped before committing the token write (${reply.message}); it was not acknowledged`,
+      );
+    }
+    if (reply.type !== 'token-written') {
+      lastError =
+        reply.type === 'token-failed' || reply.type === 'commit-failed'
+          ? reply.message
+          : 'unexpected reply from the store worker';
+      throw new RegistryError('UNAVAILABLE', `store write failed: ${lastError}`);
+    }
+    lastError = undefined;
+    if (reply.changed) tokenFeed.deliver(change);
+    return reply.changed;
+  }
+
+  /**
+   * How a token write ended whose worker died before answering, read from the file through the new worker: a create
+   * committed when the token is there as written, a delete when the token is gone.
+   */
+  async function tokenAfterLoss(
+    request: Extract<WorkerRequest, { type: 'create-token' | 'delete-token' }>,
+    change: TokenChange,
+  ): Promise<WorkerReply> {
+    const lost = await ask({ type: 'list-tokens' });
+    if (lost.type !== 'tokens') return { type: 'worker-lost', message: down ?? 'the store worker stopped' };
+    const stored = lost.rows.find((data) => (JSON.parse(data) as TokenRecord).id === change.id);
+    const notCommitted: WorkerReply = { type: 'worker-lost', message: 'the store worker stopped' };
+    if (request.type === 'delete-token')
+      return stored === undefined ? { type: 'token-written', changed: true } : notCommitted;
+    if (stored === undefined) return notCommitted;
+    return { type: 'token-written', changed: stored === request.data };
+  }
+
+  function trackTokenWrite(write: Promise<boolean>): Promise<boolean> {
+    const tracked = write.catch(() => undefined);
+    tokenWrites.add(tracked);
+    void tracked.then(() => tokenWrites.delete(tracked));
+    return write;
+  }
+
+  const store: Store = {
     kind: 'sqlite',
     async load(): Promise<StoreSnapshot> {
       // Once closed the worker is gone, and a request to it would never be answered.
@@ -220,8 +431,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
               modifyIndex: 0,
             }
           : { service: mutation.service, id: mutation.id, ifIndex: mutation.ifIndex, modifyIndex: 0 };
-      return new Promise<WriteOutcome>((resolveWrite, reject) => {
-        queue.push({ op, mutation, resolve: resolveWrite, reject });
+      let pending: Pending | undefined;
+      const written = new Promise<WriteOutcome>((resolveWrite, reject) => {
+        pending = { op, mutation, resolve: resolveWrite, reject, sent: false, withdrawn: false };
+        queue.push(pending);
         if (!committing && !pumpScheduled) {
           pumpScheduled = true;
           // Wait out this turn so that every request already parsed joins the first batch.
@@ -231,13 +444,44 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
           });
         }
       });
+      return deadline.guard(written, () => {
+        if (!pending || pending.sent) return false;
+        pending.withdrawn = true;
+        return true;
+      });
     },
     watch: (listener) => feed.add(listener),
     health(): StoreHealth {
-      const health: StoreHealth = { kind: 'sqlite', ok: !closed && lastError === undefined, location: file };
-      if (lastError !== undefined) health.error = lastError;
+      const health: StoreHealth = { kind: 'sqlite', ok: !closed, location: file };
+      const degraded = deadline.degraded;
+      if (down !== undefined) health.error = `the store worker stopped (${down}); starting a new one`;
+      else if (lastError !== undefined) health.error = lastError;
+      else if (degraded !== undefined) {
+        health.error = degraded;
+        health.degraded = true;
+      }
+      if (health.error !== undefined) health.ok = false;
       return health;
     },
+    async listTokens(): Promise<TokenRecord[]> {
+      if (closed) throw new RegistryError('UNAVAILABLE', 'the store is closed');
+      const reply = await ask({ type: 'list-tokens' });
+      if (reply.type !== 'tokens') throw new RegistryError('UNAVAILABLE', `cannot read ${file}`);
+      return reply.rows.map((data) => JSON.parse(data) as TokenRecord);
+    },
+    createToken(record: TokenRecord): Promise<boolean> {
+      if (closed) return Promise.reject(new RegistryError('UNAVAILABLE', 'the store is closed'));
+      return deadline.guard(
+        trackTokenWrite(
+          writeToken({ type: 'create-token', id: record.id, data: JSON.stringify(record) }, { id: record.id, record }),
+        ),
+      );
+    },
+    deleteToken(id: string): Promise<boolean> {
+      if (closed) return Promise.reject(new RegistryError('UNAVAILABLE', 'the store is closed'));
+      return deadline.guard(trackTokenWrite(writeToken({ type: 'delete-token', id }, { id, record: null })));
+    },
+    watchTokens: (listener) => tokenFeed.add(listener),
     close(): Promise<void> {
       // Every caller waits for the same close, so a second one does not resolve while the file is still held.
       closing ??= (async () => {
@@ -248,10 +492,17 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
             void pump();
           });
         }
-        if (!workerError) await ask({ type: 'close' });
-        await worker.terminate();
+        while (tokenWrites.size > 0) await Promise.all(tokenWrites);
+        // Before the close request: the worker exits once closed, and that exit is no death.
+        releasing = true;
+        await ask({ type: 'close' });
+        await current.worker.terminate();
       })();
       return closing;
     },
   };
+  workerKillers.set(store, async () => {
+    await current.worker.terminate();
+  });
+  return store;
 }

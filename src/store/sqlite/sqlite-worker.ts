@@ -17,6 +17,12 @@ const SCHEMA = `
     modify_index INTEGER NOT NULL,
     PRIMARY KEY (service, id)
   ) STRICT, WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, data TEXT NOT NULL) STRICT, WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS last_batch (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    batch_index INTEGER NOT NULL,
+    results TEXT NOT NULL
+  ) STRICT;
 `;
 
 const port = parentPort;
@@ -64,7 +70,20 @@ const update = db.prepare<[string, number, string, string, number], { create_ind
 const remove = db.prepare<[string, string, number]>(
   'DELETE FROM instances WHERE service = ? AND id = ? AND modify_index = ?',
 );
+const writeLastBatch = db.prepare<[number, string]>(
+  `INSERT INTO last_batch (id, batch_index, results) VALUES (0, ?, ?)
+   ON CONFLICT (id) DO UPDATE SET batch_index = excluded.batch_index, results = excluded.results`,
+);
+const readLastBatch = db.prepare<[], { batch_index: number; results: string }>(
+  'SELECT batch_index, results FROM last_batch WHERE id = 0',
+);
 const selectAll = db.prepare<[], WorkerRow>('SELECT data, create_index, modify_index FROM instances');
+// Tokens have no index: nothing but their listeners follows them, and each write is its own (autocommit) transaction.
+const insertToken = db.prepare<[string, string]>(
+  'INSERT INTO tokens (id, data) VALUES (?, ?) ON CONFLICT (id) DO NOTHING',
+);
+const removeToken = db.prepare<[string]>('DELETE FROM tokens WHERE id = ?');
+const selectTokens = db.prepare<[], { data: string }>('SELECT data FROM tokens');
 
 // Conditions are checked inside the transaction, in batch order, so two writes in one batch built from the same row
 // cannot both pass.
@@ -72,6 +91,8 @@ const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' 
   const results: number[] = [];
   for (const op of request.ops) results.push(apply(op));
   writeIndex.run(request.index);
+  // In the same transaction: a worker that dies after the commit but before its answer leaves the answer here.
+  writeLastBatch.run(request.index, JSON.stringify(results));
   return results;
 });
 
@@ -86,7 +107,13 @@ function apply(op: WorkerOp): number {
   return update.get(op.data, op.modifyIndex, op.service, op.id, op.ifIndex)?.create_index ?? REFUSED;
 }
 
-send({ type: 'opened', index: readIndex.get()?.value ?? 0 });
+const openedAt = readIndex.get()?.value ?? 0;
+const lastBatch = readLastBatch.get();
+send({
+  type: 'opened',
+  index: openedAt,
+  lastResults: lastBatch?.batch_index === openedAt ? (JSON.parse(lastBatch.results) as number[]) : null,
+});
 
 port.on('message', (request: WorkerRequest) => {
   switch (request.type) {
@@ -100,6 +127,23 @@ port.on('message', (request: WorkerRequest) => {
         send({ type: 'committed', batch: request.batch, results: commit(request) });
       } catch (err) {
         send({ type: 'commit-failed', batch: request.batch, message: (err as Error).message });
+      }
+      return;
+    case 'list-tokens':
+      try {
+        send({ type: 'tokens', rows: selectTokens.all().map((row) => row.data) });
+      } catch (err) {
+        send({ type: 'token-failed', message: (err as Error).message });
+      }
+      return;
+    case 'create-token':
+    case 'delete-token':
+      try {
+        const result =
+          request.type === 'create-token' ? insertToken.run(request.id, request.data) : removeToken.run(request.id);
+        send({ type: 'token-written', changed: result.changes === 1 });
+      } catch (err) {
+        send({ type: 'token-failed', message: (err as Error).message });
       }
       return;
     case 'close':
