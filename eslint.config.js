@@ -167,6 +167,14 @@ export default tseslint.config(
     'The gateway follows the registry through the SDK, as it would a remote one: it never imports core/ or the store.',
   ),
   layer(
+    ['src/registrar/**'],
+    [
+      ...folders('core', 'store', 'auth', 'api', 'xmlrpc', 'gateway', 'cli', 'config', 'checks', 'cluster'),
+      '../server.js',
+    ],
+    'The registrar (switchboard agent) reaches the registry through the SDK, as any third party would: never server code.',
+  ),
+  layer(
     ['src/sdk/**'],
     [
       ...folders('core', 'store', 'auth', 'api', 'xmlrpc', 'gateway', 'cli', 'config', 'checks'),

@@ -43,6 +43,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   'idle-timeout': 'gateway-idle-timeout',
   'max-connections': 'gateway-max-connections',
   'acquire-timeout': 'gateway-acquire-timeout',
+  'fallback-retention': 'gateway-fallback-retention',
   'trusted-proxies': 'gateway-trusted-proxies',
   'tls-cert': 'gateway-tls-cert',
   'tls-key': 'gateway-tls-key',
@@ -82,6 +83,8 @@ routed under its instances' url, e.g. /tickets), found in a local copy of the re
   --ready-timeout D         how long start waits for the registry's snapshot (default ${DEFAULTS.gateway.readyTimeoutMs / 1_000}s)
   --acquire-timeout D       how long a request waits for a free connection to its instance before 503
                             (default ${DEFAULTS.gateway.acquireTimeoutMs / 1_000}s)
+  --fallback-retention D    how long a route with no instance left answers through its fallback
+                            (default ${DEFAULTS.gateway.fallbackRetentionMs / 60_000}m)
   --headers-timeout D       time to receive a request's headers before 408 (default ${DEFAULTS.gateway.headersTimeoutMs / 1_000}s)
   --request-timeout D       time to receive a whole request, body included, before 408 (default ${DEFAULTS.gateway.requestTimeoutMs / 1_000}s)
   --idle-timeout D          how long an idle keep-alive connection stays open (default ${DEFAULTS.gateway.idleTimeoutMs / 1_000}s)

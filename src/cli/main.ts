@@ -9,6 +9,7 @@ const USAGE = `usage: switchboard <command> [options]
 commands:
   serve      start the registry (see: switchboard serve --help)
   gateway    run the API gateway in front of the registered services (see: switchboard gateway --help)
+  agent      register and supervise services from definition files; agent status (see: switchboard agent --help)
   register   register an instance, e.g. from a systemd unit (see: switchboard register --help)
   deregister remove an instance
   heartbeat  renew an instance's lease
@@ -40,6 +41,15 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       await gatewayCommand(flags);
+      return;
+    }
+    case 'agent': {
+      const { AGENT_USAGE, agentCommand } = await import('./agent-command.js');
+      if (flags.values['help']) {
+        process.stdout.write(`${AGENT_USAGE}\n`);
+        return;
+      }
+      await agentCommand(flags);
       return;
     }
     case 'register':

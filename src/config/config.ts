@@ -126,6 +126,8 @@ export interface Config {
     maxConnections: number;
     /** How long a request may wait for a free connection to its instance before 503 (issue #14). */
     acquireTimeoutMs: number;
+    /** How long a route whose service has no instance left still answers through its fallback (issue #15). */
+    fallbackRetentionMs: number;
     /** Peers (CIDRs) whose forwarding headers are appended to; from anyone else they are replaced (issue #14). */
     trustedProxies: string[];
     /** PEM certificate and key: the gateway serves HTTPS (null: HTTP). */
@@ -214,6 +216,7 @@ export const DEFAULTS: Config = {
     idleTimeoutMs: 72_000,
     maxConnections: 16_384,
     acquireTimeoutMs: 10_000,
+    fallbackRetentionMs: 60 * 60_000,
     trustedProxies: [],
     tlsCertFile: null,
     tlsKeyFile: null,

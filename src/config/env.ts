@@ -74,6 +74,7 @@ export const ENV = {
   gatewayIdleTimeout: 'SWITCHBOARD_GATEWAY_IDLE_TIMEOUT',
   gatewayMaxClientConnections: 'SWITCHBOARD_GATEWAY_MAX_CONNECTIONS',
   gatewayAcquireTimeout: 'SWITCHBOARD_GATEWAY_ACQUIRE_TIMEOUT',
+  gatewayFallbackRetention: 'SWITCHBOARD_GATEWAY_FALLBACK_RETENTION',
   gatewayTrustedProxies: 'SWITCHBOARD_GATEWAY_TRUSTED_PROXIES',
   gatewayTlsCert: 'SWITCHBOARD_GATEWAY_TLS_CERT',
   gatewayTlsKey: 'SWITCHBOARD_GATEWAY_TLS_KEY',

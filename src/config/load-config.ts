@@ -506,6 +506,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'how long a request may wait for a free connection to its instance before 503 UNAVAILABLE (default 10s)',
   },
   {
+    path: 'gateway.fallbackRetentionMs',
+    flag: 'gateway-fallback-retention',
+    env: ENV.gatewayFallbackRetention,
+    parse: duration,
+    help: 'how long a route whose service has no instance left still answers through its fallback (default 1h)',
+  },
+  {
     path: 'gateway.trustedProxies',
     flag: 'gateway-trusted-proxies',
     env: ENV.gatewayTrustedProxies,

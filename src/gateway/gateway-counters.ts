@@ -3,6 +3,7 @@
  * metrics endpoint exports with the rest. Counters only grow; gauges (outstanding, ejected) are read from upstreams.
  */
 import type { Metrics } from '../metrics/index.js';
+import type { ServiceLoad } from './load-window.js';
 
 /** Errors the gateway answers itself. */
 export const GATEWAY_ERRORS = [
@@ -29,6 +30,8 @@ export class GatewayCounters {
   ejections = 0;
   /** WebSocket (and other) upgrades piped through. */
   upgrades = 0;
+  /** Requests sent to a route's fallback service because its own had no instance to take them (issue #15). */
+  fallbacks = 0;
   readonly errors: Record<GatewayErrorCode, number> = {
     NO_ROUTE: 0,
     NO_HEALTHY_INSTANCE: 0,
@@ -61,9 +64,13 @@ export interface GatewayMetrics {
   retries: number;
   ejections: number;
   upgrades: number;
+  /** Requests routed to a fallback service (issue #15). */
+  fallbacks: number;
   /** The registry index the route table reflects. */
   index: number;
   upstreams: UpstreamMetrics[];
+  /** Per service over the last window: in flight, answers per second, p90 time to headers (issue #15). */
+  services: ServiceLoad[];
 }
 
 /** The gateway's families on the registry's `GET /metrics` (when it runs inside `serve`). */
@@ -90,6 +97,11 @@ export function exportGatewayMetrics(
     'Upgrades (WebSocket) piped through.',
     () => read().metrics.upgrades,
   );
+  metrics.gauge(
+    'switchboard_gateway_fallbacks_total',
+    'Requests routed to a fallback service.',
+    () => read().metrics.fallbacks,
+  );
   metrics.gauge('switchboard_gateway_routes', 'Routes in the gateway table.', () => read().routes);
   metrics.gauge('switchboard_gateway_stale', '1 while the registry cannot be reached.', () => (read().stale ? 1 : 0));
   const perUpstream = (pick: (u: UpstreamMetrics) => number) => () =>
@@ -113,5 +125,23 @@ export function exportGatewayMetrics(
     'switchboard_gateway_upstream_ejected',
     '1 while an instance is ejected.',
     perUpstream((u) => (u.ejected ? 1 : 0)),
+  );
+  // Issue #15: the figures the registrar scales on, per service over the last window (10 s).
+  const perService = (pick: (s: ServiceLoad) => number) => () =>
+    read().metrics.services.map((s) => ({ labels: { service: s.service }, value: pick(s) }));
+  metrics.gauge(
+    'switchboard_gateway_service_inflight',
+    'Requests in flight, per service.',
+    perService((s) => s.inflight),
+  );
+  metrics.gauge(
+    'switchboard_gateway_service_rps',
+    'Answers per second over the last 10 s, per service.',
+    perService((s) => s.rps),
+  );
+  metrics.gauge(
+    'switchboard_gateway_service_p90_seconds',
+    'p90 time to response headers over the last 10 s, per service (NaN without answers).',
+    perService((s) => (s.p90Ms === null ? NaN : s.p90Ms / 1000)),
   );
 }

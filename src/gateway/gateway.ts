@@ -29,6 +29,7 @@ import { sendError, sendJson, writeRawError } from './responses.js';
 import { RouteTable } from './route-table.js';
 import type { RouteFeedEvent, RouteTableView } from './route-table.js';
 import { DEFAULT_OUTLIER } from './upstream.js';
+import { serviceLoads } from './load-window.js';
 import type { OutlierOptions } from './upstream.js';
 
 /** Where the route table comes from: the registry's watch of every service. */
@@ -64,6 +65,8 @@ export interface GatewayOptions {
   maxConnectionsPerInstance: number;
   /** How long a request may wait in that queue before 503 UNAVAILABLE. */
   acquireTimeoutMs: number;
+  /** How long a route whose service has no instance left still answers through its fallback (default 1 h). */
+  fallbackRetentionMs?: number;
   /**
    * Time to receive a request's headers, and the whole request, before 408 REQUEST_TIMEOUT; how long an idle
    * keep-alive connection stays open; client connections held at once (issue #14).
@@ -149,6 +152,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     routeByName: options.routeByName,
     balance: options.balance,
     pool: { upstreamTimeoutMs, connectTimeoutMs, maxConnections: options.maxConnectionsPerInstance },
+    ...(options.fallbackRetentionMs === undefined
+      ? {}
+      : { fallbackMemory: { retentionMs: options.fallbackRetentionMs } }),
   });
   const counters = new GatewayCounters();
   const state = { stale: true, updatedAt: null as string | null, reported: undefined as boolean | undefined };
@@ -167,6 +173,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     retries: counters.retries,
     ejections: counters.ejections,
     upgrades: counters.upgrades,
+    fallbacks: counters.fallbacks,
     index: table.index,
     upstreams: table.upstreams().map((u) => ({
       service: u.instance.service,
@@ -178,6 +185,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       outstanding: u.outstanding,
       ejected: u.ejected,
     })),
+    services: serviceLoads(table.upstreams(), performance.now()),
   });
 
   if (options.metrics) {
@@ -467,6 +475,7 @@ export function gatewayOptionsFrom(
     connectTimeoutMs: settings.connectTimeoutMs,
     maxConnectionsPerInstance: settings.maxConnectionsPerInstance,
     acquireTimeoutMs: settings.acquireTimeoutMs,
+    fallbackRetentionMs: settings.fallbackRetentionMs,
     headersTimeoutMs: settings.headersTimeoutMs,
     requestTimeoutMs: settings.requestTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,

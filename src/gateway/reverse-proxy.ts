@@ -8,6 +8,11 @@
  * when the method is idempotent and no byte of the request body has been read yet; every failure (and every 5xx
  * answer) counts towards the instance's outlier ejection. The gateway's own errors are JSON bodies (responses.ts).
  *
+ * Fallback (issue #15): when the route's balancer has nothing to pick (no eligible instance, or every one ejected, or
+ * a retained route of a service with no instance left), the request goes to the route's fallback service instead,
+ * chosen by that service's balancer, after the route's own role check; the answer carries `X-Switchboard-Fallback`.
+ * The fallback's own fallback is never followed, and a retry stays with the service the first attempt went to.
+ *
  * An upgrade becomes a tunnel only once the instance answered 101 (issue #14): any other answer is relayed as an
  * ordinary response and the client's connection closed, so nothing the client sends after its upgrade request
  * reaches the instance unrouted and unchecked.
@@ -23,7 +28,8 @@ import type { GatewayCounters, GatewayErrorCode } from './gateway-counters.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import type { ForwardedRequest } from './headers.js';
 import { upstreamPath } from './route-table.js';
-import type { Route, RouteTable } from './route-table.js';
+import type { FallbackTarget, Route, RouteTable } from './route-table.js';
+import { FALLBACK_HEADER } from '../wire/index.js';
 import { sendError, writeRawError } from './responses.js';
 import type { GatewayError } from './responses.js';
 import type { AddressRanges } from '../net/index.js';
@@ -68,6 +74,8 @@ interface Routed {
   forwarded: ForwardedRequest;
   /** The request target as the client sent it (origin-form). */
   target: string;
+  /** Set when the request went to the route's fallback service: every attempt stays there. */
+  via: FallbackTarget | undefined;
 }
 
 export class ReverseProxy {
@@ -101,7 +109,7 @@ export class ReverseProxy {
     };
     const route = this.#match(target, answer);
     if (route === undefined) return;
-    const routed: Routed = { route, forwarded, target };
+    const routed: Routed = { route, forwarded, target, via: undefined };
     this.#admit(routed, answer, () => {
       this.#forward(req, res, routed);
     });
@@ -122,7 +130,7 @@ export class ReverseProxy {
     };
     const route = this.#match(target, answer);
     if (route === undefined) return;
-    const routed: Routed = { route, forwarded, target };
+    const routed: Routed = { route, forwarded, target, via: undefined };
     this.#admit(routed, answer, () => {
       this.#tunnel({ req, socket, head, routed, answer }, undefined);
     });
@@ -225,17 +233,27 @@ export class ReverseProxy {
   #forward(req: IncomingMessage, res: ServerResponse, routed: Routed): void {
     // The client may have left while its token was checked.
     if (res.destroyed) return;
-    const upstream = routed.route.balancer.pick();
+    const upstream = this.#pick(routed);
     if (upstream === undefined) {
-      const error: OwnError = {
-        code: 'NO_HEALTHY_INSTANCE',
-        message: `no healthy instance of ${routed.route.service}`,
-      };
+      const error = noHealthyInstance(routed.route);
       this.#count(error);
       sendError(res, error, routed.forwarded.requestId);
       return;
     }
     new Exchange(this, { req, res }, routed).send(upstream);
+  }
+
+  /** An instance of the route's service, else of its fallback (then `routed.via` says so, and it is counted). */
+  #pick(routed: Routed): Upstream | undefined {
+    const own = routed.route.balancer.pick();
+    const fallback = routed.route.fallback;
+    if (own !== undefined || fallback === undefined) return own;
+    const upstream = fallback.balancer.pick();
+    if (upstream !== undefined) {
+      routed.via = fallback;
+      this.counters.fallbacks += 1;
+    }
+    return upstream;
   }
 
   /**
@@ -249,9 +267,9 @@ export class ReverseProxy {
   ): void {
     const { req, socket, routed, answer } = spec;
     if (socket.destroyed) return;
-    const upstream = routed.route.balancer.pick(avoid);
+    const upstream = avoid === undefined ? this.#pick(routed) : (routed.via ?? routed.route).balancer.pick(avoid);
     if (upstream === undefined) {
-      answer({ code: 'NO_HEALTHY_INSTANCE', message: `no healthy instance of ${routed.route.service}` });
+      answer(noHealthyInstance(routed.route));
       return;
     }
     upstream.requests += 1;
@@ -259,7 +277,7 @@ export class ReverseProxy {
       host: upstream.host,
       port: upstream.port,
       method: req.method ?? 'GET',
-      path: upstreamPath(routed.route, routed.target),
+      path: pathFor(routed),
       // The forwarded headers, Host, Connection and Upgrade included, exactly as built (a flat array).
       headers: routed.forwarded.headers,
       setHost: false,
@@ -298,6 +316,7 @@ export class ReverseProxy {
       let head = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
       const raw = res.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) head += `${raw[i] as string}: ${raw[i + 1] as string}\r\n`;
+      if (routed.via !== undefined) head += `${FALLBACK_HEADER}: ${routed.via.service}\r\n`;
       socket.write(`${head}\r\n`);
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       // Only now may the client's bytes flow to the instance.
@@ -314,7 +333,7 @@ export class ReverseProxy {
     outgoing.once('response', (res: IncomingMessage) => {
       settled = true;
       clearTimeout(timer);
-      this.#relayRefusedUpgrade(res, socket, { upstream, requestId: routed.forwarded.requestId });
+      this.#relayRefusedUpgrade(res, socket, { upstream, requestId: routed.forwarded.requestId, via: routed.via });
     });
     outgoing.on('error', (err: Error & { code?: string }) => {
       clearTimeout(timer);
@@ -329,7 +348,7 @@ export class ReverseProxy {
         this.#tunnel(spec, upstream);
         return;
       }
-      answer(upstreamError(routed.route, upstream, err));
+      answer(upstreamError(upstream, err));
     });
     socket.once('close', () => {
       if (!settled) outgoing.destroy();
@@ -341,7 +360,11 @@ export class ReverseProxy {
    * The instance answered an upgrade request with something other than 101: relay that answer as it is and close
    * the client's connection, whose next bytes would otherwise go nowhere the gateway routed.
    */
-  #relayRefusedUpgrade(res: IncomingMessage, socket: Duplex, context: { upstream: Upstream; requestId: string }): void {
+  #relayRefusedUpgrade(
+    res: IncomingMessage,
+    socket: Duplex,
+    context: { upstream: Upstream; requestId: string; via: FallbackTarget | undefined },
+  ): void {
     const status = res.statusCode ?? 502;
     if (status >= 500) this.upstreamFailed(context.upstream);
     else context.upstream.succeeded();
@@ -353,6 +376,7 @@ export class ReverseProxy {
       return;
     }
     const headers = forwardResponseHeaders(res.rawHeaders, context.requestId);
+    if (context.via !== undefined) headers.push(FALLBACK_HEADER, context.via.service);
     let head = `HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
     // The body (de-chunked by node:http) ends where the connection does.
@@ -384,18 +408,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   #done = false;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
+  /** When this attempt was handed to its upstream (performance.now()), for the upstream's latency figures. */
+  #sentAt = 0;
 
   constructor(proxy: ReverseProxy, client: { req: IncomingMessage; res: ServerResponse }, routed: Routed) {
     this.#proxy = proxy;
     this.#req = client.req;
     this.#res = client.res;
     this.#routed = routed;
-    this.#path = upstreamPath(routed.route, routed.target);
+    this.#path = pathFor(routed);
     client.res.on('close', this.#onClose);
   }
 
   send(upstream: Upstream): void {
     this.#upstream = upstream;
+    this.#sentAt = performance.now();
     upstream.outstanding += 1;
     upstream.requests += 1;
     this.#leave = upstream.acquire(this.#dispatch, this.#expired, this.#proxy.acquireTimeoutMs);
@@ -433,7 +460,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const error: OwnError = {
       code: 'UNAVAILABLE',
       message:
-        `every connection to ${this.#routed.route.service} instance ${upstream.instance.id} stayed busy for ` +
+        `every connection to ${upstream.instance.service} instance ${upstream.instance.id} stayed busy for ` +
         `${this.#proxy.acquireTimeoutMs} ms (see --gateway-acquire-timeout)`,
     };
     this.#proxy.counters.errors[error.code] += 1;
@@ -450,6 +477,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     // 1xx informational answers (103 Early Hints…) are not relayed; the final answer follows.
     if (statusCode < 200) return true;
     const upstream = this.#upstream as Upstream;
+    const now = performance.now();
+    upstream.load.record(now - this.#sentAt, now);
     this.#started = true;
     this.#resume = resume;
     if (statusCode >= 500) this.#proxy.upstreamFailed(upstream);
@@ -457,7 +486,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const classes = this.#proxy.counters.statusClasses;
     const cls = (statusCode / 100) | 0;
     if (cls < classes.length) classes[cls] = (classes[cls] as number) + 1;
-    this.#res.writeHead(statusCode, forwardResponseHeaders(rawHeaders, this.#routed.forwarded.requestId));
+    const headers = forwardResponseHeaders(rawHeaders, this.#routed.forwarded.requestId);
+    const via = this.#routed.via;
+    if (via !== undefined) headers.push(FALLBACK_HEADER, via.service);
+    this.#res.writeHead(statusCode, headers);
     return true;
   }
 
@@ -476,6 +508,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error & { code?: string }): void {
     const upstream = this.#release();
+    // A failure before the headers is an answer too, for the load figures (one with headers was counted then).
+    if (!this.#started) {
+      const now = performance.now();
+      upstream.load.record(now - this.#sentAt, now);
+    }
     const res = this.#res;
     // The client went away (or its upload broke off): nothing to answer, and not the upstream's fault.
     if (this.#done || res.destroyed || res.socket?.destroyed === true || this.#req.errored !== null) {
@@ -490,7 +527,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (!this.#retried && this.#retryable()) {
-      const next = this.#routed.route.balancer.pick(upstream);
+      const next = (this.#routed.via ?? this.#routed.route).balancer.pick(upstream);
       if (next !== undefined) {
         this.#retried = true;
         this.#proxy.counters.retries += 1;
@@ -499,7 +536,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     this.#done = true;
-    const error = upstreamError(this.#routed.route, upstream, err);
+    const error = upstreamError(upstream, err);
     this.#proxy.counters.errors[error.code] += 1;
     sendError(res, error, this.#routed.forwarded.requestId);
   }
@@ -540,9 +577,24 @@ class Exchange implements Dispatcher.DispatchHandler {
   };
 }
 
+/** The path the instance gets: the route's prefix is cut when the service that answers (maybe the fallback) asks. */
+function pathFor(routed: Routed): string {
+  const via = routed.via;
+  return upstreamPath(
+    via === undefined ? routed.route : { prefix: routed.route.prefix, stripPrefix: via.stripPrefix },
+    routed.target,
+  );
+}
+
+/** 503: neither the route's service nor its fallback (when it has one) has an instance to take the request. */
+function noHealthyInstance(route: Route): OwnError {
+  const fallback = route.fallback === undefined ? '' : ` nor of its fallback ${route.fallback.service}`;
+  return { code: 'NO_HEALTHY_INSTANCE', message: `no healthy instance of ${route.service}${fallback}` };
+}
+
 /** 504 when the instance was too slow, 502 for anything else it did. */
-function upstreamError(route: Route, upstream: Upstream, err: Error & { code?: string }): OwnError {
-  const what = `${route.service} instance ${upstream.instance.id}`;
+function upstreamError(upstream: Upstream, err: Error & { code?: string }): OwnError {
+  const what = `${upstream.instance.service} instance ${upstream.instance.id}`;
   return err.code !== undefined && TIMEOUT_CODES.has(err.code)
     ? { code: 'UPSTREAM_TIMEOUT', message: `${what} did not answer in time` }
     : { code: 'UPSTREAM_ERROR', message: `${what} failed: ${err.code ?? err.message}` };

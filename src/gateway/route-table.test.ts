@@ -238,3 +238,104 @@ describeDiscoveryContract('gateway RouteTable', (balance): DiscoverySubject => {
     close: () => t.close(),
   };
 });
+
+describe('RouteTable fallbacks (issue #15)', () => {
+  const fallbackTo = (service: string): Record<string, string> => ({ 'switchboard.fallback': service });
+
+  function clockedTable(instances: Instance[], options: Partial<RouteTableOptions> = {}) {
+    const clock = { now: 1_000 };
+    const t = table({ fallbackMemory: { retentionMs: 60_000, now: () => clock.now }, ...options }, instances);
+    return { t, clock };
+  }
+
+  it('gives a route the fallback its instances name, over every eligible instance of the fallback', () => {
+    const t = table({}, [
+      instance('tickets', 't1', { url: '/tickets', metadata: fallbackTo('sorry') }),
+      instance('sorry', 's2', { url: '/sorry' }),
+      instance('sorry', 's1'),
+      instance('sorry', 's3', { status: 'DOWN' }),
+    ]);
+    const route = t.match('/tickets/7');
+    expect(route?.fallback?.service).toBe('sorry');
+    expect(route?.fallback?.eligible.map((u) => u.instance.id)).toEqual(['s1', 's2']);
+    expect(t.view().routes.find((r) => r.prefix === '/tickets')).toMatchObject({ fallback: 'sorry', retained: false });
+  });
+
+  it('follows one hop only, and ignores a fallback to the service itself', () => {
+    const t = table({}, [
+      instance('tickets', 't1', { url: '/tickets', metadata: fallbackTo('sorry') }),
+      instance('sorry', 's1', { url: '/sorry', metadata: fallbackTo('last-resort') }),
+      instance('last-resort', 'l1', { url: '/last' }),
+      instance('loop', 'o1', { url: '/loop', metadata: fallbackTo('loop') }),
+    ]);
+    const target = t.match('/tickets')?.fallback;
+    expect(target?.service).toBe('sorry');
+    // A target has no fallback of its own: nothing to follow past sorry.
+    expect(target && 'fallback' in target).toBe(false);
+    expect(t.match('/sorry')?.fallback?.service).toBe('last-resort');
+    expect(t.match('/loop')?.fallback).toBeUndefined();
+  });
+
+  it('keeps the route of a service whose last instance went, with its roles, until the retention runs out', () => {
+    const { t, clock } = clockedTable([
+      instance('tickets', 't1', {
+        url: '/tickets',
+        metadata: { ...fallbackTo('sorry'), 'gateway.stripPrefix': 'true' },
+        authorizedRoles: ['staff'],
+      }),
+      instance('sorry', 's1', { url: '/sorry' }),
+    ]);
+    t.apply(change('deregistered', instance('tickets', 't1')));
+    const route = t.match('/tickets/7');
+    expect(route).toMatchObject({ service: 'tickets', retained: true, stripPrefix: true, members: [] });
+    expect(route?.balancer.pick()).toBeUndefined();
+    expect(route?.fallback?.service).toBe('sorry');
+    expect([...(route?.authorizedRoles ?? [])]).toEqual(['staff']);
+    expect(t.view().routes.find((r) => r.prefix === '/tickets')).toMatchObject({ retained: true, fallback: 'sorry' });
+
+    clock.now += 59_999;
+    expect(t.match('/tickets')?.retained).toBe(true);
+    clock.now += 1;
+    expect(t.match('/tickets')).toBeUndefined();
+    expect(t.view().routes.map((r) => r.prefix)).toEqual(['/sorry']);
+  });
+
+  it('keeps a retained route across a new snapshot, and drops it when the service comes back', () => {
+    const sorry = instance('sorry', 's1', { url: '/sorry' });
+    const { t } = clockedTable([instance('tickets', 't1', { url: '/tickets', metadata: fallbackTo('sorry') }), sorry]);
+    t.apply({ type: 'snapshot', index: 100, instances: [sorry] });
+    expect(t.match('/tickets')?.retained).toBe(true);
+    t.apply(change('registered', instance('tickets', 't2', { url: '/tickets', metadata: fallbackTo('sorry') })));
+    expect(t.match('/tickets')).toMatchObject({ retained: false, fallback: { service: 'sorry' } });
+    expect(t.match('/tickets')?.eligible.map((u) => u.instance.id)).toEqual(['t2']);
+  });
+
+  it('gives the prefix up for good once a live service takes it', () => {
+    const { t } = clockedTable([
+      instance('tickets', 't1', { url: '/tickets', metadata: fallbackTo('sorry') }),
+      instance('sorry', 's1', { url: '/sorry' }),
+    ]);
+    t.apply(change('deregistered', instance('tickets', 't1')));
+    expect(t.match('/tickets')?.retained).toBe(true);
+    const other = instance('tickets-v2', 'v1', { url: '/tickets' });
+    t.apply(change('registered', other));
+    expect(t.match('/tickets')).toMatchObject({ service: 'tickets-v2', retained: false });
+    expect(t.view().conflicts).toEqual([]);
+    t.apply(change('deregistered', other));
+    expect(t.match('/tickets')).toBeUndefined();
+  });
+
+  it('forgets a service that stops naming a fallback, so its route goes with its last instance', () => {
+    const { t } = clockedTable([instance('tickets', 't1', { url: '/tickets', metadata: fallbackTo('sorry') })]);
+    t.apply(change('updated', instance('tickets', 't1', { url: '/tickets' })));
+    expect(t.match('/tickets')?.fallback).toBeUndefined();
+    t.apply(change('deregistered', instance('tickets', 't1')));
+    expect(t.match('/tickets')).toBeUndefined();
+  });
+
+  it('cuts the route prefix on a fallback only when the fallback asks for it', () => {
+    const route = { prefix: '/tickets', stripPrefix: false };
+    expect(upstreamPath(route, '/tickets/7?x=1')).toBe('/tickets/7?x=1');
+    expect(upstreamPath({ ...route, stripPrefix: true }, '/tickets/7?x=1')).toBe('/7?x=1');
+  });
+});

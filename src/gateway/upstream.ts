@@ -13,6 +13,7 @@
  */
 import { Pool } from 'undici';
 import type { Instance } from '../wire/index.js';
+import { LoadWindow } from './load-window.js';
 
 export interface OutlierOptions {
   /** Failures in a row that eject an instance. Default 3. */
@@ -69,6 +70,8 @@ export class Upstream {
   requests = 0;
   failures = 0;
   totalEjections = 0;
+  /** Answers and their latencies over the last seconds (issue #15: what the registrar scales on). */
+  readonly load = new LoadWindow();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #slots: number;

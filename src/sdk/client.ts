@@ -15,7 +15,13 @@ export {
 export type { ErrorCode } from '../errors/index.js';
 export { RegistryClient } from './registry-client.js';
 export { Discovery } from './discovery.js';
-export type { DiscoveryChange, DiscoveryListener, DiscoveryOptions, DiscoveryStrategy } from './discovery.js';
+export type {
+  DiscoveryChange,
+  DiscoveryListener,
+  DiscoveryOptions,
+  DiscoveryStrategy,
+  OfferedInstance,
+} from './discovery.js';
 export type { SnapshotEvent, WatchEvent, WatchOptions, WatchStatus } from './watch.js';
 export type {
   Answer,

@@ -6,8 +6,12 @@
  * - Only healthy instances are handed out: status UP, health not critical, not in maintenance.
  * - The cache is never emptied because the registry is unreachable: the last known instances keep being served,
  *   and `stale` says so until the watch is connected again.
+ * - Fallbacks (issue #15, the rule in src/balancing/fallback.ts, as the gateway applies it): while a service has no
+ *   healthy instance and names a fallback service (`metadata["switchboard.fallback"]`, remembered for an hour after
+ *   its last instance went), `all`, `pick`, `call` and `fetch` hand out the fallback's healthy instances, each flagged
+ *   with `fallbackFor: <the service asked for>`. One hop only: the fallback's own fallback is not followed.
  */
-import { InstanceCache, keepOrCreateBalancer } from '../balancing/index.js';
+import { FallbackMemory, InstanceCache, fallbackOf, keepOrCreateBalancer } from '../balancing/index.js';
 import type { Balancer, BalancerAccess, PickStrategy } from '../balancing/index.js';
 import { RegistryError, UnavailableError } from '../errors/index.js';
 import type { Instance } from '../wire/index.js';
@@ -35,6 +39,13 @@ export interface DiscoveryChange {
 }
 
 export type DiscoveryListener = (change: DiscoveryChange) => void;
+
+/**
+ * What `Discovery` hands out: an instance, with `fallbackFor` set when it belongs to the fallback service of the
+ * service asked for (then `service` is the fallback's name and `fallbackFor` the name asked for). Callers that ignore
+ * `fallbackFor` keep working: it is an `Instance`.
+ */
+export type OfferedInstance = Instance & { readonly fallbackFor?: string };
 
 interface Entry {
   readonly service: string;
@@ -70,6 +81,8 @@ export class Discovery implements Disposable {
   readonly #coolDownMs: number;
   readonly #baseUrl: (instance: Instance) => string;
   readonly #entries = new Map<string, Entry>();
+  /** Per service watched, the fallback its instances last named (kept for a while after the last one went). */
+  readonly #fallbacks = new FallbackMemory<string>();
   readonly #listeners = new Set<DiscoveryListener>();
   /** Calls in flight per `service\0id`. */
   readonly #outstanding = new Map<string, number>();
@@ -106,26 +119,32 @@ export class Discovery implements Disposable {
   /**
    * The healthy instances of `service` (status UP, not critical, not in maintenance). The first call for a service
    * starts watching it and waits for its first answer; UnavailableError if the registry cannot be reached then.
+   * When it has none and names a fallback service, the fallback's healthy instances, flagged with `fallbackFor`.
    * @example
    * const instances = await discovery.all('tickets');
+   * if (instances[0]?.fallbackFor !== undefined) console.warn(`tickets is down: ${instances[0].service} answers`);
    */
-  async all(service: string): Promise<Instance[]> {
-    const entry = await this.#loaded(service);
-    return [...entry.healthy];
+  async all(service: string): Promise<OfferedInstance[]> {
+    const serving = await this.#serving(await this.#loaded(service));
+    return serving.fallbackFor === undefined
+      ? [...serving.entry.healthy]
+      : serving.entry.healthy.map((instance) => flagged(instance, service));
   }
 
   /**
    * One healthy instance of `service`, chosen by the strategy; UnavailableError when it has none. With
-   * `least-outstanding`, pair each pick with `release(instance)` when the call is done (or use `call`).
+   * `least-outstanding`, pair each pick with `release(instance)` when the call is done (or use `call`). When the
+   * service has no healthy instance but names a fallback, the pick is one of the fallback's, with `fallbackFor` set.
    * @example
-   * const { host, port } = await discovery.pick('tickets');
+   * const { host, port, fallbackFor } = await discovery.pick('tickets');
+   * if (fallbackFor !== undefined) console.warn('tickets has no healthy instance: calling its fallback');
    */
-  async pick(service: string): Promise<Instance> {
-    const entry = await this.#loaded(service);
-    const instance = this.#choose(entry);
+  async pick(service: string): Promise<OfferedInstance> {
+    const serving = await this.#serving(await this.#loaded(service));
+    const instance = this.#choose(serving.entry);
     if (!instance) throw new UnavailableError(`service ${service} has no healthy instance`);
     if (this.#strategy === 'least-outstanding') this.#acquire(instance);
-    return instance;
+    return serving.fallbackFor === undefined ? instance : flagged(instance, serving.fallbackFor);
   }
 
   /**
@@ -142,17 +161,18 @@ export class Discovery implements Disposable {
   }
 
   /**
-   * Picks an instance, runs `fn` on it, and counts the call as outstanding until it settles.
+   * Picks an instance (the fallback's, flagged, when the service has none: see `pick`), runs `fn` on it, and counts
+   * the call as outstanding until it settles.
    * @example
    * const body = await discovery.call('tickets', async (i) => (await fetch(`http://${i.host}:${i.port}/`)).text());
    */
-  async call<T>(service: string, fn: (instance: Instance) => Promise<T>): Promise<T> {
-    const entry = await this.#loaded(service);
-    const instance = this.#choose(entry);
+  async call<T>(service: string, fn: (instance: OfferedInstance) => Promise<T>): Promise<T> {
+    const serving = await this.#serving(await this.#loaded(service));
+    const instance = this.#choose(serving.entry);
     if (!instance) throw new UnavailableError(`service ${service} has no healthy instance`);
     this.#acquire(instance);
     try {
-      return await fn(instance);
+      return await fn(serving.fallbackFor === undefined ? instance : flagged(instance, serving.fallbackFor));
     } finally {
       this.release(instance);
     }
@@ -161,12 +181,13 @@ export class Discovery implements Disposable {
   /**
    * Calls `path` on an instance of `service` with Node's fetch. When the connection fails, the instance is skipped
    * for the cool-down, and an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) whose body can be sent again is
-   * retried once on another instance. HTTP error statuses are answers, not failures: they are returned.
+   * retried once on another instance. HTTP error statuses are answers, not failures: they are returned. When the
+   * service has no healthy instance but names a fallback, `path` goes as it is to one of the fallback's instances.
    * @example
    * const response = await discovery.fetch('tickets', '/tickets', { headers: { accept: 'application/json' } });
    */
   async fetch(service: string, path: string, init: RequestInit = {}): Promise<Response> {
-    const entry = await this.#loaded(service);
+    const { entry } = await this.#serving(await this.#loaded(service));
     const method = (init.method ?? 'GET').toUpperCase();
     const retryable = IDEMPOTENT.has(method) && replayable(init.body);
     // At most two attempts: the second one avoids the instance the first one could not connect to.
@@ -292,6 +313,7 @@ export class Discovery implements Disposable {
 
   #apply(entry: Entry, event: WatchEvent): void {
     entry.cache.apply(event);
+    this.#learnFallback(entry);
     entry.healthy = entry.cache.eligible(entry.service);
     entry.balancer = keepOrCreateBalancer(entry.balancer, this.#strategy, {
       items: entry.healthy,
@@ -324,6 +346,39 @@ export class Discovery implements Disposable {
     for (const w of waiting) w.reject(err);
   }
 
+  /**
+   * Remembers the fallback the service's instances name (the memory runs out an hour after its last instance went),
+   * and starts watching the fallback at once, so that the first call that needs it does not wait for it.
+   */
+  #learnFallback(entry: Entry): void {
+    const instances = entry.cache.services.get(entry.service);
+    if (instances === undefined) {
+      this.#fallbacks.gone(entry.service);
+      return;
+    }
+    const fallback = fallbackOf(entry.service, instances.values());
+    this.#fallbacks.seen(entry.service, fallback);
+    if (fallback !== undefined && !this.#entries.has(fallback)) this.#start(fallback);
+  }
+
+  /**
+   * Where a call on `entry`'s service goes: to its own instances while it has a healthy one, else to its fallback's
+   * (one hop: the fallback's own fallback is not consulted), else nowhere (its own, empty).
+   */
+  async #serving(entry: Entry): Promise<{ entry: Entry; fallbackFor: string | undefined }> {
+    const own = { entry, fallbackFor: undefined };
+    if (entry.healthy.length > 0) return own;
+    const fallback = this.#fallbacks.get(entry.service);
+    if (fallback === undefined) return own;
+    try {
+      const target = await this.#loaded(fallback);
+      return target.healthy.length > 0 ? { entry: target, fallbackFor: entry.service } : own;
+    } catch {
+      // The fallback cannot be discovered (registry unreachable, bad name): answer as a service without one.
+      return own;
+    }
+  }
+
   /** One healthy instance other than `avoid`, preferring those not cooling down after a failed connection. */
   #choose(entry: Entry, avoid?: Instance): Instance | undefined {
     const balancer = entry.balancer;
@@ -345,6 +400,11 @@ export class Discovery implements Disposable {
     const key = keyOf(instance);
     this.#outstanding.set(key, (this.#outstanding.get(key) ?? 0) + 1);
   }
+}
+
+/** A copy of the fallback's `instance`, flagged with the service it stands in for. */
+function flagged(instance: Instance, fallbackFor: string): OfferedInstance {
+  return { ...instance, fallbackFor };
 }
 
 function keyOf(instance: Instance): string {

@@ -25,6 +25,7 @@ export type {
   DiscoveryListener,
   DiscoveryOptions,
   DiscoveryStrategy,
+  OfferedInstance,
   Duration,
   Endpoint,
   ErrorCode,

@@ -5,3 +5,13 @@ export const INDEX_HEADER = 'x-switchboard-index';
  * may be behind, and refuses writes (issue #12).
  */
 export const STALE_HEADER = 'x-switchboard-stale';
+/**
+ * On an answer the gateway took from a service's fallback (issue #15): the fallback service's name. The original
+ * service had no instance that could take the request.
+ */
+export const FALLBACK_HEADER = 'x-switchboard-fallback';
+/**
+ * The registration metadata key naming a service's fallback service (issue #15); `switchboard agent` sets it from a
+ * definition's `fallback`. The gateway and the SDK's `Discovery` read it with `fallbackOf` (src/balancing/).
+ */
+export const FALLBACK_METADATA_KEY = 'switchboard.fallback';

@@ -2,7 +2,7 @@ export { URL_SCHEME, parseAddressUrl } from './address-url.js';
 export { BLOCKING_WAIT, blockingWaitMs } from './blocking.js';
 export { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 export type { Duration } from './duration.js';
-export { INDEX_HEADER, STALE_HEADER } from './headers.js';
+export { FALLBACK_HEADER, FALLBACK_METADATA_KEY, INDEX_HEADER, STALE_HEADER } from './headers.js';
 export {
   DURATION_DESCRIPTION,
   durationSchema,

@@ -54,7 +54,10 @@ async function send(request: Sent): Promise<{ status: number; text: string }> {
 async function answersSanely(request: Sent): Promise<void> {
   const { status, text } = await send(request);
   expect(status, `${request.method} ${request.path} → ${status} ${text.slice(0, 300)}`).toBeLessThan(500);
-  if (request.path === '/RPC2') expect(text, text.slice(0, 300)).not.toMatch(/<int>15\d\d<\/int>/);
+  // A fault 15xx (INTERNAL, UNAVAILABLE…) is the server failing, not the input being refused.
+  if (request.path === '/RPC2') {
+    expect(text, text.slice(0, 300)).not.toMatch(/<name>faultCode<\/name>\s*<value>\s*<int>15\d\d<\/int>/);
+  }
 }
 
 const serviceish = fc.oneof(
@@ -168,15 +171,26 @@ const xmlMethod = fc.oneof(
   ),
   fc.string({ maxLength: 30 }),
 );
+/**
+ * The client library refuses to encode what XML cannot hold (a NUL, a lone surrogate); such a call is sent written by
+ * hand instead, which is as hostile an input as the server can get.
+ */
+function methodCall(method: string, params: XmlRpcValue[]): string {
+  try {
+    return serializeMethodCall(method, params);
+  } catch {
+    const text = JSON.stringify(params);
+    return `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params><param><value><string>${text}</string></value></param></params></methodCall>`;
+  }
+}
+
 const xmlDocument = fc.oneof(
-  fc
-    .tuple(xmlMethod, fc.array(xmlValue, { maxLength: 5 }))
-    .map(([method, params]) => serializeMethodCall(method, params)),
+  fc.tuple(xmlMethod, fc.array(xmlValue, { maxLength: 5 })).map(([method, params]) => methodCall(method, params)),
   // A valid call, then cut or spliced at random: the decoder must refuse what it cannot read, not crash.
   fc
     .tuple(xmlMethod, fc.array(xmlValue, { maxLength: 3 }), fc.nat(), fc.string({ maxLength: 30 }))
     .map(([method, params, at, insert]) => {
-      const doc = serializeMethodCall(method, params);
+      const doc = methodCall(method, params);
       const cut = at % (doc.length + 1);
       return doc.slice(0, cut) + insert + doc.slice(cut + (at % 7));
     }),
