@@ -65,19 +65,21 @@ export class BlockingReads {
   handler<R extends RouteGenericInterface>(
     scopeOf: (request: FastifyRequest<R>) => string | undefined,
     read: ReadHandler<R>,
+    viewOf: (request: FastifyRequest<R>) => string = () => '',
   ): (request: FastifyRequest<R>, reply: FastifyReply) => void {
     return (request, reply) => {
       const { index, wait } = request.query as BlockingQuery;
       const service = scopeOf(request);
+      const view = viewOf(request);
       // An index ahead of the whole registry's comes from another history (a registry restarted on an empty
       // store): answer at once so the client starts over from what is there now.
       if (index === undefined || index > this.#registry.index || this.#waiters.indexOf(service) > index) {
-        this.#answer(request, reply, { service, read, woken: false });
+        this.#answer(request, reply, { service, read, view, woken: false });
         return;
       }
       const cancel = this.#waiters.hold(service, { index, ms: waitMs(wait) }, () => {
         try {
-          this.#answer(request, reply, { service, read, woken: true });
+          this.#answer(request, reply, { service, read, view, woken: true });
         } catch (err) {
           void reply.send(err);
         }
@@ -108,10 +110,11 @@ export class BlockingReads {
   #answer<R extends RouteGenericInterface>(
     request: FastifyRequest<R>,
     reply: FastifyReply,
-    what: { service: string | undefined; read: ReadHandler<R>; woken: boolean },
+    what: { service: string | undefined; read: ReadHandler<R>; view: string; woken: boolean },
   ): void {
     const index = this.#waiters.indexOf(what.service);
-    const etag = this.#etagOf(request.url, index);
+    // Readers who see different answers at one URL (a token that reads some services only) get different ETags.
+    const etag = this.#etagOf(what.view === '' ? request.url : `${request.url}#${what.view}`, index);
     if (matches(request.headers['if-none-match'], etag)) {
       void reply.code(304).header('etag', etag).header(INDEX_HEADER, index).send();
       return;

@@ -91,6 +91,10 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
         const list = registry.listServices();
         return JSON.stringify({ ...list, services: list.services.filter((s) => principal.can('read', s.name)) });
       },
+      (request) => {
+        const principal = access.principalOf(request.raw);
+        return principal.holdsEverywhere('read') ? '' : `${principal.tokenId ?? 'anonymous'}`;
+      },
     ),
   );
 

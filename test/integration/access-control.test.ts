@@ -342,4 +342,17 @@ describe('access control: token kind × operation × protocol (issue #13)', () =
       client.register({ service: 'shipping', id: 'from-sdk', host: '10.0.4.1', port: 80 }),
     ).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
   });
+
+  it("never answers 304 to one token from another token's view of the service list", async () => {
+    const operator = await rest('operator', 'GET /v1/services');
+    const etag = operator.headers.get('etag') ?? '';
+    await operator.arrayBuffer();
+    const reader = await fetch(`${server.url}/v1/services`, {
+      headers: { ...headersOf('reader'), 'if-none-match': etag },
+    });
+    expect(reader.status).toBe(200);
+    expect(reader.headers.get('etag')).not.toBe(etag);
+    const names = ((await reader.json()) as { services: { name: string }[] }).services.map((s) => s.name);
+    expect(names.every((name) => name.startsWith('pay'))).toBe(true);
+  });
 });
