@@ -140,7 +140,9 @@ async function runAgent(flags: ParsedFlags): Promise<void> {
 }
 
 async function printStatus(flags: ParsedFlags): Promise<void> {
-  const url = flags.values['status-url'] ?? `http://127.0.0.1:${DEFAULT_STATUS_PORT}/status`;
+  const given = flags.values['status-url'] ?? `http://127.0.0.1:${DEFAULT_STATUS_PORT}`;
+  // The agent's address alone (`http://127.0.0.1:8901`) means its status page.
+  const url = /^https?:\/\/[^/]+\/?$/.test(given) ? `${given.replace(/\/$/, '')}/status` : given;
   let status: AgentStatus;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
