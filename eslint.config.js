@@ -37,6 +37,7 @@ export default tseslint.config(
       '.tmp/',
       'examples/**/*.mjs',
       'bench/**/*.mjs',
+      'ui/build.mjs',
       'eslint.config.js',
     ],
   },
@@ -184,5 +185,25 @@ export default tseslint.config(
     ],
     'The SDK speaks HTTP only: it must never import server code (core/ least of all).',
   ),
+  // The web dashboard (issue #16) runs in a browser: ui/tsconfig.json gives it the DOM's types (and globals) and no
+  // Node's. It talks HTTP like any client: the browser-safe SDK and the wire shapes, nothing else of the project.
+  {
+    files: ['ui/**/*.ts', 'ui/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: String.raw`^(\.\./)+src/(?!sdk/client\.js$|wire/index\.js$)`,
+              message:
+                'The dashboard is a client of the registry: it may import src/sdk/client.ts and src/wire/index.ts only.',
+            },
+            { regex: '^node:', message: 'The dashboard runs in a browser: no Node built-ins.' },
+          ],
+        },
+      ],
+    },
+  },
   prettier,
 );

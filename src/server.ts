@@ -107,6 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       browser: { listenHost: config.http.host, allowedOrigins: config.http.allowedOrigins },
       access,
       connections: config.http,
+      gateway: () => gateway,
       ...(tls === undefined ? {} : { tls }),
     });
     addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc, access });

@@ -27,6 +27,7 @@ import { addSeedRoutes } from './seed-routes.js';
 import { addAccessHook } from './route-access.js';
 import { addSystemRoutes } from './system-routes.js';
 import { addTokenRoutes } from './token-routes.js';
+import { addUiRoutes } from './ui-routes.js';
 import { addWatchRoutes } from './watch-routes.js';
 import type { WatchRouteOptions } from './watch-routes.js';
 
@@ -50,6 +51,8 @@ export interface ApiOptions {
   connections: ConnectionLimits;
   /** Serve HTTPS with this certificate (chain) and key, PEM; with `clientCa`, require client certificates it signed. */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** The gateway running inside `serve`, once started: the web dashboard shows its routes (issue #16). */
+  gateway?: () => { url: string; routes(): unknown } | undefined;
 }
 
 /**
@@ -147,6 +150,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   addSeedRoutes(app, options.registry, { bodyLimit, access });
   addWatchRoutes(app, options.registry, { ...options.watch, access });
   addTokenRoutes(app, access);
+  addUiRoutes(app, options.gateway ? { gateway: options.gateway } : {});
   return app;
 }
 

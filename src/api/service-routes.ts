@@ -93,7 +93,7 @@ export function addServiceRoutes(app: FastifyInstance, registry: Registry, parts
       },
       (request) => {
         const principal = access.principalOf(request.raw);
-        return principal.holdsEverywhere('read') ? '' : `${principal.tokenId ?? 'anonymous'}`;
+        return principal.holdsEverywhere('read') ? '' : (principal.tokenId ?? 'anonymous');
       },
     ),
   );

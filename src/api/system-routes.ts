@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RegistryQueries } from '../core/index.js';
 import { ClusterViewSchema, INDEX_HEADER } from '../wire/index.js';
-import type { ClusterView } from '../wire/index.js';
+import type { ClusterView, HealthAnswer } from '../wire/index.js';
 
 /** Liveness, the cluster's nodes and the served API description. */
 export function addSystemRoutes(
@@ -16,10 +16,11 @@ export function addSystemRoutes(
       const health = registry.health();
       // Degraded: the store is reachable but its writes miss their deadline (a stalled disk; issue #14).
       const status = health.store.ok ? 'ok' : health.store.degraded ? 'degraded' : 'unavailable';
+      const answer: HealthAnswer = { status, stale: registry.stale, ...health };
       return reply
         .code(health.store.ok ? 200 : 503)
         .header(INDEX_HEADER, health.index)
-        .send({ status, stale: registry.stale, ...health });
+        .send(answer);
     },
   );
 

@@ -35,6 +35,7 @@ import type {
   InstanceRegistration,
   InstanceStatus,
   MaintenanceBody,
+  SelfPreservationReport,
   ServiceList,
 } from '../wire/index.js';
 import { ChangeFeed } from './change-feed.js';
@@ -133,16 +134,6 @@ export interface ServiceInstances {
   /** The index of the service's last change (a service never seen or pruned since: see change-feed.ts). */
   index: number;
   instances: Instance[];
-}
-
-/** Self-preservation as `/health` shows it: times as ISO strings. */
-export interface SelfPreservationReport {
-  active: boolean;
-  reason?: string;
-  since?: string;
-  endsBy?: string;
-  overdue: number;
-  leases: number;
 }
 
 export interface RegistryHealth {

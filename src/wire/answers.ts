@@ -149,3 +149,26 @@ export const ClusterViewSchema = Type.Object({
   nodes: Type.Array(ClusterMemberSchema),
 });
 export type ClusterView = Static<typeof ClusterViewSchema>;
+
+/** Self-preservation as `GET /health` shows it: times as ISO strings. */
+export interface SelfPreservationReport {
+  active: boolean;
+  reason?: string;
+  since?: string;
+  endsBy?: string;
+  overdue: number;
+  leases: number;
+}
+
+/** `GET /health`: liveness, the counts, self-preservation and the state of the store. */
+export interface HealthAnswer {
+  status: 'ok' | 'degraded' | 'unavailable';
+  /** Reads may be behind: the node is cut off from its store. */
+  stale: boolean;
+  index: number;
+  instances: number;
+  services: number;
+  leases: number;
+  selfPreservation: SelfPreservationReport;
+  store: { kind: string; ok: boolean; location?: string; error?: string; degraded?: true };
+}

@@ -31,6 +31,8 @@ export type {
   ChangeType,
   ClusterView,
   CheckKind,
+  HealthAnswer,
+  SelfPreservationReport,
   Health,
   Instance,
   InstanceCheck,
