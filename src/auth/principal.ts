@@ -3,25 +3,13 @@
  * services by glob (`pay*`); `write` implies `read`; `operator` holds every right, tokens included.
  */
 import { RegistryError } from '../errors/index.js';
+import { serviceGlobMatcher } from '../wire/index.js';
 import type { TokenPolicy } from '../wire/index.js';
 
 export type ServiceRight = 'read' | 'write';
 
 /** Decisions remembered per principal: service names repeat, and a glob test costs more than a map lookup. */
 const REMEMBERED_DECISIONS = 1_024;
-
-/** `pay*` → /^pay.*$/: `*` is the only wildcard, every other character stands for itself. */
-function globMatcher(globs: readonly string[]): (service: string) => boolean {
-  if (globs.includes('*')) return () => true;
-  if (globs.length === 0) return () => false;
-  const source = globs.map((glob) => glob.split('*').map(escape).join('.*')).join('|');
-  const pattern = new RegExp(`^(?:${source})$`);
-  return (service) => pattern.test(service);
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 export class Principal {
   /** The token's id; null for an anonymous request. */
@@ -40,8 +28,8 @@ export class Principal {
     this.name = identity.name;
     this.policy = identity.policy;
     this.expiresAt = identity.expiresAt;
-    this.#writes = identity.policy.operator ? () => true : globMatcher(identity.policy.write);
-    const reads = globMatcher(identity.policy.read);
+    this.#writes = identity.policy.operator ? () => true : serviceGlobMatcher(identity.policy.write);
+    const reads = serviceGlobMatcher(identity.policy.read);
     this.#reads = identity.policy.operator ? () => true : (service) => reads(service) || this.#writes(service);
   }
 

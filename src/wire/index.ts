@@ -57,5 +57,6 @@ export {
   TokenSelfSchema,
   formatPolicySpec,
   parsePolicySpec,
+  serviceGlobMatcher,
 } from './tokens.js';
 export type { CreatedToken, TokenCreateBody, TokenInfo, TokenList, TokenPolicy, TokenSelf } from './tokens.js';

@@ -102,3 +102,17 @@ export function formatPolicySpec(policy: TokenPolicy): string {
   ];
   return terms.length === 0 ? 'none' : terms.join(',');
 }
+
+/**
+ * A test of service names against globs (`pay*`, `*`, `payments`): `*` stands for any run of characters, and every
+ * other character for itself; a name must match a glob whole. The registry's checks and the dashboard's controls
+ * both decide by it.
+ */
+export function serviceGlobMatcher(globs: readonly string[]): (service: string) => boolean {
+  if (globs.includes('*')) return () => true;
+  if (globs.length === 0) return () => false;
+  const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const source = globs.map((glob) => glob.split('*').map(escape).join('.*')).join('|');
+  const pattern = new RegExp(`^(?:${source})$`);
+  return (service) => pattern.test(service);
+}
