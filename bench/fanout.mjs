@@ -66,8 +66,14 @@ async function openStreams(base, count, since) {
       const socket = await connectTo(base);
       const stream = { socket, last: since, onEvent: () => undefined };
       let text = '';
+      let answered = false;
       socket.on('data', (chunk) => {
         text += chunk.toString('latin1');
+        // A refused stream (403 for a Host the registry does not serve, say) would leave the bench waiting for ever.
+        if (!answered && text.includes('\r\n')) {
+          answered = true;
+          if (!text.startsWith('HTTP/1.1 200')) throw new Error(`event stream refused: ${text.split('\r\n')[0]}`);
+        }
         // Frames come whole in each write, so an id line is never cut by the chunked framing, only by TCP.
         const pattern = /\nid: (\d+)\n/g;
         let match;
@@ -80,7 +86,7 @@ async function openStreams(base, count, since) {
         text = text.slice(Math.max(consumed, text.length - 64));
       });
       socket.write(
-        `GET /v1/events?service=${SERVICE}&since=${since} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n`,
+        `GET /v1/events?service=${SERVICE}&since=${since} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
       );
       return stream;
     }),
@@ -157,7 +163,7 @@ async function rawClient(base) {
     get(path) {
       return new Promise((resolve) => {
         pending = resolve;
-        socket.write(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
       });
     },
     close: () => socket.destroy(),

@@ -195,7 +195,7 @@ export const DEFAULTS: Config = {
     snapshotTimeoutMs: 60_000,
   },
   limits: {
-    maxInstances: 100_000,
+    maxInstances: 250_000,
     maxInstancesPerService: 10_000,
     maxRecordBytes: 16 * 1024,
     emptyServiceGraceMs: 10 * 60_000,

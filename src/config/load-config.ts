@@ -391,7 +391,7 @@ export const OPTIONS: readonly Option[] = [
     flag: 'max-instances',
     env: ENV.maxInstances,
     parse: positiveInteger,
-    help: 'instances the registry holds at most; a registration that would add one more gets 429 (default 100000)',
+    help: 'instances the registry holds at most; a registration that would add one more gets 429 (default 250000)',
   },
   {
     path: 'limits.maxInstancesPerService',
