@@ -78,6 +78,8 @@ export default tseslint.config(
         '../api/*',
         '../auth/*',
         '../xmlrpc/*',
+        '../consul/*',
+        '../eureka/*',
         '../gateway/*',
         '../sdk/*',
         '../cli/*',
@@ -100,6 +102,15 @@ export default tseslint.config(
       'fastify',
     ],
     'cluster/ is a registry node on etcd: it uses core/ and the etcd connection (store/etcd/index.ts); server.ts wires it in.',
+  ),
+  layer(
+    ['src/subscribers/**'],
+    [
+      ...folders('api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config', 'checks', 'cluster', 'store', 'auth'),
+      '../server.js',
+      'fastify',
+    ],
+    'subscribers/ is the table of who follows the registry (issue #19): it reads core/ changes; api/ and server.ts use it.',
   ),
   layer(
     ['src/checks/**'],
@@ -159,8 +170,40 @@ export default tseslint.config(
   })),
   layer(
     ['src/api/**', 'src/xmlrpc/**'],
-    ['../cli/*', '../server.js', '../store/*/*'],
+    ['../cli/*', '../server.js', '../store/*/*', '../consul/*', '../eureka/*'],
     'Transports sit under server.ts and the CLI and reach the store only through core/.',
+  ),
+  // The DNS interface (issue #17) is a transport like api/: server.ts starts it, and it reads the registry through
+  // core/'s queries and balancing/'s eligibility rule, never the store.
+  layer(
+    ['src/dns/**'],
+    [
+      ...folders('store', 'api', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config'),
+      ...folders('checks', 'cluster', 'registrar', 'consul', 'eureka', 'subscribers'),
+      '../server.js',
+      'fastify',
+    ],
+    'dns/ sits under server.ts beside the other transports: it reads the registry through core/ only.',
+  ),
+  // Consul's HTTP API (issue #17) is a transport like xmlrpc/: it reuses the REST reads' blocking waits and answer
+  // cache through api/index.ts, and only server.ts wires it in.
+  layer(
+    ['src/consul/**'],
+    [
+      ...folders('store', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config', 'checks', 'cluster', 'balancing', 'registrar'),
+      ...folders('dns', 'eureka', 'metrics'),
+      '../server.js',
+    ],
+    'consul/ is a transport: it may import core/, auth/, wire/, errors/, net/ and api/ (through its index.ts); server.ts wires it in.',
+  ),
+  layer(
+    ['src/eureka/**'],
+    [
+      ...folders('store', 'xmlrpc', 'gateway', 'sdk', 'cli', 'config', 'checks', 'cluster', 'balancing', 'registrar'),
+      ...folders('consul', 'dns', 'metrics'),
+      '../server.js',
+    ],
+    'eureka/ is a transport (issue #18): it may import core/, auth/, wire/, errors/ and api/ (through its index.ts); server.ts wires it in.',
   ),
   layer(
     ['src/gateway/**'],

@@ -9,16 +9,21 @@ import type { Logger } from 'pino';
 import { buildApi } from './api/index.js';
 import { AccessControl, TokenTable, createBootstrapToken, refuseOpenBind } from './auth/index.js';
 import { createChecker } from './checks/index.js';
+import { addConsulRoutes } from './consul/index.js';
 import type { Config } from './config/index.js';
 import { createClusterNode } from './cluster/index.js';
+import { startDnsServer } from './dns/index.js';
+import type { DnsServer } from './dns/index.js';
 import type { ClusterNode } from './cluster/index.js';
 import { createRegistry } from './core/index.js';
 import type { Registry, Renewal } from './core/index.js';
 import { RegistryError } from './errors/index.js';
+import { addEurekaRoutes } from './eureka/index.js';
 import { createGateway, gatewayOptionsFrom } from './gateway/index.js';
 import type { Gateway } from './gateway/index.js';
 import { Metrics } from './metrics/index.js';
 import type { Store } from './store/index.js';
+import { SubscriberTable, addSubscriberMetrics } from './subscribers/index.js';
 import { createMemoryStore } from './store/memory/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { connectEtcd, openEtcdStore } from './store/etcd/index.js';
@@ -39,6 +44,8 @@ export interface RunningServer extends AsyncDisposable {
   readonly registry: Registry;
   /** The API gateway, when `gateway.port` is set (`serve --gateway-port`); its `url` is where clients send requests. */
   readonly gateway: Gateway | undefined;
+  /** The port the DNS interface answers on (UDP and TCP, on the HTTP host), when `dns.port` is set (`--dns-port`). */
+  readonly dnsPort: number | undefined;
   /** Stops taking requests, finishes those under way and pending writes, then closes the store. */
   close(): Promise<void>;
 }
@@ -96,6 +103,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     };
     // One Metrics for every component: each adds its families, and the API serves them at /metrics.
     const metrics = new Metrics();
+    // Who follows the registry and how far (issue #19), for GET /v1/subscribers and drains.
+    const subscribers = new SubscriberTable(running, config.subscribers, { node: () => self.name });
+    addSubscriberMetrics(metrics, subscribers);
     const app = buildApi({
       registry,
       logger,
@@ -108,9 +118,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       access,
       connections: config.http,
       gateway: () => gateway,
+      subscribers,
       ...(tls === undefined ? {} : { tls }),
     });
     addXmlRpcRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.xmlrpc, access });
+    // Eureka's REST API (issue #18) on the same port, over the same records.
+    addEurekaRoutes(app, registry, { bodyLimit: config.http.bodyLimitBytes, ...config.eureka, access });
+    // Consul's HTTP API (issue #17) on the same port, over the same records.
+    addConsulRoutes(app, registry, {
+      access,
+      datacenter: config.consul.datacenter,
+      cluster,
+      version: VERSION,
+      bodyLimit: config.http.bodyLimitBytes,
+    });
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -123,11 +144,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const checker = createChecker({ registry, concurrency: config.checks.concurrency, logger, metrics });
     let reporting: NodeJS.Timeout | undefined;
     let gateway: Gateway | undefined;
+    let dns: DnsServer | undefined;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
         clearInterval(reporting);
+        await dns?.close();
         await gateway?.close();
+        subscribers.close();
         await app.close();
         await checker.close();
         await node?.close();
@@ -140,6 +164,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closing;
     };
     try {
+      if (config.dns.port !== null) {
+        // DNS carries no credentials: it answers what a caller without a token may read (issue #17). It listens on
+        // the HTTP host, which refuseOpenBind has already vetted.
+        const { port: dnsPort, ...settings } = config.dns;
+        dns = await startDnsServer({
+          host: config.http.host,
+          port: dnsPort,
+          registry,
+          reader: access.anonymous,
+          settings: { ...settings, datacenter: config.consul.datacenter.toLowerCase() },
+          logger,
+        });
+        logger.info({ host: config.http.host, port: dns.port, domain: settings.domain }, 'switchboard DNS listening');
+      }
       if (backend.etcd) {
         const etcd = backend.etcd;
         const join = async (): Promise<void> => {
@@ -149,6 +187,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             advertiseUrl: self.url,
             leaseTtlMs: config.cluster.leaseTtlMs,
             reportIntervalMs: config.cluster.reportIntervalMs,
+            // Every node's subscribers count for a drain on any node (issue #19): each publishes its own through etcd.
+            subscribers: { source: subscribers, publishIntervalMs: config.subscribers.publishIntervalMs },
             logger,
           });
           if (closing) {
@@ -158,6 +198,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           node = joined;
           joined.onRenewals((renewals) => {
             running.applyRenewals(renewals);
+          });
+          joined.onSubscribers((progress, from) => {
+            if (progress.length === 0) subscribers.dropRemote(from);
+            else subscribers.applyRemote(from, progress);
           });
           joined.onLeadership((leading) => {
             logger.info({ node: self.name, leading }, leading ? 'this node leads the cluster' : 'this node follows');
@@ -213,7 +257,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await close();
       throw err;
     }
-    return { url, port, registry: running, gateway, close, [Symbol.asyncDispose]: close };
+    const dnsPort = dns?.port;
+    return { url, port, registry: running, gateway, dnsPort, close, [Symbol.asyncDispose]: close };
   } catch (err) {
     await registry?.close();
     tokens?.close();

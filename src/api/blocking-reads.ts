@@ -13,8 +13,10 @@ import { randomBytes } from 'node:crypto';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import type { Registry } from '../core/index.js';
+import type { SubscriberTable } from '../subscribers/index.js';
 import { INDEX_HEADER, blockingWaitMs } from '../wire/index.js';
 import type { Duration } from '../wire/index.js';
+import { subscriberOf } from './subscriber-routes.js';
 import { Waiters } from './waiters.js';
 
 /** The query parameters every blocking read accepts. */
@@ -42,10 +44,13 @@ export class BlockingReads {
   readonly #boot = randomBytes(6).toString('base64url');
   /** URL → its variant hash: the many reads woken together by one change mostly share one URL. */
   readonly #variants = new Map<string, string>();
+  /** Reads that name a subscriber (issue #19) report its progress here: their `?index=` is what it has applied. */
+  readonly #subscribers: SubscriberTable | undefined;
 
   /** Ends every held read when the server starts closing, so closing never waits for a wait to run out. */
-  constructor(app: FastifyInstance, registry: Registry) {
+  constructor(app: FastifyInstance, registry: Registry, subscribers?: SubscriberTable) {
     this.#registry = registry;
+    this.#subscribers = subscribers;
     this.#waiters = new Waiters(registry);
     app.addHook('preClose', (done) => {
       this.#waiters.close();
@@ -71,20 +76,30 @@ export class BlockingReads {
       const { index, wait } = request.query as BlockingQuery;
       const service = scopeOf(request);
       const view = viewOf(request);
+      const who = this.#subscribers
+        ? subscriberOf(request.headers, { watches: service, transport: 'blocking' })
+        : undefined;
+      // While its read is held the subscriber is connected; an answered read leaves it seen just now.
+      const leave = who ? (this.#subscribers as SubscriberTable).connect(who, index) : () => undefined;
       // An index ahead of the whole registry's comes from another history (a registry restarted on an empty
       // store): answer at once so the client starts over from what is there now.
       if (index === undefined || index > this.#registry.index || this.#waiters.indexOf(service) > index) {
+        leave();
         this.#answer(request, reply, { service, read, view, woken: false });
         return;
       }
       const cancel = this.#waiters.hold(service, { index, ms: waitMs(wait) }, () => {
+        leave();
         try {
           this.#answer(request, reply, { service, read, view, woken: true });
         } catch (err) {
           void reply.send(err);
         }
       });
-      reply.raw.once('close', cancel);
+      reply.raw.once('close', () => {
+        leave();
+        cancel();
+      });
     };
   }
 

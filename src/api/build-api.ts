@@ -15,6 +15,7 @@ import type { RequestDeadlines } from '../net/index.js';
 import { STALE_HEADER } from '../wire/index.js';
 import type { ClusterView } from '../wire/index.js';
 import { Metrics } from '../metrics/index.js';
+import type { SubscriberTable } from '../subscribers/index.js';
 import { handleError, handleNotFound } from './error-handler.js';
 import { addInstanceRoutes } from './instance-routes.js';
 import { addMetricsRoutes } from './metrics-routes.js';
@@ -25,6 +26,7 @@ import { createFastPath } from './fast-path.js';
 import { addServiceRoutes } from './service-routes.js';
 import { addSeedRoutes } from './seed-routes.js';
 import { addAccessHook } from './route-access.js';
+import { addSubscriberRoutes } from './subscriber-routes.js';
 import { addSystemRoutes } from './system-routes.js';
 import { addTokenRoutes } from './token-routes.js';
 import { addUiRoutes } from './ui-routes.js';
@@ -53,6 +55,8 @@ export interface ApiOptions {
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   /** The gateway running inside `serve`, once started: the web dashboard shows its routes (issue #16). */
   gateway?: () => { url: string; routes(): unknown } | undefined;
+  /** Who follows the registry and how far (issue #19): `GET /v1/subscribers` and drains; none without it. */
+  subscribers?: SubscriberTable;
 }
 
 /**
@@ -141,14 +145,16 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     () => options.registry.trackedServices,
   );
   metrics.gauge('switchboard_answer_cache_keys', 'Services (and lists) with answers cached.', () => cache.size);
-  const blocking = new BlockingReads(app, options.registry);
+  const { subscribers } = options;
+  const blocking = new BlockingReads(app, options.registry, subscribers);
   addServiceRoutes(app, options.registry, { cache, blocking, access });
   fast.handler = createFastPath(
     { registry: options.registry, cache, blocking, logger: options.logger, access },
     fast.next,
   );
   addSeedRoutes(app, options.registry, { bodyLimit, access });
-  addWatchRoutes(app, options.registry, { ...options.watch, access });
+  addWatchRoutes(app, options.registry, { ...options.watch, access, ...(subscribers ? { subscribers } : {}) });
+  if (subscribers) addSubscriberRoutes(app, options.registry, { subscribers, access });
   addTokenRoutes(app, access);
   addUiRoutes(app, options.gateway ? { gateway: options.gateway } : {});
   return app;

@@ -2,9 +2,12 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { AccessControl } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
+import type { SubscriberTable } from '../subscribers/index.js';
+import { ACK_INTERVAL_HEADER } from '../wire/index.js';
 import { EventStreams } from './event-streams.js';
 import type { EventStreamOptions } from './event-streams.js';
 import { errorSchema, eventsQuery } from './schemas.js';
+import { subscriberOf } from './subscriber-routes.js';
 
 export type WatchRouteOptions = EventStreamOptions;
 
@@ -16,9 +19,9 @@ export type WatchRouteOptions = EventStreamOptions;
 export function addWatchRoutes(
   app: FastifyInstance,
   registry: Registry,
-  options: WatchRouteOptions & { access: AccessControl },
+  options: WatchRouteOptions & { access: AccessControl; subscribers?: SubscriberTable },
 ): void {
-  const { access } = options;
+  const { access, subscribers } = options;
   const streams = new EventStreams(registry, options, app.log);
   // End the streams before the server waits for its connections, so closing is prompt.
   app.addHook('preClose', (done) => {
@@ -52,6 +55,20 @@ export function addWatchRoutes(
         typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId.trim())
           ? Number(lastEventId.trim())
           : request.query.since;
+      // A stream that names its subscriber (issue #19) is connected while open; resuming after `since`, it has
+      // applied `since`. It acknowledges what it applies later through PUT /v1/subscribers/:id/applied.
+      const who = subscribers
+        ? subscriberOf(request.headers, {
+            watches: service,
+            transport: 'events',
+            ...(service === undefined ? { scope: principal.readScope() } : {}),
+          })
+        : undefined;
+      if (who && subscribers) {
+        const leave = subscribers.connect(who, since);
+        reply.raw.once('close', leave);
+        reply.raw.setHeader(ACK_INTERVAL_HEADER, String(subscribers.options.ackIntervalMs));
+      }
       reply.hijack();
       streams.open(reply.raw, { service, since, visible });
       return reply;

@@ -46,6 +46,13 @@ export class AccessControl {
   }
 
   /**
+   * Who a caller that cannot present a token is (DNS, issue #17): everyone with auth off, the anonymous policy on.
+   */
+  get anonymous(): Principal {
+    return this.mode === 'off' ? UNRESTRICTED : this.#anonymous;
+  }
+
+  /**
    * Who sent `req`: the principal of its token, or the anonymous one. Throws UNAUTHENTICATED when the request
    * presents a token that is not valid (unknown, revoked or expired), whatever the anonymous policy would allow: a
    * client with a broken token should learn it rather than be served as somebody else.
@@ -53,7 +60,7 @@ export class AccessControl {
   principalOf(req: IncomingMessage): Principal {
     if (this.mode === 'off') return UNRESTRICTED;
     // No need to remember it per request: the token table remembers recent secrets.
-    const secret = presentedToken(req.headers);
+    const secret = presentedToken(req.headers, req.url);
     return secret === undefined ? this.#anonymous : this.tokens.authenticate(secret);
   }
 }

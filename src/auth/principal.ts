@@ -47,6 +47,12 @@ export class Principal {
     return policy.operator || policy.write.includes('*') || (right === 'read' && policy.read.includes('*'));
   }
 
+  /** The globs of the services this principal may read; undefined when it may read every one. */
+  readScope(): readonly string[] | undefined {
+    if (this.holdsEverywhere('read')) return undefined;
+    return [...new Set([...this.policy.read, ...this.policy.write])];
+  }
+
   /** Whether this principal holds `right` on any service at all. */
   holdsAnywhere(right: ServiceRight): boolean {
     const { policy } = this;

@@ -15,6 +15,7 @@ import type { AgentLogger } from '../sdk/index.js';
 import { parseDuration } from '../wire/index.js';
 import { clientOptions, table, toJson } from './client-output.js';
 import type { ParsedFlags } from './flags.js';
+import { CLIENT_FLAGS } from '../config/index.js';
 
 export const AGENT_USAGE = `switchboard agent --config-dir DIR [options]
 
@@ -31,19 +32,7 @@ directory: a changed file is applied, a removed one deregisters its instances, S
 switchboard agent status [--status-url URL] [--json]
   what a running agent manages, per service (default URL http://127.0.0.1:${DEFAULT_STATUS_PORT}/status)`;
 
-const RUN_FLAGS = new Set([
-  'config-dir',
-  'registry',
-  'token',
-  'token-file',
-  'ca',
-  'cert',
-  'key',
-  'gateway',
-  'scale-interval',
-  'status-port',
-  'help',
-]);
+const RUN_FLAGS = new Set<string>(['config-dir', ...CLIENT_FLAGS, 'gateway', 'scale-interval', 'status-port', 'help']);
 const STATUS_FLAGS = new Set(['status-url', 'json', 'help']);
 
 export async function agentCommand(flags: ParsedFlags): Promise<void> {

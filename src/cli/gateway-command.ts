@@ -14,6 +14,7 @@ import { Principal, presentedToken } from '../auth/index.js';
 import { RegistryError } from '../errors/index.js';
 import {
   BALANCE_MODES,
+  CLIENT_FLAGS,
   DEFAULTS,
   ENV,
   GATEWAY_COMMAND_PORT,
@@ -59,7 +60,7 @@ const FLAGS: Readonly<Record<string, string>> = {
 };
 
 /** Flags read here rather than by loadConfig. */
-const OWN = new Set(['registry', 'token', 'token-file', 'ca', 'cert', 'key', 'help']);
+const OWN = new Set<string>([...CLIENT_FLAGS, 'help']);
 
 export const GATEWAY_USAGE = `switchboard gateway --registry URL[,URL…] [options]
 

@@ -14,6 +14,7 @@ commands:
   deregister remove an instance
   heartbeat  renew an instance's lease
   status set set an instance's status (UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN)
+  drain      take an instance out of discovery and wait until no subscriber routes to it (see: switchboard drain --help)
   list       the registered services
   get        a service's instances, or one instance
   token      create, list and revoke access tokens (see: switchboard token --help)
@@ -63,6 +64,15 @@ async function main(argv: string[]): Promise<void> {
     case 'token':
       await tokenCommand(flags);
       return;
+    case 'drain': {
+      const { DRAIN_USAGE, drainCommand } = await import('./drain-command.js');
+      if (flags.values['help']) {
+        process.stdout.write(`${DRAIN_USAGE}\n`);
+        return;
+      }
+      process.exitCode = await drainCommand(flags);
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':

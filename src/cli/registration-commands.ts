@@ -10,6 +10,7 @@ import type { Endpoint, GetServiceOptions, Health, Instance, InstanceInput, Inst
 import { HEALTH_STATES, INSTANCE_STATUSES } from '../wire/index.js';
 import { clientOptions, table, toJson } from './client-output.js';
 import type { ParsedFlags } from './flags.js';
+import { CLIENT_FLAGS } from '../config/index.js';
 
 export type ClientCommand = 'register' | 'deregister' | 'status' | 'heartbeat' | 'list' | 'get';
 
@@ -28,7 +29,7 @@ client certificate; --json prints JSON):
                                                                     a service's instances (all of them by default)`;
 
 /** Flags every client command takes. */
-const COMMON = ['registry', 'token', 'token-file', 'ca', 'cert', 'key', 'json', 'help'];
+const COMMON = [...CLIENT_FLAGS, 'json', 'help'];
 
 const ALLOWED: Record<ClientCommand, readonly string[]> = {
   register: [

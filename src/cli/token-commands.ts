@@ -12,6 +12,7 @@ import { formatPolicySpec, parseDuration } from '../wire/index.js';
 import { clientOptions, table, toJson } from './client-output.js';
 import type { ParsedFlags } from './flags.js';
 import type { Output } from './registration-commands.js';
+import { CLIENT_FLAGS } from '../config/index.js';
 
 const TOKEN_USAGE = `Access tokens (operator only; registry from --registry URL[,URL…] or SWITCHBOARD_REGISTRY, default
 http://127.0.0.1:8900; the operator token from --token, --token-file FILE, SWITCHBOARD_TOKEN or SWITCHBOARD_TOKEN_FILE;
@@ -28,7 +29,7 @@ for an https:// registry, --ca FILE (SWITCHBOARD_CA) and --cert FILE --key FILE 
 type TokenVerb = 'create' | 'list' | 'revoke';
 
 /** Flags every token command takes. */
-const COMMON = ['registry', 'token', 'token-file', 'ca', 'cert', 'key', 'json', 'help'];
+const COMMON = [...CLIENT_FLAGS, 'json', 'help'];
 
 const ALLOWED: Record<TokenVerb, readonly string[]> = {
   create: ['name', 'read', 'write', 'operator', 'ttl'],

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sharedEtcdEndpoints, startEtcdProxy, type EtcdProxy } from '../../test/fixtures/etcd.js';
 import type { Renewal } from '../core/index.js';
 import { connectEtcd, type EtcdConnection } from '../store/etcd/index.js';
-import { createClusterNode, type ClusterNode } from './cluster-node.js';
+import type { SubscriberProgress } from '../subscribers/index.js';
+import { createClusterNode, type ClusterNode, type ClusterNodeOptions } from './cluster-node.js';
 
 const run = `${String(process.pid)}-${String(Date.now())}`;
 let prefixes = 0;
@@ -29,11 +30,19 @@ describe('cluster node', () => {
    * Nodes on one prefix, each on a connection of its own (as registry processes would be), through a proxy that
    * the test can cut to take etcd away from that node.
    */
-  async function cluster(count = 3): Promise<{ nodes: ClusterNode[]; proxies: EtcdProxy[] }> {
+  async function cluster(
+    count = 3,
+    extra: (i: number) => Partial<ClusterNodeOptions> = () => ({}),
+  ): Promise<{
+    prefix: string;
+    nodes: ClusterNode[];
+    proxies: EtcdProxy[];
+    join: (i: number) => Promise<ClusterNode>;
+  }> {
     const prefix = freshPrefix();
     const proxies: EtcdProxy[] = [];
     const nodes: ClusterNode[] = [];
-    for (let i = 0; i < count; i++) {
+    const join = async (i: number): Promise<ClusterNode> => {
       const proxy = await startEtcdProxy(sharedEtcdEndpoints()[0] ?? '');
       cleanup.push(() => proxy.close());
       const connection = connect(proxy.url);
@@ -43,12 +52,15 @@ describe('cluster node', () => {
         advertiseUrl: `http://127.0.0.1:${String(9000 + i)}`,
         leaseTtlMs: 2_000,
         reportIntervalMs: 50,
+        ...extra(i),
       });
       cleanup.push(() => node.close());
       proxies.push(proxy);
       nodes.push(node);
-    }
-    return { nodes, proxies };
+      return node;
+    };
+    for (let i = 0; i < count; i++) await join(i);
+    return { prefix, nodes, proxies, join };
   }
 
   const leaders = (nodes: ClusterNode[]): string[] => nodes.filter((n) => n.leading()).map((n) => n.name);
@@ -147,5 +159,74 @@ describe('cluster node', () => {
     expect(view?.self).toBe('node-2');
     expect(view?.nodes.filter((n) => n.leader).map((n) => n.name)).toEqual([view?.leader]);
     for (const node of view?.nodes ?? []) expect(Number.isNaN(Date.parse(node.lastSeen))).toBe(false);
+  });
+
+  /** A stand-in for a node's SubscriberTable: the test sets what it holds and bumps its version. */
+  function subscriberSource(): { version: number; held: SubscriberProgress[]; progress: () => SubscriberProgress[] } {
+    const source = { version: 0, held: [] as SubscriberProgress[], progress: () => source.held };
+    return source;
+  }
+
+  const consumer = (i: number, applied: number): SubscriberProgress => ({
+    id: `c-${String(i)}`,
+    name: `consumer ${String(i)}`,
+    watches: 'web',
+    transport: 'events',
+    connected: true,
+    applied,
+    agoMs: 0,
+  });
+
+  it("delivers a node's subscribers whole to the other nodes, rewriting only shards that changed, until its lease ends", async () => {
+    const source = subscriberSource();
+    const { prefix, nodes, proxies, join } = await cluster(2, (i) =>
+      i === 0 ? { subscribers: { source, publishIntervalMs: 20 } } : {},
+    );
+    const seen = new Map<string, readonly SubscriberProgress[]>();
+    nodes[1]?.onSubscribers((progress, from) => seen.set(from, progress));
+    nodes[0]?.onSubscribers((progress, from) => seen.set(`back to ${from}`, progress));
+    const applied = (): string =>
+      JSON.stringify(
+        [...(seen.get('node-0') ?? [])].sort((a, b) => (a.id < b.id ? -1 : 1)).map((p) => [p.id, p.applied]),
+      );
+    const expected = (held: SubscriberProgress[]): string =>
+      JSON.stringify([...held].sort((a, b) => (a.id < b.id ? -1 : 1)).map((p) => [p.id, p.applied]));
+
+    source.held = Array.from({ length: 300 }, (_, i) => consumer(i, 1));
+    source.version += 1;
+    await until(() => applied() === expected(source.held));
+
+    // What is on etcd: one key per shard, and their revisions.
+    const reader = connect(sharedEtcdEndpoints()[0] ?? '');
+    const revisions = async (): Promise<Map<string, string>> => {
+      const res = await reader.client.getAll().prefix(`${prefix}/cluster/subscribers/node-0/`).exec();
+      return new Map(res.kvs.map((kv) => [kv.key.toString(), kv.mod_revision]));
+    };
+    const before = await revisions();
+    expect(before.size).toBeGreaterThan(10);
+
+    // One subscriber progressed: only its shard is written again.
+    source.version += 1;
+    source.held = source.held.map((p) => (p.id === 'c-7' ? consumer(7, 2) : p));
+    source.version += 1;
+    await until(() => applied() === expected(source.held));
+    const after = await revisions();
+    const rewritten = [...after].filter(([key, revision]) => before.get(key) !== revision);
+    expect(rewritten).toHaveLength(1);
+
+    // Fewer subscribers: emptied shards are deleted, and a node joining now learns what is published at once.
+    source.held = source.held.slice(0, 3);
+    source.version += 1;
+    await until(() => applied() === expected(source.held));
+    expect((await revisions()).size).toBeLessThanOrEqual(3);
+    const late = await join(2);
+    const lateSeen: string[] = [];
+    late.onSubscribers((progress, from) => lateSeen.push(`${from}:${String(progress.length)}`));
+    expect(lateSeen).toEqual(['node-0:3']);
+    expect(seen.has('back to node-0')).toBe(false);
+
+    // The node loses etcd: once its lease expires, the others learn it has none.
+    proxies[0]?.cut();
+    await until(() => seen.get('node-0')?.length === 0);
   });
 });

@@ -6,6 +6,10 @@
  * - `nodes/<name>`: `{url, applied, seenAt}`, what `view()` lists.
  * - `leader`: the leading node's name, created only where it does not exist (create_revision == 0).
  * - `renewals/<name>/<shard>`: the heartbeats of one sweep, `[[service, id, ageMs], ...]`, by shard.
+ * - `subscribers/<name>/<shard>`: this node's subscribers and how far each has applied (issue #19), each shard whole
+ *   (see subscriber-progress.ts), rewritten at most once per `publishIntervalMs` and only when it changed. Other nodes
+ *   count them for drains until the keys vanish with the lease: a dead node's subscribers stop counting once etcd
+ *   expires its lease, a quiet live node's keep counting.
  *
  * Invariant: this node says it leads only while its lease is surely alive at etcd. It steps down once a third of the
  * TTL is left since the last keepalive etcd acknowledged (counted from when that keepalive was sent), so before the
@@ -16,7 +20,10 @@ import { Range } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Renewal } from '../core/index.js';
 import type { EtcdConnection } from '../store/etcd/index.js';
+import type { SubscriberProgress, SubscriberTable } from '../subscribers/index.js';
 import type { ClusterView } from '../wire/index.js';
+import { shardOf } from './shard-of.js';
+import { decodeSubscriberShard, encodeSubscriberShards } from './subscriber-progress.js';
 
 export interface ClusterNodeOptions {
   /** The registry's etcd prefix; the node's keys live under `prefix/cluster/`. */
@@ -29,6 +36,8 @@ export interface ClusterNodeOptions {
   leaseTtlMs: number;
   /** How often the node considers rewriting its presence (it does when `applied` changed, or once per TTL/3). */
   reportIntervalMs: number;
+  /** This node's subscribers (issue #19), published to the others every `publishIntervalMs` when they changed. */
+  subscribers?: { source: Pick<SubscriberTable, 'version' | 'progress'>; publishIntervalMs: number };
   logger?: Logger;
 }
 
@@ -41,6 +50,12 @@ export interface ClusterNode {
   publishRenewals(renewals: readonly Renewal[]): void;
   /** Calls `listener` with other nodes' batches (never this node's own). Returns the function that stops it. */
   onRenewals(listener: (renewals: readonly Renewal[], from: string) => void): () => void;
+  /**
+   * Calls `listener` with all that node `from` publishes of its subscribers, each time it changes (never this node's
+   * own), and at once with what is known now; an empty list: it has none, or it is gone. Returns the function that
+   * stops it.
+   */
+  onSubscribers(listener: (progress: readonly SubscriberProgress[], from: string) => void): () => void;
   /** The change index this node has applied, reported in its presence. */
   reportApplied(index: number): void;
   view(): ClusterView;
@@ -62,16 +77,8 @@ interface Presence {
   seenAt: string;
 }
 
-/** FNV-1a, so that every node puts a key in the same shard. */
-function shardOf(service: string, id: string): number {
-  let hash = 0x811c9dc5;
-  const text = `${service}/${id}`;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % SHARDS;
-}
+/** Subscriber keys read per request when following: a page stays under gRPC's default 4 MiB message. */
+const SUBSCRIBER_PAGE_KEYS = 8;
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -112,6 +119,7 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
   const root = `${options.prefix}/cluster/`;
   const nodesPrefix = `${root}nodes/`;
   const renewalsPrefix = `${root}renewals/`;
+  const subscribersPrefix = `${root}subscribers/`;
   const leaderKey = Buffer.from(`${root}leader`);
   const presenceKey = Buffer.from(`${nodesPrefix}${name}`);
   // etcd counts leases in whole seconds (and raises a TTL below its minimum).
@@ -121,6 +129,9 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
 
   const leadershipListeners = new Set<(leading: boolean) => void>();
   const renewalListeners = new Set<(renewals: readonly Renewal[], from: string) => void>();
+  const subscriberListeners = new Set<(progress: readonly SubscriberProgress[], from: string) => void>();
+  /** Other nodes' published subscribers: node → shard key → its rows, and when they arrived here. */
+  const remoteSubscribers = new Map<string, Map<string, { at: number; rows: SubscriberProgress[] }>>();
   const nodes = new Map<string, Presence>();
   let leaderName: string | null = null;
   let isLeading = false;
@@ -279,8 +290,47 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
   let watcher: Watcher | undefined;
   let generation = 0;
 
+  /** All of node `from`'s subscribers as published, aged by the time since each shard arrived. */
+  function subscribersOf(from: string): SubscriberProgress[] {
+    const now = Date.now();
+    const progress: SubscriberProgress[] = [];
+    for (const shard of remoteSubscribers.get(from)?.values() ?? []) {
+      for (const row of shard.rows) progress.push({ ...row, agoMs: row.agoMs + Math.max(0, now - shard.at) });
+    }
+    return progress;
+  }
+
+  function emitSubscribers(changed: Iterable<string>): void {
+    for (const from of changed) {
+      const progress = subscribersOf(from);
+      for (const listener of [...subscriberListeners]) {
+        try {
+          listener(progress, from);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
+    }
+  }
+
+  /** Takes in one subscribers key as put (value) or deleted (undefined); returns the node it belongs to. */
+  function takeSubscribers(key: string, value: Buffer | undefined): string | undefined {
+    const rest = key.slice(subscribersPrefix.length);
+    const from = rest.slice(0, rest.lastIndexOf('/'));
+    if (from === name || from === '') return undefined;
+    const shards = remoteSubscribers.get(from) ?? new Map<string, { at: number; rows: SubscriberProgress[] }>();
+    if (value === undefined) shards.delete(rest);
+    else shards.set(rest, { at: Date.now(), rows: decodeSubscriberShard(value) });
+    if (shards.size === 0) remoteSubscribers.delete(from);
+    else remoteSubscribers.set(from, shards);
+    return from;
+  }
+
   function onEvents(res: IWatchResponse): void {
     const batches = new Map<string, Renewal[]>();
+    const subscribersChanged = new Set<string>();
     for (const event of res.events) {
       const key = event.kv.key.toString();
       const put = event.type === 'Put';
@@ -293,6 +343,9 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
         const presence = put ? parsePresence(event.kv) : undefined;
         if (presence) nodes.set(node, presence);
         else if (!put && node !== name) nodes.delete(node);
+      } else if (key.startsWith(subscribersPrefix)) {
+        const from = takeSubscribers(key, put ? event.kv.value : undefined);
+        if (from !== undefined) subscribersChanged.add(from);
       } else if (put && key.startsWith(renewalsPrefix)) {
         const rest = key.slice(renewalsPrefix.length);
         const from = rest.slice(0, rest.lastIndexOf('/'));
@@ -302,6 +355,7 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
         batches.set(from, batch);
       }
     }
+    emitSubscribers(subscribersChanged);
     for (const [from, renewals] of batches) {
       if (renewals.length === 0) continue;
       for (const listener of [...renewalListeners]) {
@@ -330,6 +384,7 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
     }
     const leader = res.responses[1]?.response_range.kvs[0];
     leaderName = leader ? leader.value.toString() : null;
+    await readSubscribers(res.header.revision);
     const mine = ++generation;
     const current = client
       .watch()
@@ -355,6 +410,27 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
       };
       refollow();
     });
+  }
+
+  /** Reads every node's published subscribers as of `revision`, page by page, in place of what was known. */
+  async function readSubscribers(revision: string): Promise<void> {
+    const range = Range.prefix(subscribersPrefix);
+    const before = new Set(remoteSubscribers.keys());
+    const read = new Map<string, Buffer>();
+    let from: Buffer = range.start;
+    for (;;) {
+      const page = await client.kv.range(
+        { key: from, range_end: range.end, revision, limit: SUBSCRIBER_PAGE_KEYS },
+        callOptions(),
+      );
+      for (const kv of page.kvs) read.set(kv.key.toString(), kv.value);
+      const last = page.kvs[page.kvs.length - 1];
+      if (!page.more || last === undefined) break;
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+    remoteSubscribers.clear();
+    for (const [key, value] of read) takeSubscribers(key, value);
+    emitSubscribers(new Set([...before, ...remoteSubscribers.keys()]));
   }
 
   function stopWatch(): void {
@@ -390,7 +466,7 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
   function renewalPuts(renewals: readonly Renewal[], id: string): { op: IRequestOp; bytes: number; key: string }[] {
     const shards = new Map<number, string[]>();
     for (const r of renewals) {
-      const shard = shardOf(r.service, r.id);
+      const shard = shardOf(`${r.service}/${r.id}`, SHARDS);
       const rows = shards.get(shard) ?? [];
       rows.push(JSON.stringify([r.service, r.id, Math.round(r.ageMs)]));
       shards.set(shard, rows);
@@ -438,6 +514,95 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
     for (const txn of txns) await client.kv.txn({ success: txn.ops }, callOptions());
   }
 
+  // --- Subscribers (issue #19).
+
+  /** What this node last wrote of its subscribers: the shards' signatures, on which lease, from which version. */
+  const published = {
+    lease: undefined as string | undefined,
+    version: -1,
+    shards: new Map<number, string>(),
+    overflowing: false,
+  };
+
+  /** Writes the shards that changed since the last publication (all of them on a new lease), and deletes emptied ones. */
+  async function publishSubscribers(source: Pick<SubscriberTable, 'version' | 'progress'>): Promise<void> {
+    const id = leaseId;
+    if (id === undefined) return;
+    if (published.lease !== id) {
+      // The keys written on a lost lease are gone: write everything again.
+      published.lease = id;
+      published.version = -1;
+      published.shards.clear();
+    }
+    const version = source.version;
+    if (version === published.version) return;
+    const { shards, dropped } = encodeSubscriberShards(source.progress(), Date.now());
+    // Once per streak of overflowing publications, not once per interval.
+    if (dropped > 0 && !published.overflowing) {
+      logger?.warn({ node: name, dropped }, 'cluster: subscribers beyond a shard limit are not published');
+    }
+    published.overflowing = dropped > 0;
+    const writes: { shard: number; signature: string | undefined; op: IRequestOp; bytes: number }[] = [];
+    const keyOf = (shard: number): Buffer => Buffer.from(`${subscribersPrefix}${name}/${String(shard)}`);
+    for (const [shard, encoded] of shards) {
+      if (published.shards.get(shard) === encoded.signature) continue;
+      const op: IRequestOp = { request_put: { key: keyOf(shard), value: encoded.value, lease: id } };
+      writes.push({ shard, signature: encoded.signature, op, bytes: encoded.value.length });
+    }
+    for (const shard of published.shards.keys()) {
+      if (!shards.has(shard)) {
+        writes.push({ shard, signature: undefined, op: { request_delete_range: { key: keyOf(shard) } }, bytes: 0 });
+      }
+    }
+    // Each key once per publication, so transactions only need to respect etcd's size and operation limits.
+    while (writes.length > 0) {
+      let bytes = 0;
+      let count = 0;
+      while (
+        count < writes.length &&
+        count < MAX_TXN_OPS &&
+        (count === 0 || bytes + (writes[count]?.bytes ?? 0) <= MAX_TXN_BYTES)
+      ) {
+        bytes += writes[count]?.bytes ?? 0;
+        count += 1;
+      }
+      const txn = writes.splice(0, count);
+      await client.kv.txn({ success: txn.map((w) => w.op) }, callOptions());
+      if (leaseId !== id) return;
+      for (const w of txn) {
+        if (w.signature === undefined) published.shards.delete(w.shard);
+        else published.shards.set(w.shard, w.signature);
+      }
+    }
+    published.version = version;
+  }
+
+  let subscribersPublishing: NodeJS.Timeout | undefined;
+  if (options.subscribers) {
+    const { source, publishIntervalMs } = options.subscribers;
+    let busy = false;
+    let failing = false;
+    subscribersPublishing = setInterval(() => {
+      // One publication at a time: each writes the whole of what changed, so a skipped tick loses nothing.
+      if (busy || closed) return;
+      busy = true;
+      publishSubscribers(source)
+        .then(
+          () => {
+            failing = false;
+          },
+          (err: unknown) => {
+            if (!failing) logger?.warn({ node: name, err: messageOf(err) }, 'cluster: cannot publish subscribers');
+            failing = true;
+          },
+        )
+        .finally(() => {
+          busy = false;
+        });
+    }, publishIntervalMs);
+    subscribersPublishing.unref();
+  }
+
   // --- Join.
 
   await grantLease();
@@ -447,6 +612,7 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
     await campaign();
   } catch (err) {
     clearInterval(reporting);
+    clearInterval(subscribersPublishing);
     clearTimeout(stepDownTimer);
     stopWatch();
     await lease?.revoke().catch(() => undefined);
@@ -477,6 +643,15 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
       };
       renewalListeners.add(entry);
       return () => renewalListeners.delete(entry);
+    },
+    onSubscribers(listener) {
+      const entry = (progress: readonly SubscriberProgress[], from: string): void => {
+        listener(progress, from);
+      };
+      subscriberListeners.add(entry);
+      // What was read before it subscribed (as the node joined) reaches it too.
+      for (const from of remoteSubscribers.keys()) listener(subscribersOf(from), from);
+      return () => subscriberListeners.delete(entry);
     },
     reportApplied(index) {
       applied = Math.max(applied, index);
@@ -509,6 +684,7 @@ export async function createClusterNode(connection: EtcdConnection, options: Clu
       closing ??= (async () => {
         closed = true;
         clearInterval(reporting);
+        clearInterval(subscribersPublishing);
         clearTimeout(stepDownTimer);
         clearTimeout(campaignRetry);
         const id = leaseId;

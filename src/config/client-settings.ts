@@ -18,6 +18,9 @@ export interface ClientSettings {
   key?: Buffer;
 }
 
+/** The flags `clientSettings` reads: every command that talks to a registry takes them. */
+export const CLIENT_FLAGS = ['registry', 'token', 'token-file', 'ca', 'cert', 'key'] as const;
+
 /** The registry a client reaches when nothing names one: the server's default address. */
 const DEFAULT_REGISTRY = `http://${DEFAULTS.http.host}:${DEFAULTS.http.port}`;
 

@@ -44,6 +44,13 @@ export interface Config {
    * and the largest answer in bytes, which the calls of a multicall share (issue #14).
    */
   xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number; maxAnswerBytes: number };
+  /** Consul's HTTP API (issue #17): the datacenter its answers name (Prometheus labels targets `__meta_consul_dc`). */
+  consul: { datacenter: string };
+  /**
+   * Eureka's REST API (issue #18): whether an instance's `healthCheckUrl` becomes an active check the registry runs,
+   * and how far back `/apps/delta` reaches (Eureka's server keeps 3 minutes of recent changes).
+   */
+  eureka: { healthChecks: boolean; deltaWindowMs: number };
   /**
    * `writeTimeoutMs`: a write the store has not made durable within it is answered 503 STORE_UNAVAILABLE and `/health`
    * says degraded until writes complete again (issue #14).
@@ -100,6 +107,35 @@ export interface Config {
    * long a service stays empty (with no one watching it) before what is kept about it is pruned.
    */
   limits: { maxInstances: number; maxInstancesPerService: number; maxRecordBytes: number; emptyServiceGraceMs: number };
+  /**
+   * Subscribers (issue #19): how many are tracked at most, how long one unseen still counts as live (a drain waits for
+   * it) and stays listed, the lag above which it counts as behind, how often it acknowledges, and the longest drain.
+   */
+  subscribers: {
+    maxTracked: number;
+    liveMs: number;
+    forgetAfterMs: number;
+    behindMs: number;
+    ackIntervalMs: number;
+    maxDrainWaitMs: number;
+    /** Cluster mode: how often a node publishes its subscribers' progress through etcd (only when it changed). */
+    publishIntervalMs: number;
+  };
+  /**
+   * The DNS interface (issue #17), on `http.host` over UDP and TCP when `port` is set (null: none). `domain` is lower
+   * case and ends with a dot; `ttlMs` is the records' TTL (whole seconds on the wire). A UDP answer holds 512 bytes, or
+   * what the client's EDNS0 record offers up to `udpMaxBytes`; TCP connections are bounded in number, idle time and
+   * query size.
+   */
+  dns: {
+    port: number | null;
+    domain: string;
+    ttlMs: number;
+    udpMaxBytes: number;
+    tcpMaxConnections: number;
+    tcpIdleTimeoutMs: number;
+    tcpMaxMessageBytes: number;
+  };
   /**
    * The API gateway: run inside `serve` when `port` is set (null: none), and read by the `gateway` command too.
    * `host` null listens on `http.host`; `jwt` holds at most one key source for role checks.
@@ -167,6 +203,8 @@ export const DEFAULTS: Config = {
   },
   auth: { mode: 'off', anonymousPolicy: { read: [], write: [], operator: false }, insecureNoAuth: false },
   xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000, maxAnswerBytes: 16 * 1024 * 1024 },
+  consul: { datacenter: 'dc1' },
+  eureka: { healthChecks: false, deltaWindowMs: 3 * 60_000 },
   store: { kind: 'sqlite', dataDir: 'data', writeTimeoutMs: 10_000 },
   etcd: {
     endpoints: [],
@@ -199,6 +237,25 @@ export const DEFAULTS: Config = {
     maxInstancesPerService: 10_000,
     maxRecordBytes: 16 * 1024,
     emptyServiceGraceMs: 10 * 60_000,
+  },
+  subscribers: {
+    maxTracked: 10_000,
+    liveMs: 15_000,
+    forgetAfterMs: 10 * 60_000,
+    behindMs: 5_000,
+    ackIntervalMs: 250,
+    maxDrainWaitMs: 5 * 60_000,
+    publishIntervalMs: 250,
+  },
+  dns: {
+    port: null,
+    domain: 'switchboard.',
+    // Short: a client that caches an answer keeps sending traffic to an instance that has gone this long.
+    ttlMs: 5_000,
+    udpMaxBytes: 4_096,
+    tcpMaxConnections: 1_024,
+    tcpIdleTimeoutMs: 10_000,
+    tcpMaxMessageBytes: 4_096,
   },
   gateway: {
     port: null,

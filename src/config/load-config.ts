@@ -60,6 +60,13 @@ function keyPrefix(raw: unknown): string {
   return given;
 }
 
+/** A Consul datacenter name: letters, digits, '_' and '-', as Consul accepts them. */
+function datacenter(raw: unknown): string {
+  const given = text(raw);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(given)) throw new Error("must be 1–64 letters, digits, '_' or '-' (e.g. dc1)");
+  return given;
+}
+
 function oneOf(values: readonly string[]) {
   return (raw: unknown): string => {
     if (typeof raw !== 'string' || !values.includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
@@ -115,6 +122,25 @@ function policy(raw: unknown): unknown {
     );
   }
   return parsePolicySpec(text(raw));
+}
+
+function integerBetween(min: number, max: number) {
+  return (raw: unknown): number => {
+    const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw new Error(`must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** A DNS domain, compared in lower case and kept with its final dot: `Consul` → `consul.`. */
+function dnsDomain(raw: unknown): string {
+  const domain = `${text(raw).toLowerCase().replace(/\.$/, '')}.`;
+  if (domain.length > 254 || !/^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+$/.test(domain)) {
+    throw new Error('must be a DNS domain such as switchboard. or consul.');
+  }
+  return domain;
 }
 
 function fraction(raw: unknown): number {
@@ -225,6 +251,27 @@ export const OPTIONS: readonly Option[] = [
     env: ENV.xmlrpcMaxAnswerBytes,
     parse: positiveInteger,
     help: 'largest XML-RPC answer in bytes, shared by the calls of a multicall (default 16 MiB)',
+  },
+  {
+    path: 'consul.datacenter',
+    flag: 'consul-datacenter',
+    env: ENV.consulDatacenter,
+    parse: datacenter,
+    help: 'the datacenter the Consul API names in its answers (default dc1)',
+  },
+  {
+    path: 'eureka.healthChecks',
+    flag: 'eureka-health-checks',
+    env: ENV.eurekaHealthChecks,
+    parse: bool,
+    help: "make a Eureka instance's healthCheckUrl an active check the registry runs (default false)",
+  },
+  {
+    path: 'eureka.deltaWindowMs',
+    flag: 'eureka-delta-window',
+    env: ENV.eurekaDeltaWindow,
+    parse: duration,
+    help: "how far back Eureka's /apps/delta reaches (default 3m)",
   },
   {
     path: 'store.kind',
@@ -413,6 +460,98 @@ export const OPTIONS: readonly Option[] = [
     env: ENV.emptyServiceGrace,
     parse: duration,
     help: 'how long a service with no instances and no watchers keeps its index before it is pruned (default 10m)',
+  },
+  {
+    path: 'subscribers.maxTracked',
+    flag: 'subscribers-max',
+    env: ENV.subscribersMax,
+    parse: positiveInteger,
+    help: 'subscribers (watchers that name themselves) tracked at most on a node; more are served but not listed (default 10000)',
+  },
+  {
+    path: 'subscribers.liveMs',
+    flag: 'subscribers-live',
+    env: ENV.subscribersLive,
+    parse: duration,
+    help: 'how long a subscriber no longer connected still counts as live: a drain waits for it (default 15s)',
+  },
+  {
+    path: 'subscribers.forgetAfterMs',
+    flag: 'subscribers-forget-after',
+    env: ENV.subscribersForgetAfter,
+    parse: duration,
+    help: 'how long a subscriber unseen stays listed in GET /v1/subscribers (default 10m)',
+  },
+  {
+    path: 'subscribers.behindMs',
+    flag: 'subscribers-behind',
+    env: ENV.subscribersBehind,
+    parse: duration,
+    help: 'a live subscriber whose oldest unapplied change is older than this counts in switchboard_subscribers_behind (default 5s)',
+  },
+  {
+    path: 'subscribers.ackIntervalMs',
+    flag: 'subscribers-ack-interval',
+    env: ENV.subscribersAckInterval,
+    parse: duration,
+    help: 'how often event-stream subscribers send their acknowledgements, batched (announced to them; default 250ms)',
+  },
+  {
+    path: 'subscribers.maxDrainWaitMs',
+    flag: 'subscribers-max-drain-wait',
+    env: ENV.subscribersMaxDrainWait,
+    parse: duration,
+    help: 'the longest wait a drain may ask for (default 5m)',
+  },
+  {
+    path: 'subscribers.publishIntervalMs',
+    flag: 'subscribers-publish-interval',
+    env: ENV.subscribersPublishInterval,
+    parse: duration,
+    help: "cluster mode: how often a node publishes its subscribers' progress through etcd, when it changed (default 250ms)",
+  },
+  {
+    path: 'dns.port',
+    flag: 'dns-port',
+    env: ENV.dnsPort,
+    parse: port,
+    help: 'also answer DNS on this port, UDP and TCP, on --host (0: any free port; default: no DNS)',
+  },
+  {
+    path: 'dns.domain',
+    flag: 'dns-domain',
+    env: ENV.dnsDomain,
+    parse: dnsDomain,
+    help: 'the DNS domain served: <service>.service.<domain> (default switchboard.; consul. for Consul clients)',
+  },
+  { path: 'dns.ttlMs', flag: 'dns-ttl', env: ENV.dnsTtl, parse: duration, help: 'TTL of DNS records (default 5s)' },
+  {
+    path: 'dns.udpMaxBytes',
+    flag: 'dns-udp-max-bytes',
+    env: ENV.dnsUdpMaxBytes,
+    parse: integerBetween(512, 65_535),
+    help: "largest UDP answer a client's EDNS0 record may ask for; 512 without one (default 4096)",
+  },
+  {
+    path: 'dns.tcpMaxConnections',
+    flag: 'dns-tcp-max-connections',
+    env: ENV.dnsTcpMaxConnections,
+    parse: positiveInteger,
+    help: 'DNS TCP connections held at once; more are closed (default 1024)',
+  },
+  {
+    path: 'dns.tcpIdleTimeoutMs',
+    flag: 'dns-tcp-idle-timeout',
+    env: ENV.dnsTcpIdleTimeout,
+    parse: duration,
+    help: 'how long an idle DNS TCP connection stays open (default 10s)',
+  },
+  {
+    path: 'dns.tcpMaxMessageBytes',
+    flag: 'dns-tcp-max-message-bytes',
+    env: ENV.dnsTcpMaxMessageBytes,
+    parse: integerBetween(512, 65_535),
+    help: 'longest DNS query over TCP in bytes; a longer one closes the connection (default 4096)',
   },
   {
     path: 'gateway.port',

@@ -16,7 +16,7 @@ import type { JwtOptions } from '../auth/index.js';
 import { RegistryError, toRegistryError } from '../errors/index.js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { RegistryClient } from '../sdk/index.js';
+import { RegistryClient, newSubscriberId } from '../sdk/index.js';
 import type { RegistryClientOptions, WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
 import type { Config } from '../config/index.js';
@@ -93,6 +93,11 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Replaces the registry watch (tests). */
   feed?: RouteFeed;
+  /**
+   * How the gateway names itself to the registry (issue #19): it is a subscriber of every service, and reports a
+   * change applied once its route table has it. Default: a random id named `gateway`.
+   */
+  subscriber?: { id?: string; name?: string };
 }
 
 /** What `/_gateway/routes` answers. */
@@ -350,7 +355,9 @@ function registryFeed(options: GatewayOptions): RouteFeed {
     ...(cert === undefined ? {} : { cert }),
     ...(key === undefined ? {} : { key }),
   });
-  return ({ signal, onStatus }) => client.watch(undefined, { signal, onStatus });
+  const subscriber = { id: options.subscriber?.id ?? newSubscriberId(), name: options.subscriber?.name ?? 'gateway' };
+  // The route table applies each event before the next is asked for, so the watch's acknowledgements mean "routed".
+  return ({ signal, onStatus }) => client.watch(undefined, { signal, onStatus, subscriber });
 }
 
 /** The gateway's server: HTTP, or HTTPS with `tls` (upgrades, timeouts and closing work the same on both). */

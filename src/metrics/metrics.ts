@@ -9,7 +9,7 @@
  * Invariant: names are unique (registering one twice throws, a bug) and follow the Prometheus naming rules.
  */
 
-export type MetricType = 'gauge' | 'counter';
+export type MetricType = 'gauge' | 'counter' | 'histogram';
 export type Labels = Readonly<Record<string, string>>;
 
 export interface Sample {
@@ -22,6 +22,8 @@ interface Family {
   help: string;
   type: MetricType;
   collect: () => number | readonly Sample[];
+  /** A histogram renders its own lines. */
+  lines?: () => string[];
 }
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -68,11 +70,22 @@ export class Metrics {
     return counter;
   }
 
+  /** A histogram of observations (e.g. seconds) with these bucket upper bounds. */
+  histogram(name: string, help: string, bounds: readonly number[]): Histogram {
+    const histogram = new Histogram(bounds);
+    this.#add({ name, help, type: 'histogram', collect: () => [], lines: () => histogram.lines(name) });
+    return histogram;
+  }
+
   /** Every family in the Prometheus text format, in registration order. */
   render(): string {
     const lines: string[] = [];
     for (const family of this.#families.values()) {
       lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
+      if (family.lines) {
+        lines.push(...family.lines());
+        continue;
+      }
       const collected = family.collect();
       const samples = typeof collected === 'number' ? [{ value: collected }] : collected;
       for (const sample of samples)
@@ -105,4 +118,35 @@ function formatValue(value: number): string {
 
 function escapeHelp(help: string): string {
   return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** Observations counted into cumulative buckets (upper bounds, ascending), with their sum and count. */
+export class Histogram {
+  readonly #bounds: readonly number[];
+  readonly #counts: number[];
+  #sum = 0;
+  #count = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.#bounds = [...bounds].sort((a, b) => a - b);
+    this.#counts = this.#bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.#sum += value;
+    this.#count += 1;
+    for (let i = 0; i < this.#bounds.length; i++)
+      if (value <= (this.#bounds[i] as number)) this.#counts[i] = (this.#counts[i] as number) + 1;
+  }
+
+  /** The `_bucket`, `_sum` and `_count` lines of family `name`. */
+  lines(name: string): string[] {
+    const lines = this.#bounds.map((le, i) => `${name}_bucket{le="${formatValue(le)}"} ${this.#counts[i] as number}`);
+    lines.push(
+      `${name}_bucket{le="+Inf"} ${this.#count}`,
+      `${name}_sum ${formatValue(this.#sum)}`,
+      `${name}_count ${this.#count}`,
+    );
+    return lines;
+  }
 }

@@ -22,7 +22,8 @@ export type {
   DiscoveryStrategy,
   OfferedInstance,
 } from './discovery.js';
-export type { SnapshotEvent, WatchEvent, WatchOptions, WatchStatus } from './watch.js';
+export { newSubscriberId } from './watch.js';
+export type { SnapshotEvent, SubscriberName, WatchEvent, WatchOptions, WatchStatus } from './watch.js';
 export type {
   Answer,
   GetServiceOptions,
@@ -37,6 +38,8 @@ export type {
   CheckDefinition,
   CheckKind,
   CreatedToken,
+  DrainAnswer,
+  DrainSubscriber,
   Duration,
   Endpoint,
   Health,
@@ -49,6 +52,8 @@ export type {
   ServiceAnswer,
   ServiceList,
   ServiceSummary,
+  Subscriber,
+  SubscriberList,
   TokenCreateBody,
   TokenInfo,
   TokenPolicy,

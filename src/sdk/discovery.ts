@@ -16,7 +16,8 @@ import type { Balancer, BalancerAccess, PickStrategy } from '../balancing/index.
 import { RegistryError, UnavailableError } from '../errors/index.js';
 import type { Instance } from '../wire/index.js';
 import type { RegistryClient } from './registry-client.js';
-import type { WatchEvent, WatchStatus } from './watch.js';
+import { newSubscriberId } from './watch.js';
+import type { SubscriberName, WatchEvent, WatchStatus } from './watch.js';
 
 /** How `pick` chooses among a service's healthy instances. */
 export type DiscoveryStrategy = PickStrategy;
@@ -28,6 +29,16 @@ export interface DiscoveryOptions {
   coolDownMs?: number;
   /** The base URL `fetch` calls for an instance. Default `http://<host>:<port>`. */
   baseUrl?: (instance: Instance) => string;
+  /**
+   * How this cache names itself to the registry (issue #19: `GET /v1/subscribers`, drains); each service it follows
+   * is one subscriber of that service under this id. Default: a random id named `discovery`.
+   */
+  subscriber?: Partial<SubscriberName>;
+  /**
+   * Awaited before each change (or snapshot) of a service is applied to the cache; the registry is told a change was
+   * applied only after it is. For staged rollouts, and for tests that need a deliberately slow consumer.
+   */
+  beforeApply?: (event: { service: string; index: number }) => Promise<void> | void;
 }
 
 /** What `on('change')` listeners get: the service's healthy instances after a change. */
@@ -80,6 +91,8 @@ export class Discovery implements Disposable {
   readonly #strategy: DiscoveryStrategy;
   readonly #coolDownMs: number;
   readonly #baseUrl: (instance: Instance) => string;
+  readonly #subscriber: SubscriberName;
+  readonly #beforeApply: DiscoveryOptions['beforeApply'];
   readonly #entries = new Map<string, Entry>();
   /** Per service watched, the fallback its instances last named (kept for a while after the last one went). */
   readonly #fallbacks = new FallbackMemory<string>();
@@ -104,6 +117,20 @@ export class Discovery implements Disposable {
     this.#strategy = options.strategy ?? 'round-robin';
     this.#coolDownMs = options.coolDownMs ?? 5_000;
     this.#baseUrl = options.baseUrl ?? defaultBaseUrl;
+    this.#subscriber = {
+      id: options.subscriber?.id ?? newSubscriberId(),
+      name: options.subscriber?.name ?? 'discovery',
+    };
+    this.#beforeApply = options.beforeApply;
+  }
+
+  /**
+   * The id this cache names itself with to the registry (`GET /v1/subscribers`).
+   * @example
+   * console.log(`discovery ${discovery.subscriberId}`);
+   */
+  get subscriberId(): string {
+    return this.#subscriber.id;
   }
 
   /**
@@ -284,13 +311,18 @@ export class Discovery implements Disposable {
     this.#entries.set(service, entry);
     const events = this.#client.watch(service, {
       signal: entry.controller.signal,
+      subscriber: this.#subscriber,
       onStatus: (status) => {
         this.#onStatus(entry, status);
       },
     });
     void (async () => {
       try {
-        for await (const event of events) this.#apply(entry, event);
+        for await (const event of events) {
+          if (this.#beforeApply) await this.#beforeApply({ service, index: event.index });
+          if (entry.controller.signal.aborted) return;
+          this.#apply(entry, event);
+        }
       } catch (err) {
         // The registry refused the watch (e.g. an invalid name): forget the entry so a later call tries again.
         if (this.#entries.get(service) === entry) this.#entries.delete(service);

@@ -13,6 +13,7 @@ export {
   RegistryError,
   UnauthenticatedError,
   UnavailableError,
+  newSubscriberId,
 } from './client.js';
 export type {
   Answer,
@@ -25,6 +26,8 @@ export type {
   DiscoveryListener,
   DiscoveryOptions,
   DiscoveryStrategy,
+  DrainAnswer,
+  DrainSubscriber,
   OfferedInstance,
   Duration,
   Endpoint,
@@ -45,6 +48,9 @@ export type {
   ServiceList,
   ServiceSummary,
   SnapshotEvent,
+  Subscriber,
+  SubscriberList,
+  SubscriberName,
   TokenCreateBody,
   TokenInfo,
   TokenPolicy,

@@ -60,8 +60,14 @@ export interface RegisterSelfOptions extends Omit<InstanceRegistration, 'host' |
   ttl?: Duration;
   /** Register `UP` at once (default), or `STARTING` until `agent.ready()` when false. */
   ready?: boolean;
-  /** How long stopping may take to deregister before giving up. Default `'2s'`. */
+  /** How long stopping may take (drain, then deregister) before giving up. Default `'2s'`. */
   stopTimeout?: Duration;
+  /**
+   * Drain before deregistering (issue #19, default true): the instance leaves discovery first, and stopping waits
+   * (within three quarters of `stopTimeout`) until every live subscriber of the service, the gateway among them, has
+   * stopped routing to it; then it deregisters. Requests already sent to it still reach it meanwhile.
+   */
+  drainOnStop?: boolean;
   /** Longest wait between retries while the registry cannot be reached (never more than a heartbeat interval). Default `'30s'`. */
   maxBackoff?: Duration;
   /** Deregister on SIGINT, SIGTERM and `beforeExit` (default true). When false, call `agent.stop()` yourself. */
@@ -143,6 +149,7 @@ class Agent implements RegistrationAgent {
   readonly #intervalMs: number;
   readonly #maxBackoffMs: number;
   readonly #stopTimeoutMs: number;
+  readonly #drainOnStop: boolean;
   readonly #logger: AgentLogger;
   readonly #handleSignals: boolean;
   /** Aborts the request in flight once stopping runs out of time. */
@@ -163,8 +170,21 @@ class Agent implements RegistrationAgent {
   #stopping: Promise<void> | undefined;
 
   constructor(options: RegisterSelfOptions) {
-    const { registry, service, port, host, id, ttl, ready, stopTimeout, maxBackoff, handleSignals, logger, ...rest } =
-      options;
+    const {
+      registry,
+      service,
+      port,
+      host,
+      id,
+      ttl,
+      ready,
+      stopTimeout,
+      drainOnStop,
+      maxBackoff,
+      handleSignals,
+      logger,
+      ...rest
+    } = options;
     const { ca, cert, key, ...fields } = rest;
     if (typeof service !== 'string' || !new RegExp(SERVICE_NAME_PATTERN).test(service)) {
       throw new InvalidArgumentError(`registerSelf: service ${JSON.stringify(service)} is not a valid service name`);
@@ -183,6 +203,7 @@ class Agent implements RegistrationAgent {
     this.#intervalMs = Math.max(1, Math.floor(ttlMs / 3));
     this.#maxBackoffMs = Math.min(this.#intervalMs, durationOption(maxBackoff ?? DEFAULT_MAX_BACKOFF, 'maxBackoff'));
     this.#stopTimeoutMs = durationOption(stopTimeout ?? DEFAULT_STOP_TIMEOUT, 'stopTimeout');
+    this.#drainOnStop = drainOnStop ?? true;
     this.#logger = logger ?? defaultLogger;
     this.#handleSignals = handleSignals ?? true;
     // A request must not outlast a heartbeat interval by much, or one hung registry node would let the lease lapse.
@@ -341,6 +362,7 @@ class Agent implements RegistrationAgent {
     try {
       // Let the request in flight end first, so a registration cannot land after the deregistration.
       if (this.#inFlight) await Promise.race([this.#inFlight, aborted(deadline)]);
+      if (this.#attempted && !deadline.aborted && this.#drainOnStop) await this.#drain(deadline);
       if (this.#attempted && !deadline.aborted) {
         const signal = AbortSignal.any([deadline, this.#abort.signal]);
         await this.#client.request({ method: 'DELETE', path: this.#path(), signal });
@@ -355,6 +377,24 @@ class Agent implements RegistrationAgent {
       this.#registered = false;
       this.#registration.reject(new RegistryError('UNAVAILABLE', 'the agent stopped before it could register'));
       this.#releaseReadyWaiters();
+    }
+  }
+
+  /** Drains within three quarters of the stop timeout, leaving the rest for the deregistration. */
+  async #drain(deadline: AbortSignal): Promise<void> {
+    const waitMs = Math.max(0, Math.floor((this.#stopTimeoutMs * 3) / 4) - 100);
+    try {
+      const signal = AbortSignal.any([deadline, this.#abort.signal]);
+      const answer = await this.#client.drain(this.service, this.id, { wait: `${waitMs}ms`, signal });
+      if (answer.complete) this.#logger.info(`drained ${this.service}/${this.id}: no subscriber routes to it any more`);
+      else {
+        const behind = answer.behind.map((s) => s.name).join(', ');
+        this.#logger.warn(`drain of ${this.service}/${this.id} ran out of time; still behind: ${behind}`);
+      }
+    } catch (err) {
+      // A registry without drains, or one that cannot be reached: deregistering is still the right next step.
+      if (!(err instanceof NotFoundError))
+        this.#logger.warn(`could not drain ${this.service}/${this.id} (${describe(err)})`);
     }
   }
 

@@ -26,6 +26,8 @@ import type {
   TokenInfo,
   TokenList,
   TokenSelf,
+  DrainAnswer,
+  SubscriberList,
 } from '../wire/index.js';
 import { INDEX_HEADER, blockingWaitMs } from '../wire/index.js';
 import { tlsFetch } from './tls-fetch.js';
@@ -94,6 +96,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Added to the client's timeout (for blocking queries). */
   extraTimeoutMs?: number;
+  /** Extra request headers (e.g. a watch's subscriber identity). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface Answer<T> {
@@ -210,6 +214,38 @@ export class RegistryClient {
   async setMaintenance(service: string, id: string, maintenance: MaintenanceBody): Promise<Instance> {
     const path = `${instancePath(service, id)}/maintenance`;
     return (await this.request<Instance>({ method: 'PUT', path, body: maintenance })).body;
+  }
+
+  /**
+   * Drains an instance (issue #19): takes it out of discovery (maintenance "draining") and resolves once every live
+   * subscriber of its service has applied that, or when `wait` runs out; the answer says who had and who had not.
+   * @example
+   * const { complete, behind } = await client.drain('tickets', 'tickets-1', { wait: '30s' });
+   * if (!complete) console.warn('still routing to tickets-1:', behind.map((s) => s.name));
+   */
+  async drain(
+    service: string,
+    id: string,
+    options: { wait?: Duration; signal?: AbortSignal } = {},
+  ): Promise<DrainAnswer> {
+    const waitMs = options.wait === undefined ? 30_000 : blockingWaitMs(options.wait);
+    const answer = await this.request<DrainAnswer>({
+      method: 'PUT',
+      path: `${instancePath(service, id)}/drain`,
+      query: { wait: options.wait },
+      extraTimeoutMs: waitMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return answer.body;
+  }
+
+  /**
+   * Every subscriber of the services this client may read: what it watches, the index it applied, its lag.
+   * @example
+   * for (const s of (await client.subscribers()).subscribers) console.log(s.name, s.lagChanges, s.lagMs);
+   */
+  async subscribers(): Promise<SubscriberList> {
+    return (await this.request<SubscriberList>({ method: 'GET', path: '/v1/subscribers' })).body;
   }
 
   /**
@@ -338,7 +374,7 @@ export class RegistryClient {
    */
   async request<T>(options: RequestOptions): Promise<Answer<T>> {
     const url = this.#path(options);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
     const body = options.body === undefined ? null : JSON.stringify(options.body);

@@ -6,7 +6,13 @@
  * after the last index it yielded; when the registry can no longer replay from there, the next event is a
  * snapshot, which replaces everything the consumer knew.
  */
-import { BLOCKING_WAIT, CHANGE_TYPES } from '../wire/index.js';
+import {
+  ACK_INTERVAL_HEADER,
+  BLOCKING_WAIT,
+  CHANGE_TYPES,
+  SUBSCRIBER_HEADER,
+  SUBSCRIBER_NAME_HEADER,
+} from '../wire/index.js';
 import type { ChangeEvent, ChangeType, Instance, ServiceAnswer, ServiceList } from '../wire/index.js';
 import { UnavailableError, errorFromBody, isRetryable } from '../errors/index.js';
 import { EventStreamParser } from './event-stream-parser.js';
@@ -42,6 +48,31 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Told whenever the connection is made or lost, e.g. to flag a cache as stale. */
   onStatus?: (status: WatchStatus) => void;
+  /**
+   * How this watch names itself to the registry (issue #19: `GET /v1/subscribers`, drains). Default: a random id
+   * named `watch`. The watch reports an event applied once the consumer asks for the next one, so consume each event
+   * fully (take it into the state you route from) before asking for the next. `false`: the watch does not name
+   * itself, is not listed and no drain waits for it: for viewers that send the watched services no traffic (the
+   * dashboard, `switchboard watch`).
+   */
+  subscriber?: SubscriberName | false;
+}
+
+/** A subscriber's id (1–64 of `A-Z a-z 0-9 . _ : -`) and readable name (at most 128 characters). */
+export interface SubscriberName {
+  id: string;
+  name: string;
+}
+
+/**
+ * A subscriber id no other process is likely to pick: 128 random bits in hex. Not `crypto.randomUUID()`, which
+ * browsers offer only to pages served over https or from localhost.
+ */
+export function newSubscriberId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  let id = '';
+  for (const byte of bytes) id += byte.toString(16).padStart(2, '0');
+  return id;
 }
 
 /** What a watch needs from the RegistryClient that runs it. */
@@ -74,6 +105,8 @@ export async function* watchEvents(
   options: WatchOptions = {},
 ): AsyncGenerator<WatchEvent, void, undefined> {
   const { signal } = options;
+  const subscriber = options.subscriber ?? { id: newSubscriberId(), name: 'watch' };
+  const named = subscriber === false ? undefined : subscriber;
   let since = options.since;
   let node = Math.max(0, transport.urls.indexOf(transport.client.url));
   let mode: WatchStatus['mode'] = 'events';
@@ -98,20 +131,26 @@ export async function* watchEvents(
     const attempt = new AbortController();
     const attemptSignal = signal ? AbortSignal.any([signal, attempt.signal]) : attempt.signal;
     let error: unknown;
+    const acks =
+      mode === 'events' && named
+        ? new Acknowledger(transport, { node: transport.urls[node] as string, service, subscriber: named })
+        : undefined;
     try {
       const source =
         mode === 'events'
           ? streamEvents(
               transport,
-              { node: transport.urls[node] as string, service, since },
-              { signal: attemptSignal, attempt, onOpen },
+              { node: transport.urls[node] as string, service, since, subscriber: named },
+              { signal: attemptSignal, attempt, onOpen, acks },
             )
-          : pollEvents(transport.client, { service, since }, { signal: attemptSignal, onOpen });
+          : pollEvents(transport.client, { service, since, subscriber: named }, { signal: attemptSignal, onOpen });
       for await (const event of source) {
         // Never hand out a change the consumer has already had (a replay overlapping what was delivered).
         if (event.type !== 'snapshot' && since !== undefined && event.index <= since) continue;
         since = event.index;
         yield event;
+        // The consumer asks for the next event only once it has taken this one in: it is applied.
+        acks?.applied(event.index);
       }
       error = new UnavailableError('the registry ended the event stream');
     } catch (err) {
@@ -127,6 +166,7 @@ export async function* watchEvents(
       mode = 'events';
     } finally {
       attempt.abort();
+      acks?.close();
     }
     // Another node may answer: move on (a single node is simply retried).
     node = (node + 1) % transport.urls.length;
@@ -142,15 +182,19 @@ export async function* watchEvents(
 /** One connection to `GET /v1/events`, yielding its events until it ends. */
 async function* streamEvents(
   transport: WatchTransport,
-  at: { node: string; service: string | undefined; since: number | undefined },
-  control: { signal: AbortSignal; attempt: AbortController; onOpen: () => void },
+  at: { node: string; service: string | undefined; since: number | undefined; subscriber: SubscriberName | undefined },
+  control: { signal: AbortSignal; attempt: AbortController; onOpen: () => void; acks: Acknowledger | undefined },
 ): AsyncGenerator<WatchEvent, void, undefined> {
   const params = new URLSearchParams();
   if (at.service !== undefined) params.set('service', at.service);
   if (at.since !== undefined) params.set('since', String(at.since));
   const qs = params.toString();
   const url = `${at.node}/v1/events${qs === '' ? '' : `?${qs}`}`;
-  const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache' };
+  const headers: Record<string, string> = {
+    accept: 'text/event-stream',
+    'cache-control': 'no-cache',
+    ...subscriberHeaders(at.subscriber),
+  };
   if (transport.token !== undefined) headers['authorization'] = `Bearer ${transport.token}`;
   // Abort when the registry is silent for too long: first for the headers, then between chunks.
   let timer = setTimeout(() => {
@@ -174,6 +218,8 @@ async function* streamEvents(
       throw new EventsUnavailable();
     }
     control.onOpen();
+    const interval = Number(response.headers.get(ACK_INTERVAL_HEADER));
+    if (Number.isFinite(interval) && interval > 0) control.acks?.setInterval(interval);
     idle();
     const parser = new EventStreamParser();
     const decoder = new TextDecoder();
@@ -202,15 +248,18 @@ async function* streamEvents(
  */
 async function* pollEvents(
   client: WatchTransport['client'],
-  at: { service: string | undefined; since: number | undefined },
+  at: { service: string | undefined; since: number | undefined; subscriber: SubscriberName | undefined },
   control: { signal: AbortSignal; onOpen: () => void },
 ): AsyncGenerator<WatchEvent, void, undefined> {
   let index = at.since;
+  // A blocking query's `index` is the one the consumer has applied: the registry learns the progress from it.
+  const headers = subscriberHeaders(at.subscriber);
   for (;;) {
     const query: RequestOptions['query'] = index === undefined ? {} : { index, wait: BLOCKING_WAIT.default };
     const blocking = {
       signal: control.signal,
       extraTimeoutMs: index === undefined ? 0 : (BLOCKING_WAIT.defaultMs * 17) / 16,
+      headers,
     };
     if (at.service !== undefined) {
       const answer: Answer<ServiceAnswer> = await client.request<ServiceAnswer>({
@@ -238,6 +287,78 @@ async function* pollEvents(
       }
       index = answer.body.index;
     }
+  }
+}
+
+function subscriberHeaders(subscriber: SubscriberName | undefined): Record<string, string> {
+  if (subscriber === undefined) return {};
+  // Header values are Latin-1: a name outside it is sent as its id rather than failing the watch.
+  const name = /^[\x20-\x7e]*$/.test(subscriber.name) ? subscriber.name : subscriber.id;
+  return { [SUBSCRIBER_HEADER]: subscriber.id, [SUBSCRIBER_NAME_HEADER]: name };
+}
+
+/**
+ * An event stream's acknowledgements (`PUT /v1/subscribers/:id/applied`), batched: at most one request per interval,
+ * carrying the last index applied, sent to the node the stream is connected to (it keeps the subscriber).
+ */
+class Acknowledger {
+  readonly #transport: WatchTransport;
+  readonly #to: { node: string; service: string | undefined; subscriber: SubscriberName };
+  #intervalMs = 0;
+  /** Set once the registry announces its interval: one that does not (issue #19 absent) keeps no subscribers. */
+  #wanted = false;
+  #pending: number | undefined;
+  #sent = -1;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(
+    transport: WatchTransport,
+    to: { node: string; service: string | undefined; subscriber: SubscriberName },
+  ) {
+    this.#transport = transport;
+    this.#to = to;
+  }
+
+  setInterval(ms: number): void {
+    this.#wanted = true;
+    this.#intervalMs = Math.min(ms, 60_000);
+  }
+
+  applied(index: number): void {
+    if (!this.#wanted || index <= this.#sent) return;
+    this.#pending = index;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#flush();
+    }, this.#intervalMs);
+  }
+
+  /** The stream ended: what was applied and not yet sent goes now (the subscriber is still known for a while). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#flush();
+  }
+
+  #flush(): void {
+    const index = this.#pending;
+    if (index === undefined || index <= this.#sent) return;
+    this.#pending = undefined;
+    this.#sent = index;
+    const { node, service, subscriber } = this.#to;
+    const params = new URLSearchParams({ index: String(index) });
+    if (service !== undefined) params.set('service', service);
+    const headers: Record<string, string> = {};
+    if (this.#transport.token !== undefined) headers['authorization'] = `Bearer ${this.#transport.token}`;
+    const url = `${node}/v1/subscribers/${encodeURIComponent(subscriber.id)}/applied?${params.toString()}`;
+    // Best effort: a lost acknowledgement is made good by the next one (or by the resumed stream's `since`).
+    this.#transport
+      .fetch(url, { method: 'PUT', headers, signal: AbortSignal.timeout(this.#transport.timeoutMs) })
+      .then((response) => response.body?.cancel())
+      .catch(() => undefined);
   }
 }
 

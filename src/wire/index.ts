@@ -60,3 +60,15 @@ export {
   serviceGlobMatcher,
 } from './tokens.js';
 export type { CreatedToken, TokenCreateBody, TokenInfo, TokenList, TokenPolicy, TokenSelf } from './tokens.js';
+export {
+  ACK_INTERVAL_HEADER,
+  DRAIN_REASON,
+  DrainAnswerSchema,
+  SUBSCRIBER_HEADER,
+  SUBSCRIBER_ID_PATTERN,
+  SUBSCRIBER_NAME_HEADER,
+  SUBSCRIBER_NAME_MAX,
+  SUBSCRIBER_TRANSPORTS,
+  SubscriberListSchema,
+} from './subscribers.js';
+export type { DrainAnswer, DrainSubscriber, Subscriber, SubscriberList, SubscriberTransport } from './subscribers.js';

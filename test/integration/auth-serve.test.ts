@@ -3,11 +3,11 @@
  * operator token to the data dir (0600) and never logs it, tokens live in the store across restarts, and an
  * unchanged MicroReg client (Python's xmlrpc.client) works with the token as basic auth's password.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../fixtures/cli.js';
+import { runPython } from '../fixtures/python.js';
 import { spawnRegistry } from '../fixtures/process.js';
 import { startTestServer, tempDir } from '../fixtures/server.js';
 
@@ -34,19 +34,7 @@ except xmlrpc.client.Fault as fault:
 `;
 
 function python(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PYTHON, ...args], {
-      env: { PATH: process.env['PATH'], PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      resolve({ code, output });
-    });
-  });
+  return runPython('-c', { env: {}, args: [PYTHON, ...args] });
 }
 
 describe('auth as an operator meets it (issue #13)', () => {

@@ -1,25 +1,13 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runPython as runScript } from '../fixtures/python.js';
 import { startTestServer } from '../fixtures/server.js';
 
 const SCRIPT = fileURLToPath(new URL('../python/microreg_client_test.py', import.meta.url));
 
 /** Runs the stdlib-only Python client tests (all, or the named TestCases) against `url`. */
 function runPython(url: string, cases: string[] = []): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [SCRIPT, ...cases], {
-      env: { PATH: process.env['PATH'], SWITCHBOARD_URL: url, PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      resolve({ code, output });
-    });
-  });
+  return runScript(SCRIPT, { env: { SWITCHBOARD_URL: url }, args: cases });
 }
 
 describe('MicroReg clients (Python xmlrpc.client)', () => {

@@ -18,6 +18,7 @@ import type { Session } from './session.js';
 import type { Route } from './routes.js';
 import { ServiceView, ServicesView, capitalize } from './services-view.js';
 import { EventsView, GatewayView, InstanceView, RegistryView } from './other-views.js';
+import { SubscribersView } from './subscribers-view.js';
 
 const TOKEN_KEY = 'switchboard.token';
 /** Events are applied to the page at most this often: a burst of 10,000 registrations is one render, not 10,000. */
@@ -104,6 +105,8 @@ export function App() {
       try {
         const watch = client.watch(undefined, {
           signal: abort.signal,
+          // The page sends the services no traffic: drains must not wait for an open (or throttled background) tab.
+          subscriber: false,
           onStatus: (status) => {
             setLive((current) => nextLiveness(current, status.connected, Date.now()));
           },
@@ -148,7 +151,7 @@ export function App() {
         <strong class="brand">Switchboard</strong>
         <nav aria-label="Main">
           <ul>
-            {(['services', 'events', 'registry', 'gateway'] as const).map((view) => (
+            {(['services', 'subscribers', 'events', 'registry', 'gateway'] as const).map((view) => (
               <li key={view}>
                 <a href={hrefOf({ view })} aria-current={sectionOf(route) === view ? 'page' : undefined}>
                   {capitalize(view)}
@@ -199,6 +202,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return <InstanceView session={session} service={route.service} id={route.id} />;
     case 'events':
       return <EventsView session={session} />;
+    case 'subscribers':
+      return <SubscribersView session={session} service={route.service} />;
     case 'registry':
       return <RegistryView session={session} />;
     case 'gateway':

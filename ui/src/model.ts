@@ -178,7 +178,8 @@ function compareBy(key: SortKey, a: Instance, b: Instance): number {
 }
 
 const collator = new Intl.Collator('en', { numeric: true });
-function compareText(a: string, b: string): number {
+/** Names in a person's order: case-insensitive-ish, numbers by value (`web-2` before `web-10`). */
+export function compareText(a: string, b: string): number {
   return collator.compare(a, b);
 }
 

@@ -1,18 +1,20 @@
 /** Views 3 to 6 of issue #16: an instance, the live event log, the registry itself, and the gateway's routes. */
 import { Fragment } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { CHANGE_TYPES } from '../../src/wire/index.js';
 import type { ChangeType, Instance, RegistryClient } from '../../src/sdk/client.js';
 import type { ClusterView, HealthAnswer } from '../../src/wire/index.js';
-import { messageOf } from './session.js';
 import type { Session } from './session.js';
 import { changesOf, filterEvents } from './event-log.js';
 import type { LoggedEvent } from './event-log.js';
 import { ago } from './live.js';
+import { usePolled } from './polled.js';
 import { healthCountOf } from './model.js';
 import { hrefOf } from './routes.js';
 import { HealthBadge } from './services-view.js';
 import { explainSelfPreservation } from './self-preservation.js';
+import { canWrite } from './rights.js';
+import { DrainAction } from './subscribers-view.js';
 
 export function InstanceView({ session, service, id }: { session: Session; service: string; id: string }) {
   const instance = session.model.services.get(service)?.get(id);
@@ -24,6 +26,11 @@ export function InstanceView({ session, service, id }: { session: Session; servi
         <a href={hrefOf({ view: 'service', service })}>{service}</a> /
       </p>
       <h1>{id}</h1>
+      {instance && canWrite(session.self?.policy, service) && (
+        <div class="buttons">
+          <DrainAction session={session} instance={instance} />
+        </div>
+      )}
       {instance ? <InstanceDetails instance={instance} now={session.now} /> : <p class="empty">Not registered now.</p>}
       <h2>Recent changes</h2>
       <EventTable log={changes} label="Recent changes" empty="No change since this page opened." />
@@ -222,31 +229,6 @@ function EventTable({ log, label, empty }: { log: readonly LoggedEvent[]; label:
       {log.length === 0 && <p class="empty">{empty}</p>}
     </>
   );
-}
-
-/** Asks again every few seconds while the view is open (these answers have no event stream). */
-function usePolled<T>(load: () => Promise<T>, deps: readonly unknown[]): { value?: T; error?: string } {
-  const [state, setState] = useState<{ value?: T; error?: string }>({});
-  useEffect(() => {
-    let stopped = false;
-    const run = () => {
-      load().then(
-        (value) => {
-          if (!stopped) setState({ value });
-        },
-        (err: unknown) => {
-          if (!stopped) setState({ error: messageOf(err) });
-        },
-      );
-    };
-    run();
-    const timer = setInterval(run, 3_000);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, deps);
-  return state;
 }
 
 async function readHealth(): Promise<HealthAnswer> {

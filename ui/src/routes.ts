@@ -4,6 +4,8 @@ export type Route =
   | { view: 'service'; service: string }
   | { view: 'instance'; service: string; id: string }
   | { view: 'events' }
+  /** Every subscriber, or (with `service`) those a drain of that service waits for. */
+  | { view: 'subscribers'; service?: string }
   | { view: 'registry' }
   | { view: 'gateway' };
 
@@ -23,6 +25,8 @@ export function parseRoute(hash: string): Route {
   switch (first) {
     case 'events':
       return { view: 'events' };
+    case 'subscribers':
+      return service === undefined ? { view: 'subscribers' } : { view: 'subscribers', service };
     case 'registry':
       return { view: 'registry' };
     case 'gateway':
@@ -44,6 +48,8 @@ export function hrefOf(route: Route): string {
     case 'registry':
     case 'gateway':
       return `#/${route.view}`;
+    case 'subscribers':
+      return route.service === undefined ? '#/subscribers' : `#/subscribers/${encodeURIComponent(route.service)}`;
     case 'service':
       return `#/services/${encodeURIComponent(route.service)}`;
     case 'instance':

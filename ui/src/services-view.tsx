@@ -9,6 +9,7 @@ import { HEALTH_COUNTS, facetsOf, filterServices, healthCountOf, selectInstances
 import type { HealthCount, InstanceFilter, Sort, SortKey } from './model.js';
 import { canWrite } from './rights.js';
 import { hrefOf } from './routes.js';
+import { ServiceSubscribers } from './subscribers-view.js';
 import { rowWindow } from './window.js';
 
 export function ServicesView({ session }: { session: Session }) {
@@ -120,6 +121,7 @@ export function ServiceView({ session, service }: { session: Session; service: s
       </p>
       <h1>{service}</h1>
       {!byId && session.model.index > 0 && <p class="empty">No instance of {service} is registered (or readable).</p>}
+      <ServiceSubscribers session={session} service={service} />
       <div class="filters">
         <Choice
           label="Status"

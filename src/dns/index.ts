@@ -1,0 +1,2 @@
+export { startDnsServer } from './dns-server.js';
+export type { DnsServer, DnsServerOptions, DnsSettings } from './dns-server.js';

@@ -1,0 +1,2 @@
+export { addEurekaRoutes } from './eureka-routes.js';
+export type { EurekaOptions } from './eureka-routes.js';
