@@ -226,7 +226,7 @@ describe('durability', () => {
     const { body } = await call<{ index: number }>(`${fourth.url}/health`, 'GET');
     // Indexes continued upward across the crashes: at least one per acknowledged registration.
     expect(body.index).toBeGreaterThanOrEqual(total + ackedMidKill.length + ackedMidTerm.length);
-  });
+  }, 90_000);
 });
 
 describe('serve', () => {
