@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { rootCertificates } from 'node:tls';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { buildApi } from './api/index.js';
+import { buildApi, storeCommitMetrics } from './api/index.js';
 import { AccessControl, TokenTable, createBootstrapToken, refuseOpenBind } from './auth/index.js';
 import { createChecker } from './checks/index.js';
 import { addConsulRoutes } from './consul/index.js';
@@ -22,7 +22,7 @@ import { addEurekaRoutes } from './eureka/index.js';
 import { createGateway, gatewayOptionsFrom } from './gateway/index.js';
 import type { Gateway } from './gateway/index.js';
 import { Metrics } from './metrics/index.js';
-import type { Store } from './store/index.js';
+import type { CommitObserver, Store } from './store/index.js';
 import { SubscriberTable, addSubscriberMetrics } from './subscribers/index.js';
 import { createMemoryStore } from './store/memory/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -69,7 +69,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   refuseOpenBind({ host: config.http.host, ...config.auth });
   // Read before the store opens: a missing certificate fails the start at once, with the flag named.
   const tls = apiTlsFrom(config.http);
-  const backend = await openBackend(config, logger);
+  // One Metrics (one prom-client registry) per server, for every component: each adds its families, and the API
+  // serves them at /metrics. Made first: the store reports its commits from the start.
+  const metrics = new Metrics();
+  const backend = await openBackend(config, logger, storeCommitMetrics(metrics, config.store.kind));
   const { store } = backend;
   let registry: Registry | undefined;
   let tokens: TokenTable | undefined;
@@ -101,8 +104,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // Not joined yet (etcd cannot be reached): no node is known to lead.
       return backend.etcd ? { self: self.name, leader: null, nodes: [] } : aloneView(self, running.index);
     };
-    // One Metrics for every component: each adds its families, and the API serves them at /metrics.
-    const metrics = new Metrics();
     // Who follows the registry and how far (issue #19), for GET /v1/subscribers and drains.
     const subscribers = new SubscriberTable(running, config.subscribers, { node: () => self.name });
     addSubscriberMetrics(metrics, subscribers);
@@ -269,22 +270,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 /** The store the config names, and in cluster mode the etcd connection the store and the cluster node share. */
-async function openBackend(config: Config, logger: Logger): Promise<{ store: Store; etcd?: EtcdConnection }> {
+async function openBackend(
+  config: Config,
+  logger: Logger,
+  onCommit: CommitObserver,
+): Promise<{ store: Store; etcd?: EtcdConnection }> {
   switch (config.store.kind) {
     case 'memory':
-      return { store: createMemoryStore() };
+      return { store: createMemoryStore({ onCommit }) };
     case 'sqlite':
       return {
         store: await openSqliteStore({
           dataDir: config.store.dataDir,
           writeTimeoutMs: config.store.writeTimeoutMs,
           logger,
+          onCommit,
         }),
       };
     case 'etcd': {
       const etcd = connectEtcd(etcdOptionsFrom(config.etcd));
       try {
-        const options = { prefix: config.etcd.prefix, logger, writeTimeoutMs: config.store.writeTimeoutMs };
+        const options = { prefix: config.etcd.prefix, logger, writeTimeoutMs: config.store.writeTimeoutMs, onCommit };
         return { store: await openEtcdStore(etcd, options), etcd };
       } catch (err) {
         await etcd.close();

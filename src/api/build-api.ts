@@ -19,6 +19,7 @@ import type { SubscriberTable } from '../subscribers/index.js';
 import { handleError, handleNotFound } from './error-handler.js';
 import { addInstanceRoutes } from './instance-routes.js';
 import { addMetricsRoutes } from './metrics-routes.js';
+import { RequestMetrics, UNKNOWN_ROUTE } from './request-metrics.js';
 import { collectOpenApi } from './openapi.js';
 import { AnswerCache, serviceKey } from './answer-cache.js';
 import { BlockingReads } from './blocking-reads.js';
@@ -75,6 +76,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // The server hands requests to the fast path (set once the routes exist), which hands the rest to Fastify.
   const fast: { handler?: RequestListener; next: RequestListener } = { next: () => undefined };
   const { bodyLimit, tls } = options;
+  const metrics = options.metrics ?? new Metrics();
+  // Every answer on this port, by route template and code (issue #20): Fastify's, the fast path's, the guard's.
+  const requests = new RequestMetrics(metrics);
   const app = Fastify({
     // The server comes from serverFactory; this only makes Fastify name its address https://.
     ...(tls === undefined ? {} : { https: {} }),
@@ -86,6 +90,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         const refusal = guard(req);
         if (refusal) {
           const body = JSON.stringify(errorBody(refusal));
+          requests.series(req.method ?? 'GET', UNKNOWN_ROUTE, ERROR_CODES[refusal.code].http).observe(0);
           res.writeHead(ERROR_CODES[refusal.code].http, {
             'content-type': 'application/json; charset=utf-8',
             'content-length': Buffer.byteLength(body),
@@ -126,8 +131,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });
   const { access } = options;
   addAccessHook(app, access);
+  requests.addHook(app);
   addSystemRoutes(app, options.registry, { openApi, cluster: options.cluster });
-  const metrics = options.metrics ?? new Metrics();
   addMetricsRoutes(app, options.registry, metrics);
   addInstanceRoutes(app, options.registry);
   const cache = new AnswerCache();
@@ -147,13 +152,23 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   metrics.gauge('switchboard_answer_cache_keys', 'Services (and lists) with answers cached.', () => cache.size);
   const { subscribers } = options;
   const blocking = new BlockingReads(app, options.registry, subscribers);
+  metrics.gauge(
+    'switchboard_blocking_queries',
+    'REST reads held waiting for a change (?index=).',
+    () => blocking.waiting,
+  );
   addServiceRoutes(app, options.registry, { cache, blocking, access });
   fast.handler = createFastPath(
-    { registry: options.registry, cache, blocking, logger: options.logger, access },
+    { registry: options.registry, cache, blocking, logger: options.logger, access, requests },
     fast.next,
   );
   addSeedRoutes(app, options.registry, { bodyLimit, access });
-  addWatchRoutes(app, options.registry, { ...options.watch, access, ...(subscribers ? { subscribers } : {}) });
+  addWatchRoutes(app, options.registry, {
+    ...options.watch,
+    access,
+    metrics,
+    ...(subscribers ? { subscribers } : {}),
+  });
   if (subscribers) addSubscriberRoutes(app, options.registry, { subscribers, access });
   addTokenRoutes(app, access);
   addUiRoutes(app, options.gateway ? { gateway: options.gateway } : {});

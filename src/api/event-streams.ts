@@ -70,6 +70,10 @@ export class EventStreams {
   /** Snapshots serialized at one registry index, shared by every client that reconnects at once. */
   #snapshots = { index: -1, bodies: new Map<string, string>() };
   #closed = false;
+  /** Change events written, one per stream that carried each (issue #20). */
+  eventsSent = 0;
+  /** Streams dropped for falling behind or not reading their opening in time. */
+  dropped = 0;
 
   constructor(registry: EventSource, options: EventStreamOptions, logger: FastifyBaseLogger) {
     this.#registry = registry;
@@ -250,18 +254,17 @@ export class EventStreams {
       let text: Buffer | string;
       const { visible } = stream;
       if (visible) {
-        text = frames
-          .filter((f) => f.index > stream.last && visible(f.service))
-          .map((f) => f.text)
-          .join('');
+        const carried = frames.filter((f) => f.index > stream.last && visible(f.service));
+        this.eventsSent += carried.length;
+        text = carried.map((f) => f.text).join('');
       } else if (stream.last < first) {
         shared ??= Buffer.from(frames.map((f) => f.text).join(''));
+        this.eventsSent += frames.length;
         text = shared;
       } else {
-        text = frames
-          .filter((f) => f.index > stream.last)
-          .map((f) => f.text)
-          .join('');
+        const carried = frames.filter((f) => f.index > stream.last);
+        this.eventsSent += carried.length;
+        text = carried.map((f) => f.text).join('');
       }
       stream.last = Math.max(stream.last, last);
       if (text !== '') this.#write(stream, text);
@@ -283,6 +286,7 @@ export class EventStreams {
   #drop(stream: Stream, why: string): void {
     const { res } = stream;
     this.#logger.info({ service: stream.service, behindBytes: res.writableLength }, why);
+    this.dropped += 1;
     clearTimeout(stream.deadline);
     this.#remove(stream);
     res.destroy();

@@ -4,6 +4,7 @@ import type { AccessControl } from '../auth/index.js';
 import type { Registry } from '../core/index.js';
 import type { SubscriberTable } from '../subscribers/index.js';
 import { ACK_INTERVAL_HEADER } from '../wire/index.js';
+import type { Metrics } from '../metrics/index.js';
 import { EventStreams } from './event-streams.js';
 import type { EventStreamOptions } from './event-streams.js';
 import { errorSchema, eventsQuery } from './schemas.js';
@@ -19,10 +20,11 @@ export type WatchRouteOptions = EventStreamOptions;
 export function addWatchRoutes(
   app: FastifyInstance,
   registry: Registry,
-  options: WatchRouteOptions & { access: AccessControl; subscribers?: SubscriberTable },
+  options: WatchRouteOptions & { access: AccessControl; subscribers?: SubscriberTable; metrics?: Metrics },
 ): void {
-  const { access, subscribers } = options;
+  const { access, subscribers, metrics } = options;
   const streams = new EventStreams(registry, options, app.log);
+  if (metrics) addStreamMetrics(metrics, streams);
   // End the streams before the server waits for its connections, so closing is prompt.
   app.addHook('preClose', (done) => {
     streams.close();
@@ -99,4 +101,19 @@ function closeSilentConnections(app: FastifyInstance): void {
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
     done();
   });
+}
+
+/** The event streams' families (issue #20), read when scraped from the streams' own counts. */
+function addStreamMetrics(metrics: Metrics, streams: EventStreams): void {
+  metrics.gauge('switchboard_event_streams', 'Open event streams (GET /v1/events).', () => streams.size);
+  metrics.counterFrom(
+    'switchboard_event_stream_events_total',
+    'Change events written to event streams (one per stream that carried it).',
+    () => streams.eventsSent,
+  );
+  metrics.counterFrom(
+    'switchboard_event_streams_dropped_total',
+    'Event streams dropped for falling behind (--watch-stream-buffer) or not reading their opening in time.',
+    () => streams.dropped,
+  );
 }

@@ -183,7 +183,7 @@ describe('Checker', () => {
     checker.start();
     await until(() => checker.stats().runs >= 1);
     await checker.close();
-    const text = metrics.render();
+    const text = await metrics.render();
     expect(text).toContain('\nswitchboard_checks 1\n');
     expect(text).toMatch(/^switchboard_check_runs_total\{status="passing"\} [1-9]\d*$/m);
   });

@@ -15,6 +15,7 @@ import { setMaxListeners } from 'node:events';
 import type { CheckResult, ScheduledCheck } from '../core/index.js';
 import { LeaseTable } from '../core/index.js';
 import type { ChangeSource, CheckSink } from '../core/index.js';
+import { LATENCY_BUCKETS } from '../metrics/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ChangeEvent } from '../wire/index.js';
 import { probe as networkProbe } from './probe.js';
@@ -102,7 +103,7 @@ export class Checker {
   readonly #inFlight = new Set<Promise<void>>();
   #started = false;
   #closed = false;
-  readonly #results: ((labels: { status: string }) => void) | undefined;
+  readonly #results: ((run: { status: string; kind: string; seconds: number }) => void) | undefined;
 
   constructor(options: CheckerOptions) {
     this.#host = options.registry;
@@ -122,10 +123,17 @@ export class Checker {
         () => this.#ready.length - this.#readyHead,
       );
       const runs = metrics.counter('switchboard_check_runs_total', 'Probes run, by result.', ['status']);
-      this.#results = (labels) => {
-        runs.inc(labels);
+      const duration = metrics.histogram({
+        name: 'switchboard_check_duration_seconds',
+        help: 'How long a probe took, by kind of check (timeouts included).',
+        labels: ['kind'],
+        buckets: LATENCY_BUCKETS,
+      });
+      this.#results = (run) => {
+        runs.inc({ status: run.status });
+        duration.observe({ kind: run.kind }, run.seconds);
       };
-      metrics.gauge(
+      metrics.counterFrom(
         'switchboard_check_runs_skipped_total',
         'Probes skipped because a check fell an interval behind.',
         () => this.#skipped,
@@ -300,7 +308,11 @@ export class Checker {
     this.#running -= 1;
     this.#runs += 1;
     const finishedAt = now();
-    this.#results?.({ status: run.result.status });
+    this.#results?.({
+      status: run.result.status,
+      kind: entry.check.spec.kind,
+      seconds: (finishedAt - run.startedAt) / 1000,
+    });
     this.#onRun?.({ check: entry.check, dueAt: entry.dueAt, startedAt: run.startedAt, finishedAt, result: run.result });
     if (this.#closed) return;
     if (!entry.removed) {

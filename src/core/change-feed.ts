@@ -73,6 +73,13 @@ export class ChangeFeed implements ChangeSource {
     return this.#serviceIndex.size;
   }
 
+  /** Listeners following the feed (watches and subscriptions: event streams, the checker, SDK-style followers). */
+  get watchers(): number {
+    let count = this.#listeners.size;
+    for (const set of this.#serviceListeners.values()) count += set.size;
+    return count;
+  }
+
   /**
    * Forgets `service`'s index (the registry calls this for a service empty for a while); false, keeping it, while
    * someone watches the service. From then on it answers the pruned floor, which is at least its index.

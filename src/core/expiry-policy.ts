@@ -13,6 +13,12 @@
  * It protects only leased instances registered before it began: an instance registered since reached the registry
  * during the outage, so its silence is its own, and an instance without a lease (checks only) was never counted.
  * Their `deregisterCriticalAfter` and lease expiry keep working.
+ *
+ * Ending because heartbeats came back does not remove the instances still silent at once: a partition heals one
+ * connection at a time, so the share overdue falls below the threshold while most cut-off instances have not yet
+ * renewed, and the next sweep would have removed them all (issue #21 found 18 of 20 removed at a heal). Each one
+ * it protected gets its `deregisterAfter` again from the moment it ended, as if it had renewed then: it goes only
+ * if it stays silent that long.
  */
 import type { InstanceState } from './instance-state.js';
 import { LeaseTable } from './lease-table.js';
@@ -47,12 +53,22 @@ export interface ExpiryDecisions {
   remove: Map<InstanceState, string>;
 }
 
+const HEALED = 'heartbeats came back: leases expire again, each still silent one a deregisterAfter from now';
+
+/** Whether self-preservation in `status` (while on) keeps this instance: leased, and registered before it began. */
+function protectedBy(status: SelfPreservationStatus, state: InstanceState): boolean {
+  const since = status.since;
+  return state.record.ttlMs !== undefined && (since === undefined || state.record.registeredAt < since);
+}
+
 export class ExpiryPolicy {
   readonly #leases = new LeaseTable<InstanceState>();
   /** Instances critical (maintenance aside) with a `deregisterCriticalAfter`, by when they are to be removed. */
   readonly #criticalDeadlines = new LeaseTable<InstanceState>();
   /** Leased instances seen by the sweep with their heartbeat overdue; a heartbeat or removal takes them out. */
   readonly #overdue = new Set<InstanceState>();
+  /** Instances self-preservation protected when it ended as heartbeats came back: removed no sooner than this. */
+  readonly #graceUntil = new Map<InstanceState, number>();
   readonly #options: SelfPreservationOptions;
   readonly #sweepIntervalMs: number;
   #status: SelfPreservationStatus = { active: false, overdue: 0, leases: 0 };
@@ -89,6 +105,7 @@ export class ExpiryPolicy {
   /** A heartbeat: the lease runs again from now. */
   touched(state: InstanceState): void {
     this.#overdue.delete(state);
+    this.#graceUntil.delete(state);
     const criticalAt = state.criticalAt;
     if (criticalAt !== undefined) this.#leases.add(state, criticalAt);
   }
@@ -97,6 +114,7 @@ export class ExpiryPolicy {
     this.#leases.delete(state);
     this.#criticalDeadlines.delete(state);
     this.#overdue.delete(state);
+    this.#graceUntil.delete(state);
   }
 
   /**
@@ -124,11 +142,23 @@ export class ExpiryPolicy {
         this.#leases.add(state, expireAt);
       }
     }
+    const before = this.#status;
     const preserving = this.#updateSelfPreservation(now, registry.instances());
+    if (before.active && !preserving && this.#status.reason === HEALED) {
+      for (const state of registry.instances()) {
+        if (!protectedBy(before, state) || state.criticalAt === undefined || state.criticalAt > now) continue;
+        const ttlMs = state.record.ttlMs as number;
+        this.#graceUntil.set(state, now + (state.record.deregisterAfterMs ?? 3 * ttlMs));
+      }
+    }
     const later = now + this.#sweepIntervalMs;
     const remove = new Map<InstanceState, string>();
     for (const state of expired) {
-      if ((preserving && this.#protects(state)) || state.answersProbes) {
+      const grace = this.#graceUntil.get(state);
+      if (grace !== undefined && grace > now) {
+        if (!state.lapsed) lapse.push(state);
+        this.#leases.add(state, grace);
+      } else if ((preserving && this.#protects(state)) || state.answersProbes) {
         // Kept: look again next sweep (its checks may fail, or self-preservation may end).
         if (!state.lapsed) lapse.push(state);
         this.#leases.add(state, later);
@@ -139,7 +169,9 @@ export class ExpiryPolicy {
     for (const state of this.#criticalDeadlines.popDue(now)) {
       const removeAt = state.removeCriticalAt;
       if (!registry.current(state) || removeAt === undefined) continue;
+      const grace = this.#graceUntil.get(state);
       if (removeAt > now) this.#criticalDeadlines.add(state, removeAt);
+      else if (grace !== undefined && grace > now) this.#criticalDeadlines.add(state, grace);
       else if (preserving && this.#protects(state)) this.#criticalDeadlines.add(state, later);
       else if (!remove.has(state))
         remove.set(state, 'critical for longer than deregisterCriticalAfter: instance removed');
@@ -149,8 +181,7 @@ export class ExpiryPolicy {
 
   /** Whether self-preservation, while on, keeps this instance. */
   #protects(state: InstanceState): boolean {
-    const since = this.#status.since;
-    return state.record.ttlMs !== undefined && (since === undefined || state.record.registeredAt < since);
+    return protectedBy(this.#status, state);
   }
 
   /** Re-evaluated every sweep; returns whether expiry of protected instances is suspended. */
@@ -180,7 +211,7 @@ export class ExpiryPolicy {
       return this.#status.active;
     }
     if (!tripped) {
-      this.#status = { active: false, reason: 'heartbeats came back: leases expire again', overdue, leases };
+      this.#status = { active: false, reason: HEALED, overdue, leases };
     } else if (now >= (was.endsBy ?? Infinity) && overdue < leases) {
       this.#status = {
         active: false,

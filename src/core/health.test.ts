@@ -334,14 +334,50 @@ describe('self-preservation', () => {
     expect(h.registry.list('web', { health: 'any' }).instances).toHaveLength(20);
     expect(h.changes.some((c) => c.type === 'expired')).toBe(false);
     expect(h.logs.filter((l) => l.startsWith('self-preservation on'))).toHaveLength(1);
-    // Most of the silent ones come back: below the threshold, expiry resumes for the rest.
+    // Most of the silent ones come back: below the threshold, expiry resumes for the rest, each a deregisterAfter
+    // (30 s for a 10 s ttl) from the moment self-preservation ended.
     await heartbeat(h, [...alive, ...silent.slice(0, 7)]);
     await h.tick(SWEEP_MS);
     await h.tick(SWEEP_MS);
     expect(h.registry.selfPreservation).toBe(false);
     expect(h.logs.filter((l) => l.startsWith('self-preservation off'))).toHaveLength(1);
+    expect(h.registry.list('web', { health: 'any' }).instances).toHaveLength(20);
+    for (let t = 0; t < 30; t += 5) {
+      await heartbeat(h, [...alive, ...silent.slice(0, 7)]);
+      await h.tick(5_000);
+    }
     const left = h.registry.list('web', { health: 'any' }).instances.map((i) => i.id);
     expect(left).toEqual([...alive, ...silent.slice(0, 7)]);
+    expect(
+      h.changes
+        .filter((c) => c.type === 'expired')
+        .map((c) => c.instance.id)
+        .sort(),
+    ).toEqual(silent.slice(7));
+  });
+
+  it('removes none of the cut-off instances when a partition heals one connection at a time (issue #21)', async () => {
+    const h = await harness();
+    const ids = await fleet(h, 20);
+    const alive = ids.slice(0, 10);
+    const cut = ids.slice(10);
+    for (let t = 0; t < 60; t += 5) {
+      await heartbeat(h, alive);
+      await h.tick(5_000);
+    }
+    expect(h.registry.selfPreservation).toBe(true);
+    // The first cut-off instance gets through: the share overdue falls below the threshold and it ends.
+    await heartbeat(h, [...alive, cut[0] as string]);
+    await h.tick(SWEEP_MS);
+    expect(h.registry.selfPreservation).toBe(false);
+    // The others reconnect over the next seconds, within their deregisterAfter: none was removed meanwhile.
+    for (let i = 1; i < cut.length; i++) {
+      await heartbeat(h, [...alive, ...cut.slice(0, i + 1)]);
+      await h.tick(2_000);
+    }
+    expect(h.registry.list('web', { health: 'any' }).instances).toHaveLength(20);
+    expect(h.changes.some((c) => c.type === 'expired')).toBe(false);
+    expect(h.registry.list('web').instances).toHaveLength(20);
   });
 
   it('expires normally when fewer leases lapse than the minimum', async () => {

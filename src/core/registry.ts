@@ -147,6 +147,16 @@ export interface RegistryHealth {
 }
 
 /** One active check of one instance, as the checker schedules it. */
+/** What one sweep did (issue #20: `onSweep`, for the metrics). */
+export interface SweepReport {
+  /** Leases this sweep lapsed (instance moved to critical or warning). */
+  lapsed: number;
+  /** Instances this sweep removed: leases past `deregisterAfter`, or critical past `deregisterCriticalAfter`. */
+  expired: number;
+  /** Whether self-preservation held expiry back after this sweep. */
+  selfPreservation: boolean;
+}
+
 export interface ScheduledCheck {
   service: string;
   id: string;
@@ -214,6 +224,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
   readonly #emptySince = new Map<string, number>();
   readonly #emptyServiceGraceMs: number;
   readonly #prunedListeners = new Set<(services: readonly string[]) => void>();
+  readonly #sweepListeners = new Set<(report: SweepReport) => void>();
   /** Registrations under way that route a prefix, by prefix: each waits for the one before (see `register`). */
   readonly #prefixClaims = new Map<string, Promise<unknown>>();
   /** The highest index applied from the store's feed. */
@@ -631,14 +642,18 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
         if (status.active) this.#logger.warn(detail, 'self-preservation on: expiry of lapsed leases is suspended');
         else this.#logger.info(detail, 'self-preservation off: leases expire again');
       }
+      const lapses = lapse.length;
       const results = await Promise.allSettled([
         ...lapse.map((state) => this.#lapse(state, now)),
         ...[...remove].map(([state, why]) => this.#expire(state, { now, why })),
       ]);
-      for (const result of results) {
+      const report: SweepReport = { lapsed: 0, expired: 0, selfPreservation: status.active };
+      results.forEach((result, i) => {
         if (result.status === 'rejected')
           this.#logger.error({ err: result.reason as unknown }, 'lease sweep write failed; it will run again');
-      }
+        else if (result.value) report[i < lapses ? 'lapsed' : 'expired'] += 1;
+      });
+      this.#tellSweep(report);
     } finally {
       this.#sweeping = false;
     }
@@ -710,6 +725,27 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     return () => this.#prunedListeners.delete(listener);
   }
 
+  /** Calls `listener` after every sweep this node runs as the leader, with what it did. Returns its stop function. */
+  onSweep(listener: (report: SweepReport) => void): () => void {
+    this.#sweepListeners.add(listener);
+    return () => this.#sweepListeners.delete(listener);
+  }
+
+  #tellSweep(report: SweepReport): void {
+    for (const listener of this.#sweepListeners) {
+      try {
+        listener(report);
+      } catch (err) {
+        this.#logger.error({ err }, 'a sweep listener threw');
+      }
+    }
+  }
+
+  /** Listeners following the change feed (issue #20: a gauge). */
+  get watchers(): number {
+    return this.#feed.watchers;
+  }
+
   /** Services whose index the feed keeps: those with instances, and those emptied within the grace period. */
   get trackedServices(): number {
     return this.#feed.trackedServices;
@@ -752,7 +788,8 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     this.#unwatchStore();
   }
 
-  async #lapse(state: InstanceState, now: number): Promise<void> {
+  /** True when the lapse was committed. */
+  async #lapse(state: InstanceState, now: number): Promise<boolean> {
     const { service, id } = state.record;
     const result = await this.#sweepWrite(state, (current) => {
       // A heartbeat since the sweep looked, or a newer instance under the same id: nothing lapsed.
@@ -766,9 +803,11 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     if (result.committed && result.state) {
       this.#logger.info({ service, id, health: result.state.health }, 'lease lapsed');
     }
+    return result.committed;
   }
 
-  async #expire(state: InstanceState, how: { now: number; why: string }): Promise<void> {
+  /** True when the removal was committed. */
+  async #expire(state: InstanceState, how: { now: number; why: string }): Promise<boolean> {
     const { service, id } = state.record;
     const { now } = how;
     const result = await this.#sweepWrite(state, (current) => {
@@ -780,6 +819,7 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
       return { op: 'delete', service, id, ifIndex: current.record.modifyIndex, cause: 'expired' };
     });
     if (result.committed) this.#logger.info({ service, id }, how.why);
+    return result.committed;
   }
 
   /** Commits a sweep's write on `state`, known to signs of life until it settles (see `#sweepWrites`). */

@@ -196,15 +196,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (options.metrics) {
     // One snapshot per scrape: render() reads every family synchronously.
     let snapshot: { metrics: GatewayMetrics; routes: number; stale: boolean } | undefined;
-    exportGatewayMetrics(options.metrics, () => {
-      if (snapshot === undefined) {
-        snapshot = { metrics: metrics(), routes: table.size, stale: state.stale };
-        queueMicrotask(() => {
-          snapshot = undefined;
-        });
-      }
-      return snapshot;
-    });
+    exportGatewayMetrics(
+      options.metrics,
+      () => {
+        if (snapshot === undefined) {
+          snapshot = { metrics: metrics(), routes: table.size, stale: state.stale };
+          // The per-service counters keep the services still routed, as the per-instance ones do.
+          counters.services.prune(new Set(snapshot.metrics.upstreams.map((u) => u.service)));
+          queueMicrotask(() => {
+            snapshot = undefined;
+          });
+        }
+        return snapshot;
+      },
+      counters.services,
+    );
   }
 
   const admin = (req: IncomingMessage, res: ServerResponse, target: string): void => {

@@ -24,7 +24,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { JwtVerifier } from '../auth/index.js';
-import type { GatewayCounters, GatewayErrorCode } from './gateway-counters.js';
+import type { GatewayCounters, GatewayErrorCode, UpstreamFailure } from './gateway-counters.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import type { ForwardedRequest } from './headers.js';
 import { upstreamPath } from './route-table.js';
@@ -137,10 +137,13 @@ export class ReverseProxy {
   };
 
   /** An upstream failed (connect error, reset, timeout or 5xx): count it towards its ejection. */
-  upstreamFailed(upstream: Upstream): void {
+  upstreamFailed(upstream: Upstream, kind: UpstreamFailure): void {
+    const service = this.counters.services.of(upstream.instance.service);
+    service.failures[kind] += 1;
     const ejection = upstream.failed(this.#options.outlier, Date.now());
     if (ejection === undefined) return;
     this.counters.ejections += 1;
+    service.ejections += 1;
     this.#options.logger.warn(
       {
         service: upstream.instance.service,
@@ -150,6 +153,12 @@ export class ReverseProxy {
       },
       'gateway: instance ejected after consecutive failures',
     );
+  }
+
+  /** The gateway answered a routed request itself with a 5xx (no instance, upstream failure, no connection). */
+  answeredItself(service: string): void {
+    const classes = this.counters.services.of(service).statusClasses;
+    classes[5] = (classes[5] as number) + 1;
   }
 
   get acquireTimeoutMs(): number {
@@ -237,6 +246,7 @@ export class ReverseProxy {
     if (upstream === undefined) {
       const error = noHealthyInstance(routed.route);
       this.#count(error);
+      this.answeredItself(routed.route.service);
       sendError(res, error, routed.forwarded.requestId);
       return;
     }
@@ -269,6 +279,7 @@ export class ReverseProxy {
     if (socket.destroyed) return;
     const upstream = avoid === undefined ? this.#pick(routed) : (routed.via ?? routed.route).balancer.pick(avoid);
     if (upstream === undefined) {
+      this.answeredItself(routed.route.service);
       answer(noHealthyInstance(routed.route));
       return;
     }
@@ -310,6 +321,8 @@ export class ReverseProxy {
       upstream.outstanding += 1;
       this.counters.upgrades += 1;
       this.counters.statusClasses[1] = (this.counters.statusClasses[1] ?? 0) + 1;
+      const classes = this.counters.services.of(upstream.instance.service).statusClasses;
+      classes[1] = (classes[1] as number) + 1;
       this.tunnels.add(conn);
       conn.on('error', () => socket.destroy());
       // The instance's 101 as it sent it (Connection and Upgrade are the answer here, not hop-by-hop noise).
@@ -342,12 +355,13 @@ export class ReverseProxy {
         return;
       }
       settled = true;
-      this.upstreamFailed(upstream);
+      this.upstreamFailed(upstream, failureOf(err));
       if (!connected && avoid === undefined && !socket.destroyed) {
         this.counters.retries += 1;
         this.#tunnel(spec, upstream);
         return;
       }
+      this.answeredItself(upstream.instance.service);
       answer(upstreamError(upstream, err));
     });
     socket.once('close', () => {
@@ -366,11 +380,13 @@ export class ReverseProxy {
     context: { upstream: Upstream; requestId: string; via: FallbackTarget | undefined },
   ): void {
     const status = res.statusCode ?? 502;
-    if (status >= 500) this.upstreamFailed(context.upstream);
+    if (status >= 500) this.upstreamFailed(context.upstream, 'status_5xx');
     else context.upstream.succeeded();
     const classes = this.counters.statusClasses;
     const cls = (status / 100) | 0;
     if (cls < classes.length) classes[cls] = (classes[cls] as number) + 1;
+    const own = this.counters.services.of(context.upstream.instance.service).statusClasses;
+    if (cls < own.length) own[cls] = (own[cls] as number) + 1;
     if (socket.destroyed) {
       res.destroy();
       return;
@@ -464,6 +480,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         `${this.#proxy.acquireTimeoutMs} ms (see --gateway-acquire-timeout)`,
     };
     this.#proxy.counters.errors[error.code] += 1;
+    this.#proxy.answeredItself(upstream.instance.service);
     sendError(this.#res, error, this.#routed.forwarded.requestId);
   };
 
@@ -481,11 +498,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     upstream.load.record(now - this.#sentAt, now);
     this.#started = true;
     this.#resume = resume;
-    if (statusCode >= 500) this.#proxy.upstreamFailed(upstream);
+    if (statusCode >= 500) this.#proxy.upstreamFailed(upstream, 'status_5xx');
     else upstream.succeeded();
     const classes = this.#proxy.counters.statusClasses;
     const cls = (statusCode / 100) | 0;
     if (cls < classes.length) classes[cls] = (classes[cls] as number) + 1;
+    const service = this.#proxy.counters.services.of(upstream.instance.service);
+    if (cls < service.statusClasses.length) service.statusClasses[cls] = (service.statusClasses[cls] as number) + 1;
+    service.latency?.observe((now - this.#sentAt) / 1000);
     const headers = forwardResponseHeaders(rawHeaders, this.#routed.forwarded.requestId);
     const via = this.#routed.via;
     if (via !== undefined) headers.push(FALLBACK_HEADER, via.service);
@@ -519,7 +539,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#done = true;
       return;
     }
-    this.#proxy.upstreamFailed(upstream);
+    this.#proxy.upstreamFailed(upstream, failureOf(err));
     if (this.#started) {
       // The answer has begun: cut it, so the client cannot take a truncated body for a whole one.
       this.#done = true;
@@ -538,6 +558,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     const error = upstreamError(upstream, err);
     this.#proxy.counters.errors[error.code] += 1;
+    this.#proxy.answeredItself(upstream.instance.service);
     sendError(res, error, this.#routed.forwarded.requestId);
   }
 
@@ -593,6 +614,16 @@ function noHealthyInstance(route: Route): OwnError {
 }
 
 /** 504 when the instance was too slow, 502 for anything else it did. */
+/** What kind of failure an upstream request's error was, for the per-service error counter. */
+function failureOf(err: Error & { code?: string }): UpstreamFailure {
+  const code = err.code;
+  if (code === undefined) return 'other';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') return 'reset';
+  return 'other';
+}
+
 function upstreamError(upstream: Upstream, err: Error & { code?: string }): OwnError {
   const what = `${upstream.instance.service} instance ${upstream.instance.id}`;
   return err.code !== undefined && TIMEOUT_CODES.has(err.code)

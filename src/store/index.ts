@@ -1,6 +1,7 @@
 export type {
   ChangeFeedListener,
   CheckSpec,
+  CommitObserver,
   DeleteCause,
   InstanceRecord,
   Mutation,

@@ -103,6 +103,12 @@ export interface StoreChange {
 
 export type ChangeFeedListener = (change: StoreChange) => void;
 
+/**
+ * Told of every transaction a store commits (issue #20: the metrics): how many mutations it held (SQLite commits
+ * a batch, etcd and memory one at a time) and how long it took, in seconds, from being sent to being durable.
+ */
+export type CommitObserver = (commit: { mutations: number; seconds: number }) => void;
+
 export interface StoreSnapshot {
   /** The index of the last write the store holds (0 when empty and new). */
   index: number;

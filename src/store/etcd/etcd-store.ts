@@ -29,6 +29,7 @@ import { RegistryError } from '../../errors/index.js';
 import { ChangeFanOut } from '../change-fan-out.js';
 import { WriteDeadline } from '../write-deadline.js';
 import type {
+  CommitObserver,
   DeleteCause,
   InstanceRecord,
   Mutation,
@@ -52,6 +53,8 @@ export interface EtcdStoreOptions {
    * (default 10 s; issue #14). Each etcd call also gives up after the connection's dial timeout (UNAVAILABLE).
    */
   writeTimeoutMs?: number;
+  /** Told of every committed transaction (issue #20). */
+  onCommit?: CommitObserver;
 }
 
 const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
@@ -471,12 +474,16 @@ export async function openEtcdStore(connection: EtcdConnection, options: EtcdSto
         ],
       };
     }
+    const sentAt = performance.now();
     const res = await client.kv.txn(
       { ...request, failure: [{ request_range: { key } }, { request_range: { key: tombstone } }] },
       callOptions(),
     );
     writeDown = undefined;
-    if (res.succeeded) return { committed: true, index: Number(res.header.revision) };
+    if (res.succeeded) {
+      options.onCommit?.({ mutations: 1, seconds: (performance.now() - sentAt) / 1000 });
+      return { committed: true, index: Number(res.header.revision) };
+    }
     // The change in the way: the key's last write, or the delete that removed it.
     const blocker = Math.max(
       revisionOf(res.responses[0]?.response_range.kvs[0]),

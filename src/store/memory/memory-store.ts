@@ -1,5 +1,6 @@
 import { ChangeFanOut } from '../change-fan-out.js';
 import type {
+  CommitObserver,
   InstanceRecord,
   Mutation,
   Store,
@@ -13,7 +14,8 @@ import type {
 const keyOf = (service: string, id: string): string => `${service}\u0000${id}`;
 
 /** A Store that keeps everything in this process: for tests and `--store memory`. Nothing survives a restart. */
-export function createMemoryStore(): Store {
+export function createMemoryStore(options: { onCommit?: CommitObserver } = {}): Store {
+  const { onCommit } = options;
   const records = new Map<string, InstanceRecord>();
   const feed = new ChangeFanOut();
   let index = 0;
@@ -54,7 +56,11 @@ export function createMemoryStore(): Store {
       if (closed) throw new Error('memory store is closed');
       // Commit on a later turn, as a real store does: callers must not rely on a write taking effect synchronously.
       await Promise.resolve();
-      return commit(mutation);
+      if (onCommit === undefined) return commit(mutation);
+      const startedAt = performance.now();
+      const outcome = commit(mutation);
+      if (outcome.committed) onCommit({ mutations: 1, seconds: (performance.now() - startedAt) / 1000 });
+      return outcome;
     },
     watch: (listener) => feed.add(listener),
     health(): StoreHealth {

@@ -41,12 +41,13 @@ export type WorkerReply =
   | { type: 'open-failed'; busy: boolean; message: string }
   | { type: 'loaded'; index: number; rows: WorkerRow[] }
   | { type: 'committed'; batch: number; results: number[] }
-  | { type: 'commit-failed'; batch: number; message: string }
+  /** `full`: SQLite answered SQLITE_FULL (the disk or its quota is full): nothing of the batch was written. */
+  | { type: 'commit-failed'; batch: number; message: string; full: boolean }
   /** Every token's JSON. */
   | { type: 'tokens'; rows: string[] }
   /** A token write, committed (`changed`) or refused (it would have changed nothing), either way settled. */
   | { type: 'token-written'; changed: boolean }
-  | { type: 'token-failed'; message: string }
+  | { type: 'token-failed'; message: string; full: boolean }
   | { type: 'closed' }
   /** Made by the main thread, not the worker: the worker stopped with this request unanswered. */
   | { type: 'worker-lost'; message: string };

@@ -27,6 +27,7 @@ import { RegistryError } from '../../errors/index.js';
 import { ChangeFanOut } from '../change-fan-out.js';
 import { WriteDeadline } from '../write-deadline.js';
 import type {
+  CommitObserver,
   InstanceRecord,
   Mutation,
   Store,
@@ -46,6 +47,8 @@ export interface SqliteStoreOptions {
   writeTimeoutMs?: number;
   /** Where a dead worker and its restart are reported. */
   logger?: Logger;
+  /** Told of every committed batch (issue #20). */
+  onCommit?: CommitObserver;
 }
 
 /** Most mutations in one transaction (the rest wait for the next): bounds how long one commit holds the worker. */
@@ -296,10 +299,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       }
       batchNumber += 1;
       const last = index;
+      const sentAt = performance.now();
       let reply = await ask({ type: 'commit', batch: batchNumber, index: last, ops: batch.map((p) => p.op) });
       if (reply.type === 'worker-lost') reply = await afterLoss(batchNumber, last, batch.length);
       if (reply.type === 'committed') {
         lastError = undefined;
+        options.onCommit?.({ mutations: batch.length, seconds: (performance.now() - sentAt) / 1000 });
         // Every change of the batch reaches the feed before any writer resumes, so a writer that applies the feed
         // reads its own write, and a refused writer already sees what was in its way.
         const committed = batch.map((pending, i) => {
@@ -323,8 +328,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
         for (const pending of batch) pending.reject(failure);
       } else {
         index = before;
-        lastError = reply.type === 'commit-failed' ? reply.message : 'unexpected reply from the store worker';
-        const failure = new RegistryError('UNAVAILABLE', `store write failed: ${lastError}`);
+        const failure = writeFailed(reply);
         for (const pending of batch) pending.reject(failure);
       }
     }
@@ -351,6 +355,24 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     }
   }
 
+  /**
+   * The error a write the worker could not commit answers, remembered for `/health` until a write succeeds. A full
+   * disk says so and what to do (issue 21): it is the operator's to fix, and the same write succeeds once there is
+   * room, so it stays a retryable UNAVAILABLE rather than a quota's RESOURCE_EXHAUSTED.
+   */
+  function writeFailed(reply: WorkerReply): RegistryError {
+    const failed = reply.type === 'commit-failed' || reply.type === 'token-failed' ? reply : undefined;
+    if (failed?.full === true) {
+      lastError = `the disk holding ${file} is full (${failed.message})`;
+      return new RegistryError(
+        'UNAVAILABLE',
+        `${lastError}: the write was not stored, and what was stored before is kept; free space there and retry`,
+      );
+    }
+    lastError = failed?.message ?? 'unexpected reply from the store worker';
+    return new RegistryError('UNAVAILABLE', `store write failed: ${lastError}`);
+  }
+
   /** One token write; resolves whether it changed a row, after the listeners have the change. */
   async function writeToken(
     request: Extract<WorkerRequest, { type: 'create-token' | 'delete-token' }>,
@@ -364,13 +386,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
         `the store worker stopped before committing the token write (${reply.message}); it was not acknowledged`,
       );
     }
-    if (reply.type !== 'token-written') {
-      lastError =
-        reply.type === 'token-failed' || reply.type === 'commit-failed'
-          ? reply.message
-          : 'unexpected reply from the store worker';
-      throw new RegistryError('UNAVAILABLE', `store write failed: ${lastError}`);
-    }
+    if (reply.type !== 'token-written') throw writeFailed(reply);
     lastError = undefined;
     if (reply.changed) tokenFeed.deliver(change);
     return reply.changed;

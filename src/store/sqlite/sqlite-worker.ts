@@ -25,6 +25,9 @@ const SCHEMA = `
   ) STRICT;
 `;
 
+/** SQLite's own code for a write that found no room; it rolls the transaction back, so the file stays whole. */
+const isFull = (err: unknown): boolean => (err as { code?: unknown }).code === 'SQLITE_FULL';
+
 const port = parentPort;
 if (!port) throw new Error('sqlite-worker must run in a worker thread');
 const { file } = workerData as WorkerSetup;
@@ -126,14 +129,14 @@ port.on('message', (request: WorkerRequest) => {
       try {
         send({ type: 'committed', batch: request.batch, results: commit(request) });
       } catch (err) {
-        send({ type: 'commit-failed', batch: request.batch, message: (err as Error).message });
+        send({ type: 'commit-failed', batch: request.batch, message: (err as Error).message, full: isFull(err) });
       }
       return;
     case 'list-tokens':
       try {
         send({ type: 'tokens', rows: selectTokens.all().map((row) => row.data) });
       } catch (err) {
-        send({ type: 'token-failed', message: (err as Error).message });
+        send({ type: 'token-failed', message: (err as Error).message, full: isFull(err) });
       }
       return;
     case 'create-token':
@@ -143,7 +146,7 @@ port.on('message', (request: WorkerRequest) => {
           request.type === 'create-token' ? insertToken.run(request.id, request.data) : removeToken.run(request.id);
         send({ type: 'token-written', changed: result.changes === 1 });
       } catch (err) {
-        send({ type: 'token-failed', message: (err as Error).message });
+        send({ type: 'token-failed', message: (err as Error).message, full: isFull(err) });
       }
       return;
     case 'close':
