@@ -1,9 +1,9 @@
 /**
  * The composition root: config → store → core → transports. Nothing else sees the whole Config.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { rootCertificates } from 'node:tls';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { buildApi, storeCommitMetrics } from './api/index.js';
@@ -20,7 +20,7 @@ import type { Registry, Renewal } from './core/index.js';
 import { RegistryError } from './errors/index.js';
 import { addEurekaRoutes } from './eureka/index.js';
 import { createGateway, gatewayOptionsFrom } from './gateway/index.js';
-import type { Gateway } from './gateway/index.js';
+import type { Gateway, LocalRouteFeed } from './gateway/index.js';
 import { Metrics } from './metrics/index.js';
 import type { CommitObserver, Store } from './store/index.js';
 import { SubscriberTable, addSubscriberMetrics } from './subscribers/index.js';
@@ -28,7 +28,7 @@ import { createMemoryStore } from './store/memory/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { connectEtcd, openEtcdStore } from './store/etcd/index.js';
 import type { EtcdConnection, EtcdConnectionOptions } from './store/etcd/index.js';
-import type { ClusterView } from './wire/index.js';
+import type { ClusterView, Instance } from './wire/index.js';
 import { addXmlRpcRoutes } from './xmlrpc/index.js';
 
 export type { Config } from './config/index.js';
@@ -236,20 +236,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         checker.start();
       }
       if (config.gateway.port !== null) {
-        // The gateway (issue #7) follows this registry through the SDK's watch, as it would a remote one.
+        // The gateway (issue #7) takes this registry's changes in process, as they are applied (issue #20: followed
+        // over HTTP, it doubled the CPU of every registration).
         gateway = await createGateway({
           ...gatewayOptionsFrom(config.gateway, { host: config.http.host, port: config.gateway.port }),
-          registry: url,
-          // It follows every service, with a token of this process that no store holds and no other node accepts.
-          ...(config.auth.mode === 'on'
-            ? { token: tokens.issueLocal('gateway', { read: ['*'], write: [], operator: false }) }
-            : {}),
-          // Its operator pages take this registry's tokens, checked here rather than over the wire.
+          local: localGatewayFeed(running, subscribers),
+          // Its operator pages take this registry's tokens.
           authorizePage: (req) =>
             Promise.resolve().then(() => {
               access.principalOf(req).requireEverywhere('read');
             }),
-          ...(tls === undefined ? {} : selfTrust(tls)),
           logger,
           metrics,
         });
@@ -321,15 +317,42 @@ function apiTlsFrom(settings: Config['http']): ApiTls | undefined {
 }
 
 /**
- * How the in-serve gateway, which follows this registry at its own https:// URL, trusts it: the registry's own
- * certificate file (a self-signed certificate, or a chain), the client CA (often the CA that signed it too) and the
- * system's CAs. Under mutual TLS it presents the registry's certificate as its client certificate, which the client
- * CA must therefore have signed.
+ * The in-serve gateway's view of this registry: every instance, then each change as the registry applies it. The
+ * gateway is listed as a subscriber (issue #19) that acknowledges once per turn of the event loop: it is never
+ * behind, but a drain still names it among those that have applied the change.
  */
-function selfTrust(tls: ApiTls): { ca: string[]; cert?: Buffer; key?: Buffer } {
-  const ca = [...rootCertificates, tls.cert.toString('utf8')];
-  if (tls.clientCa === undefined) return { ca };
-  return { ca: [...ca, tls.clientCa.toString('utf8')], cert: tls.cert, key: tls.key };
+function localGatewayFeed(registry: Registry, subscribers: SubscriberTable): LocalRouteFeed {
+  const every = { status: 'any', health: 'any' } as const;
+  return {
+    get stale() {
+      return registry.stale;
+    },
+    follow(onEvent) {
+      const who = { id: `gateway-${randomBytes(6).toString('hex')}`, name: 'gateway', watches: undefined };
+      const disconnect = subscribers.connect({ ...who, transport: 'in-process' }, registry.index);
+      let applied = registry.index;
+      let acking = false;
+      const ack = (): void => {
+        acking = false;
+        subscribers.ack(who.id, undefined, applied);
+      };
+      const stopWatching = registry.watch(undefined, (change) => {
+        onEvent(change);
+        applied = change.index;
+        if (!acking) {
+          acking = true;
+          setImmediate(ack);
+        }
+      });
+      const instances: Instance[] = [];
+      for (const { name } of registry.listServices().services) instances.push(...registry.list(name, every).instances);
+      onEvent({ type: 'snapshot', index: registry.index, instances });
+      return () => {
+        stopWatching();
+        disconnect();
+      };
+    },
+  };
 }
 
 /** Reads the TLS files and the password file the config names: secrets come from files, never from flags. */

@@ -51,13 +51,4 @@ describe('TokenTable', () => {
     await there.revoke(record.id);
     expect(await codeOf(() => here.authenticate(secret))).toBe('UNAUTHENTICATED');
   });
-
-  it('accepts a process-local token that the store never sees', async () => {
-    const store = createMemoryStore();
-    const table = await TokenTable.open(store);
-    const secret = table.issueLocal('gateway', { read: ['*'], write: [], operator: false });
-    expect(table.authenticate(secret).holdsEverywhere('read')).toBe(true);
-    expect(await store.listTokens()).toEqual([]);
-    expect(table.size).toBe(0);
-  });
 });

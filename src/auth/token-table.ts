@@ -37,7 +37,6 @@ export class TokenTable {
   readonly #byId = new Map<string, TokenRecord>();
   readonly #byHash = new Map<string, Principal>();
   /** Tokens that live in this process only (the in-process gateway's), never stored. */
-  readonly #local = new Map<string, Principal>();
   /**
    * Secrets seen lately and whom they authenticate, so a client that sends its token with every request costs a map
    * lookup rather than a SHA-256. Emptied on every change to the tokens: a revocation holds from the next request.
@@ -77,7 +76,7 @@ export class TokenTable {
     let principal = this.#recent.get(secret);
     if (principal === undefined) {
       const hash = hashSecret(secret);
-      principal = this.#byHash.get(hash) ?? this.#local.get(hash);
+      principal = this.#byHash.get(hash);
       if (principal === undefined) {
         throw new RegistryError('UNAUTHENTICATED', 'the token presented is not valid (unknown or revoked)');
       }
@@ -123,13 +122,6 @@ export class TokenTable {
       throw new RegistryError('NOT_FOUND', `no token with id ${id}`);
     }
     return record;
-  }
-
-  /** A token that lives in this process only and ends with it: how an in-process client (the gateway) signs in. */
-  issueLocal(name: string, policy: TokenPolicy): string {
-    const secret = `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
-    this.#local.set(hashSecret(secret), new Principal({ tokenId: `local:${name}`, name, policy }));
-    return secret;
   }
 
   #apply(change: TokenChange): void {

@@ -33,6 +33,8 @@ export interface FallbackMemoryOptions {
   retentionMs?: number;
   /** Epoch ms; default `Date.now`. */
   now?: () => number;
+  /** Told of each gone service as its retention runs out and it is forgotten (the gateway drops its routes then). */
+  forgotten?: (service: string) => void;
 }
 
 /**
@@ -42,6 +44,7 @@ export interface FallbackMemoryOptions {
 export class FallbackMemory<T> {
   readonly #retentionMs: number;
   readonly #now: () => number;
+  readonly #forgotten: ((service: string) => void) | undefined;
   readonly #known = new Map<string, { value: T; goneAt: number | undefined }>();
   /** The earliest moment a remembered service runs out; Infinity when none is gone. */
   #nextExpiry = Infinity;
@@ -49,6 +52,7 @@ export class FallbackMemory<T> {
   constructor(options: FallbackMemoryOptions = {}) {
     this.#retentionMs = options.retentionMs ?? FALLBACK_RETENTION_MS;
     this.#now = options.now ?? Date.now;
+    this.#forgotten = options.forgotten;
   }
 
   /** The services remembered, gone or not. */
@@ -99,8 +103,10 @@ export class FallbackMemory<T> {
     for (const [service, known] of this.#known) {
       if (known.goneAt === undefined) continue;
       const until = known.goneAt + this.#retentionMs;
-      if (until <= now) this.#known.delete(service);
-      else next = Math.min(next, until);
+      if (until <= now) {
+        this.#known.delete(service);
+        this.#forgotten?.(service);
+      } else next = Math.min(next, until);
     }
     this.#nextExpiry = next;
   }

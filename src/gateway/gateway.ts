@@ -2,9 +2,11 @@
  * The API gateway (issue #7): server-side discovery. Clients send every request here; the gateway finds a healthy
  * instance of the service the path belongs to and forwards the request to it.
  *
- * It talks to the registry only through the SDK: one watch of every service feeds the local route table, so a
- * request never waits on the registry and, when the registry is unreachable, the gateway keeps routing on the last
- * table it had (the watch reconnects and resumes by itself).
+ * A local route table answers every request, so a request never waits on the registry. Run on its own
+ * (`switchboard gateway`), it fills the table through the SDK: one watch of every service, and when the registry is
+ * unreachable it keeps routing on the last table it had (the watch reconnects and resumes by itself). Run inside
+ * `serve`, the registry pushes its changes into the table as it applies them (`local`): no HTTP, no JSON, and never
+ * a change behind the registry it runs in.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -38,8 +40,20 @@ export type RouteFeed = (options: {
   onStatus: (status: WatchStatus) => void;
 }) => AsyncIterable<RouteFeedEvent>;
 
+/**
+ * The registry in the same process: its instances now, then every change as it is applied. Each change is a few
+ * map updates in the table (routes are rebuilt on the next lookup), so it is cheap enough to run inside the
+ * registry's apply path.
+ */
+export interface LocalRouteFeed {
+  /** Calls `onEvent` with a snapshot at once, then with each change; returns the function that stops it. */
+  follow(onEvent: (event: RouteFeedEvent) => void): () => void;
+  /** True while the registry's own view may be behind (its store cannot be reached). */
+  readonly stale: boolean;
+}
+
 export interface GatewayOptions {
-  /** Registry node URL(s) to watch (the SDK fails over between them). Needed unless `feed` is given. */
+  /** Registry node URL(s) to watch (the SDK fails over between them). Needed unless `local` or `feed` is given. */
   registry?: string | readonly string[];
   /** Bearer token for the registry. */
   token?: string;
@@ -91,6 +105,8 @@ export interface GatewayOptions {
   readyTimeoutMs: number;
   /** Where to add the gateway's metric families (the registry's `GET /metrics` when it runs inside `serve`). */
   metrics?: Metrics;
+  /** The registry in this process, followed in place of a watch over HTTP (`serve --gateway-port`). */
+  local?: LocalRouteFeed;
   /** Replaces the registry watch (tests). */
   feed?: RouteFeed;
   /**
@@ -152,7 +168,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const verifier = createJwtVerifier(options.jwt ?? {});
   const trustedProxies = new AddressRanges(options.trustedProxies ?? [], '--trusted-proxies');
   const authorizePage = options.authorizePage ?? closedPages;
-  const feed = options.feed ?? registryFeed(options);
+  const local = options.local;
+  const feed = local === undefined ? (options.feed ?? registryFeed(options)) : undefined;
   const table = new RouteTable({
     routeByName: options.routeByName,
     balance: options.balance,
@@ -162,9 +179,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       : { fallbackMemory: { retentionMs: options.fallbackRetentionMs } }),
   });
   const counters = new GatewayCounters();
-  const state = { stale: true, updatedAt: null as string | null, reported: undefined as boolean | undefined };
+  // updatedAt is epoch ms, formatted only when shown: a timestamp string per change would cost more than the change.
+  const state = { watchStale: true, updatedAt: 0, reported: undefined as boolean | undefined };
+  const isStale = (): boolean => (local === undefined ? state.watchStale : local.stale);
 
-  const routes = (): GatewayRoutes => ({ ...table.view(), stale: state.stale, updatedAt: state.updatedAt });
+  const routes = (): GatewayRoutes => ({
+    ...table.view(),
+    stale: isStale(),
+    updatedAt: state.updatedAt === 0 ? null : new Date(state.updatedAt).toISOString(),
+  });
   const metrics = (): GatewayMetrics => ({
     requests: counters.requests,
     responses: {
@@ -194,16 +217,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
 
   if (options.metrics) {
-    // One snapshot per scrape: render() reads every family synchronously.
+    // One snapshot per scrape. prom-client awaits between families, so the snapshot lasts until the next turn of the
+    // event loop, not the next microtask (which rebuilt it for every family).
     let snapshot: { metrics: GatewayMetrics; routes: number; stale: boolean } | undefined;
     exportGatewayMetrics(
       options.metrics,
       () => {
         if (snapshot === undefined) {
-          snapshot = { metrics: metrics(), routes: table.size, stale: state.stale };
+          snapshot = { metrics: metrics(), routes: table.size, stale: isStale() };
           // The per-service counters keep the services still routed, as the per-instance ones do.
           counters.services.prune(new Set(snapshot.metrics.upstreams.map((u) => u.service)));
-          queueMicrotask(() => {
+          setImmediate(() => {
             snapshot = undefined;
           });
         }
@@ -222,7 +246,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
     if (page === 'health') {
-      sendJson(res, 200, { status: 'ok', stale: state.stale, index: table.index });
+      sendJson(res, 200, { status: 'ok', stale: isStale(), index: table.index });
       return;
     }
     authorizePage(req).then(
@@ -260,24 +284,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const ready = new Promise<void>((resolve) => {
     markReady = resolve;
   });
-  const following = follow({
-    feed,
-    signal: stop.signal,
-    logger,
-    onEvent: (event) => {
-      table.apply(event);
-      state.updatedAt = new Date().toISOString();
-      if (event.type === 'snapshot') markReady();
-    },
-    onStatus: (status) => {
-      state.stale = !status.connected;
-      // Log each change of state once, not every retry of the watch.
-      if (status.connected === state.reported) return;
-      state.reported = status.connected;
-      if (status.connected) logger.info('gateway: following the registry');
-      else logger.warn({ reason: reasonOf(status.error) }, 'gateway: registry unreachable, routing on the last table');
-    },
-  });
+  const following =
+    feed === undefined
+      ? followLocal(local as LocalRouteFeed, stop.signal, (event) => {
+          table.apply(event);
+          state.updatedAt = Date.now();
+          if (event.type === 'snapshot') markReady();
+        })
+      : follow({
+          feed,
+          signal: stop.signal,
+          logger,
+          onEvent: (event) => {
+            table.apply(event);
+            state.updatedAt = Date.now();
+            if (event.type === 'snapshot') markReady();
+          },
+          onStatus: (status) => {
+            state.watchStale = !status.connected;
+            // Log each change of state once, not every retry of the watch.
+            if (status.connected === state.reported) return;
+            state.reported = status.connected;
+            if (status.connected) logger.info('gateway: following the registry');
+            else
+              logger.warn(
+                { reason: reasonOf(status.error) },
+                'gateway: registry unreachable, routing on the last table',
+              );
+          },
+        });
 
   const server: Server = listenerServer(options.tls, serverTiming(options), proxy.handleRequest);
   server.on('upgrade', proxy.handleUpgrade);
@@ -394,6 +429,25 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex, count
   writeRawError(socket, { code, message: answer.message }, '-');
   // Once the answer is flushed, close even if the client keeps sending (end() alone would wait for it).
   socket.once('finish', () => socket.destroy());
+}
+
+/** Applies the local registry's snapshot and changes until stopped. */
+function followLocal(
+  local: LocalRouteFeed,
+  signal: AbortSignal,
+  onEvent: (event: RouteFeedEvent) => void,
+): Promise<void> {
+  const stopFollowing = local.follow(onEvent);
+  return new Promise<void>((resolve) => {
+    signal.addEventListener(
+      'abort',
+      () => {
+        stopFollowing();
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 /** Applies the feed's events until stopped; a feed that ends or fails is started again after a pause. */

@@ -1,2 +1,2 @@
 export { createGateway, gatewayOptionsFrom } from './gateway.js';
-export type { Gateway, GatewayOptions, GatewayRoutes } from './gateway.js';
+export type { Gateway, GatewayOptions, GatewayRoutes, LocalRouteFeed } from './gateway.js';

@@ -333,6 +333,45 @@ describe('RouteTable fallbacks (issue #15)', () => {
     expect(t.match('/tickets')).toBeUndefined();
   });
 
+  it('rebuilds after a change only the routes of the services it touched (issue 20)', () => {
+    // Which instances the table reads: a full rebuild reads every one of them.
+    const read = new Set<string>();
+    const watched = (inst: Instance): Instance =>
+      new Proxy(inst, {
+        get: (target, key, receiver) => {
+          read.add(target.service);
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      });
+    const instances = [watched(instance('sorry', 's1', { url: '/sorry' }))];
+    for (let s = 0; s < 1_000; s++) {
+      const metadata = s % 2 === 0 ? fallbackTo('sorry') : {};
+      for (const id of ['a', 'b', 'c'])
+        instances.push(watched(instance(`svc-${s}`, id, { url: `/api/svc-${s}`, metadata })));
+    }
+    const t = table({ routeByName: true }, instances);
+    const prefixes = t.view().routes.map((r) => r.prefix);
+    expect(prefixes).toHaveLength(2_001);
+    const routes = new Map(prefixes.map((prefix) => [prefix, t.match(prefix)]));
+    const renewed = (): string[] => prefixes.filter((prefix) => t.match(prefix) !== routes.get(prefix));
+
+    read.clear();
+    t.apply(change('registered', watched(instance('svc-7', 'd', { url: '/api/svc-7' }))));
+    expect(t.match('/api/svc-7/x')?.eligible.map((u) => u.instance.id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(renewed()).toEqual(['/api/svc-7', '/svc-7']);
+    expect([...read]).toEqual(['svc-7']);
+
+    // A change to a fallback service gives the routes falling back to it its new target, and reads nothing else.
+    for (const prefix of prefixes) routes.set(prefix, t.match(prefix));
+    read.clear();
+    t.apply(change('status', watched(instance('sorry', 's1', { url: '/sorry', status: 'DOWN' }))));
+    expect(t.match('/api/svc-8')?.fallback?.eligible).toEqual([]);
+    expect(renewed()).toHaveLength(1 + 1_000);
+    expect(t.match('/api/svc-8')?.balancer).toBe(routes.get('/api/svc-8')?.balancer);
+    expect(t.match('/api/svc-9')).toBe(routes.get('/api/svc-9'));
+    expect([...read]).toEqual(['sorry']);
+  });
+
   it('cuts the route prefix on a fallback only when the fallback asks for it', () => {
     const route = { prefix: '/tickets', stripPrefix: false };
     expect(upstreamPath(route, '/tickets/7?x=1')).toBe('/tickets/7?x=1');

@@ -18,8 +18,12 @@
  *   kept as `retained` routes (no members; their last prefixes, roles, stripPrefix and fallback) so its requests still
  *   reach the fallback, until a live service claims the prefix or the retention period runs out.
  *
- * Changes are applied at once and the prefix index is rebuilt lazily on the next lookup, so a burst of events (a
- * snapshot of thousands of instances) costs one rebuild.
+ * Changes are applied at once and the routes are brought up to date lazily on the next lookup, so a burst of events
+ * (a snapshot of thousands of instances) costs one rebuild. That rebuild is incremental (issue 20): it takes again
+ * only the claims of the services changed since the last lookup, and builds routes only for the prefixes whose claims
+ * changed, plus new fallback targets for the routes falling back to a changed service; so its cost follows the size
+ * of the change, not of the registry. Where two services that have gone both retain one prefix, the first name wins,
+ * as everywhere else.
  */
 import {
   FallbackMemory,
@@ -86,7 +90,7 @@ export interface RouteTableOptions {
   balance: BalanceStrategy;
   pool: PoolOptions;
   /** How long the routes of a service with no instance left are kept for its fallback (tests: the clock too). */
-  fallbackMemory?: FallbackMemoryOptions;
+  fallbackMemory?: Omit<FallbackMemoryOptions, 'forgotten'>;
 }
 
 export interface RouteInstanceView {
@@ -173,21 +177,35 @@ export class RouteTable {
     },
   });
   readonly #upstreams = new Map<string, Map<string, Upstream>>();
+  /** The services changed since the last lookup: the next one rebuilds only what depends on them. */
+  #changed = new Set<string>();
+  /** Who claims each prefix (a prefix no one claims has no entry). */
+  readonly #claims = new Map<string, Claim[]>();
+  /** The prefixes each service claims, live or retained, so a change can withdraw them. */
+  readonly #claimed = new Map<string, Set<string>>();
   #routes = new Map<string, Route>();
   #root: Route | undefined;
+  /** How many routes (the root aside) have each number of path segments, for `#depth`. */
+  #depths: number[] = [];
   /** Most path segments of any prefix: a lookup tries no deeper. */
   #depth = 0;
-  #conflicts: RouteConflict[] = [];
-  /** Fallback targets by service, rebuilt with the routes (kept here for their balancers' rotation). */
-  #targets = new Map<string, FallbackTarget>();
+  readonly #conflicts = new Map<string, RouteConflict>();
+  /** `#conflicts` ordered by prefix, until they change. */
+  #conflictList: RouteConflict[] | undefined;
+  /** Fallback targets by service, kept while a route uses them (for their balancers' rotation). */
+  readonly #targets = new Map<string, FallbackTarget>();
+  /** Per fallback service, the prefixes whose routes fall back to it: a change to it rebuilds only their targets. */
+  readonly #fallbackUsers = new Map<string, Set<string>>();
   readonly #memory: FallbackMemory<Retained>;
-  #dirty = false;
   /** Scratch space for a lookup's candidate prefix ends (lookups are synchronous, so one is enough). */
   #cuts = new Int32Array(8);
 
   constructor(options: RouteTableOptions) {
     this.#options = options;
-    this.#memory = new FallbackMemory(options.fallbackMemory);
+    this.#memory = new FallbackMemory({
+      ...options.fallbackMemory,
+      forgotten: (service) => this.#changed.add(service),
+    });
   }
 
   /** The registry index of the last snapshot or event applied. */
@@ -205,13 +223,13 @@ export class RouteTable {
       const instances = this.#cache.services.get(event.service);
       if (instances?.size === 1 && instances.has(event.instance.id)) this.#remember(event.service, instances);
     }
+    // The cache's hooks mark the services it changes.
     this.#cache.apply(event);
-    this.#dirty = true;
   }
 
   /** The route for a request target (`/path?query`), or undefined. */
   match(target: string): Route | undefined {
-    if (this.#dirty || this.#memory.expired) this.#rebuild();
+    if (this.#changed.size > 0 || this.#memory.expired) this.#rebuild();
     const routes = this.#routes;
     if (routes.size > 0) {
       const query = target.indexOf('?');
@@ -239,17 +257,18 @@ export class RouteTable {
 
   /** How many routes the table holds. */
   get size(): number {
-    if (this.#dirty || this.#memory.expired) this.#rebuild();
+    if (this.#changed.size > 0 || this.#memory.expired) this.#rebuild();
     return this.#routes.size + (this.#root ? 1 : 0);
   }
 
   /** The table for operators (`GET /_gateway/routes`). */
   view(): RouteTableView {
-    if (this.#dirty || this.#memory.expired) this.#rebuild();
+    if (this.#changed.size > 0 || this.#memory.expired) this.#rebuild();
     const all = [...this.#routes.values()];
     if (this.#root) all.push(this.#root);
     all.sort((a, b) => compare(a.prefix, b.prefix));
     const now = performance.now();
+    this.#conflictList ??= [...this.#conflicts.values()].sort((a, b) => compare(a.prefix, b.prefix));
     return {
       index: this.#cache.index,
       routes: all.map((route) => ({
@@ -264,7 +283,7 @@ export class RouteTable {
         instances: route.members.map((u) => instanceView(u, { eligible: route.eligible.includes(u), now })),
         load: routeLoadView(route.members, now),
       })),
-      conflicts: this.#conflicts,
+      conflicts: this.#conflictList,
     };
   }
 
@@ -279,25 +298,40 @@ export class RouteTable {
   async close(): Promise<void> {
     const closing = this.upstreams().map((u) => u.destroy());
     this.#upstreams.clear();
+    this.#changed.clear();
+    this.#claims.clear();
+    this.#claimed.clear();
     this.#routes = new Map();
     this.#root = undefined;
+    this.#depths = [];
+    this.#depth = 0;
+    this.#conflicts.clear();
+    this.#conflictList = undefined;
+    this.#targets.clear();
+    this.#fallbackUsers.clear();
     await Promise.all(closing);
   }
 
-  /** Gives a new instance its upstream, and a moved one a new upstream; one at the same address keeps its own. */
+  /**
+   * Keeps an instance's upstream when it stays at the same address; a moved one loses it. Upstreams are made when a
+   * rebuild first needs the instance (`#state`), not here: a registration the gateway never routes costs it no pool
+   * and no counters (issue #20: with 50,000 instances they doubled the gateway's memory and a registration's cost).
+   */
   #put(instance: Instance): void {
-    const upstreams = this.#upstreams.get(instance.service) ?? new Map<string, Upstream>();
-    this.#upstreams.set(instance.service, upstreams);
-    const upstream = upstreams.get(instance.id);
-    if (upstream?.host === instance.host && upstream.port === instance.port) {
+    this.#changed.add(instance.service);
+    const upstreams = this.#upstreams.get(instance.service);
+    const upstream = upstreams?.get(instance.id);
+    if (upstream === undefined) return;
+    if (upstream.host === instance.host && upstream.port === instance.port) {
       upstream.instance = instance;
       return;
     }
-    if (upstream) void upstream.close();
-    upstreams.set(instance.id, new Upstream(instance, this.#options.pool));
+    upstreams?.delete(instance.id);
+    void upstream.close();
   }
 
   #remove(instance: Instance): void {
+    this.#changed.add(instance.service);
     const upstreams = this.#upstreams.get(instance.service);
     const upstream = upstreams?.get(instance.id);
     upstreams?.delete(instance.id);
@@ -306,83 +340,229 @@ export class RouteTable {
     if (upstream) void upstream.close();
   }
 
+  /** A service's instances and their upstreams, one per instance, made for those that have none yet. */
   #state(service: string): ServiceState {
-    return {
-      instances: this.#cache.services.get(service) ?? new Map<string, Instance>(),
-      upstreams: this.#upstreams.get(service) ?? new Map<string, Upstream>(),
-    };
+    const instances = this.#cache.services.get(service);
+    if (instances === undefined)
+      return { instances: new Map<string, Instance>(), upstreams: new Map<string, Upstream>() };
+    let upstreams = this.#upstreams.get(service);
+    if (upstreams === undefined) this.#upstreams.set(service, (upstreams = new Map<string, Upstream>()));
+    if (upstreams.size !== instances.size) {
+      for (const instance of instances.values()) {
+        if (!upstreams.has(instance.id)) upstreams.set(instance.id, new Upstream(instance, this.#options.pool));
+      }
+    }
+    return { instances, upstreams };
   }
 
+  /**
+   * Brings the routes up to date with the services changed since the last lookup: their claims are taken again, and
+   * only the prefixes whose claims changed get new routes (plus, for a changed fallback service, the routes falling
+   * back to it get its new target). The work follows the size of the change, not of the registry.
+   */
   #rebuild(): void {
-    this.#dirty = false;
-    const claims = new Map<string, Claim[]>();
-    const claim = (prefix: string, service: string): Claim => {
-      let list = claims.get(prefix);
-      if (!list) claims.set(prefix, (list = []));
-      let found = list.find((c) => c.service === service);
-      if (!found) list.push((found = { service, byUrl: [], byName: false }));
-      return found;
-    };
-    for (const service of this.#cache.services.keys()) {
-      const state = this.#state(service);
-      for (const upstream of state.upstreams.values()) {
-        const prefix = routePrefix(upstream.instance.url);
-        if (prefix !== undefined) claim(prefix, service).byUrl.push(upstream);
+    // A sweep tells of the services it forgets through the memory's `forgotten` hook, which marks them changed.
+    if (this.#memory.expired) this.#memory.retained();
+    const changed = this.#changed;
+    this.#changed = new Set();
+    const touched = new Set<string>();
+    const gone: [string, Retained][] = [];
+    for (const service of changed) {
+      this.#withdraw(service, touched);
+      const instances = this.#cache.services.get(service);
+      if (instances !== undefined) {
+        this.#remember(service, instances);
+        this.#claimLive(service, touched);
+        continue;
       }
-      if (this.#options.routeByName) claim(`/${service}`, service).byName = true;
+      this.#memory.gone(service);
+      const retained = this.#memory.get(service);
+      if (retained !== undefined) gone.push([service, retained]);
     }
-    this.#retain(claims, claim);
+    // A live service taking a prefix takes it from the services that have gone for good.
+    for (const prefix of touched) {
+      const list = this.#claims.get(prefix) ?? [];
+      if (!list.some((c) => c.retained === undefined)) continue;
+      for (const { service, retained } of [...list]) {
+        if (retained === undefined) continue;
+        this.#unclaim(prefix, service);
+        this.#giveUp(service, retained, prefix);
+      }
+    }
+    for (const [service, retained] of gone) this.#claimRetained(service, retained, touched);
 
-    const previous = this.#routes;
-    const previousRoot = this.#root;
-    const routes = new Map<string, Route>();
-    const conflicts: RouteConflict[] = [];
-    let root: Route | undefined;
-    let depth = 0;
-    const targets = new Map<string, FallbackTarget>();
-    for (const [prefix, list] of claims) {
-      // A url names its prefix on purpose and wins over a service's name; among equals the first name wins.
-      const byUrl = list.filter((c) => c.byUrl.length > 0).sort((a, b) => compare(a.service, b.service));
-      const chosen = byUrl[0] ?? list[0];
-      if (!chosen) continue;
-      if (list.length > 1) {
-        conflicts.push({ prefix, services: list.map((c) => c.service).sort(compare), routedTo: chosen.service });
-      }
-      const old = prefix === '/' ? previousRoot : previous.get(prefix);
-      let route: Route;
-      if (chosen.retained) {
-        route = this.#retainedRoute({ prefix, service: chosen.service, retained: chosen.retained }, targets);
-      } else {
-        const state = this.#state(chosen.service);
-        const members = chosen.byName ? [...state.upstreams.values()] : chosen.byUrl;
-        members.sort((a, b) => compare(a.instance.id, b.instance.id));
-        const source: RouteSource = chosen.byUrl.length > 0 ? (chosen.byName ? 'url+name' : 'url') : 'name';
-        route = this.#route({ prefix, service: chosen.service, source, members, state, targets }, old);
-      }
-      if (prefix === '/') root = route;
-      else {
-        routes.set(prefix, route);
-        depth = Math.max(depth, segments(prefix));
+    const fresh = new Map<string, FallbackTarget>();
+    const unused = new Set<string>();
+    for (const prefix of touched) this.#settle(prefix, { changed, fresh, unused });
+    // A changed fallback service gets a new target: the routes that fall back to it (and were not rebuilt) take it.
+    for (const service of changed) {
+      const users = this.#fallbackUsers.get(service);
+      if (users === undefined) continue;
+      for (const prefix of users) {
+        const route = this.#routeAt(prefix);
+        if (route === undefined || touched.has(prefix)) continue;
+        this.#setRoute(prefix, { ...route, fallback: this.#target(service, { changed, fresh }) });
       }
     }
-    this.#routes = routes;
-    this.#root = root;
-    this.#targets = targets;
-    this.#depth = depth;
-    if (this.#cuts.length < depth + 1) this.#cuts = new Int32Array(depth + 1);
-    this.#conflicts = conflicts.sort((a, b) => compare(a.prefix, b.prefix));
+    for (const service of unused) {
+      if (this.#fallbackUsers.get(service)?.size === 0) {
+        this.#fallbackUsers.delete(service);
+        this.#targets.delete(service);
+      }
+    }
+    let depth = this.#depths.length - 1;
+    while (depth > 0 && !this.#depths[depth]) depth--;
+    this.#depth = Math.max(depth, 0);
+    if (this.#cuts.length < this.#depth + 1) this.#cuts = new Int32Array(this.#depth + 1);
+  }
+
+  /** Takes back every claim of `service`, live or retained. */
+  #withdraw(service: string, touched: Set<string>): void {
+    const prefixes = this.#claimed.get(service);
+    if (prefixes === undefined) return;
+    for (const prefix of [...prefixes]) {
+      this.#unclaim(prefix, service);
+      touched.add(prefix);
+    }
+  }
+
+  #claim(prefix: string, service: string): Claim {
+    let list = this.#claims.get(prefix);
+    if (!list) this.#claims.set(prefix, (list = []));
+    let found = list.find((c) => c.service === service);
+    if (!found) list.push((found = { service, byUrl: [], byName: false }));
+    let prefixes = this.#claimed.get(service);
+    if (!prefixes) this.#claimed.set(service, (prefixes = new Set()));
+    prefixes.add(prefix);
+    return found;
+  }
+
+  #unclaim(prefix: string, service: string): void {
+    const list = this.#claims.get(prefix);
+    const at = list?.findIndex((c) => c.service === service) ?? -1;
+    if (list && at !== -1) {
+      list.splice(at, 1);
+      if (list.length === 0) this.#claims.delete(prefix);
+    }
+    const prefixes = this.#claimed.get(service);
+    prefixes?.delete(prefix);
+    if (prefixes?.size === 0) this.#claimed.delete(service);
+  }
+
+  /** Claims the prefixes of a service that has instances: its urls', and its name's with `routeByName`. */
+  #claimLive(service: string, touched: Set<string>): void {
+    for (const upstream of this.#state(service).upstreams.values()) {
+      const prefix = routePrefix(upstream.instance.url);
+      if (prefix === undefined) continue;
+      this.#claim(prefix, service).byUrl.push(upstream);
+      touched.add(prefix);
+    }
+    if (this.#options.routeByName) {
+      const prefix = `/${service}`;
+      this.#claim(prefix, service).byName = true;
+      touched.add(prefix);
+    }
+  }
+
+  /** Claims what a service that has gone still holds, but never a prefix a live service claims (that one it gives up). */
+  #claimRetained(service: string, retained: Retained, touched: Set<string>): void {
+    const live = (prefix: string): boolean => this.#claims.get(prefix)?.some((c) => c.retained === undefined) === true;
+    for (const prefix of [...retained.prefixes]) {
+      if (live(prefix)) retained.prefixes.delete(prefix);
+      else {
+        this.#claim(prefix, service).retained = retained;
+        touched.add(prefix);
+      }
+    }
+    if (retained.byName) {
+      const prefix = `/${service}`;
+      if (live(prefix)) retained.byName = false;
+      else {
+        this.#claim(prefix, service).retained = retained;
+        touched.add(prefix);
+      }
+    }
+    if (retained.prefixes.size === 0 && !retained.byName) this.#memory.forget(service);
+  }
+
+  /** A gone service gives `prefix` up for good (a live service took it); with nothing left to hold, it is forgotten. */
+  #giveUp(service: string, retained: Retained, prefix: string): void {
+    retained.prefixes.delete(prefix);
+    if (prefix === `/${service}`) retained.byName = false;
+    if (retained.prefixes.size === 0 && !retained.byName) this.#memory.forget(service);
+  }
+
+  /** Rebuilds the route (and the conflict) of one prefix from its claims. */
+  #settle(
+    prefix: string,
+    rebuild: { changed: Set<string>; fresh: Map<string, FallbackTarget>; unused: Set<string> },
+  ): void {
+    const list = this.#claims.get(prefix);
+    const old = this.#routeAt(prefix);
+    if (old?.fallback) {
+      this.#fallbackUsers.get(old.fallback.service)?.delete(prefix);
+      rebuild.unused.add(old.fallback.service);
+    }
+    const conflict = this.#conflicts.get(prefix);
+    if (conflict !== undefined) {
+      this.#conflicts.delete(prefix);
+      this.#conflictList = undefined;
+    }
+    if (list === undefined || list.length === 0) {
+      this.#setRoute(prefix, undefined);
+      return;
+    }
+    // A url names its prefix on purpose and wins over a service's name; among equals the first name wins.
+    let chosen: Claim | undefined;
+    for (const c of list) if (c.byUrl.length > 0 && (!chosen || compare(c.service, chosen.service) < 0)) chosen = c;
+    if (!chosen) for (const c of list) if (!chosen || compare(c.service, chosen.service) < 0) chosen = c;
+    chosen ??= list[0] as Claim;
+    if (list.length > 1) {
+      const services = list.map((c) => c.service).sort(compare);
+      this.#conflicts.set(prefix, { prefix, services, routedTo: chosen.service });
+      this.#conflictList = undefined;
+    }
+    let route: Route;
+    if (chosen.retained) {
+      route = this.#retainedRoute({ prefix, service: chosen.service, retained: chosen.retained }, rebuild);
+    } else {
+      const state = this.#state(chosen.service);
+      const members = chosen.byName ? [...state.upstreams.values()] : [...chosen.byUrl];
+      members.sort((a, b) => compare(a.instance.id, b.instance.id));
+      const source: RouteSource = chosen.byUrl.length > 0 ? (chosen.byName ? 'url+name' : 'url') : 'name';
+      route = this.#route({ prefix, service: chosen.service, source, members, state }, old, rebuild);
+    }
+    this.#setRoute(prefix, route);
+    if (route.fallback) {
+      const service = route.fallback.service;
+      let users = this.#fallbackUsers.get(service);
+      if (!users) this.#fallbackUsers.set(service, (users = new Set()));
+      users.add(prefix);
+    }
+  }
+
+  #routeAt(prefix: string): Route | undefined {
+    return prefix === '/' ? this.#root : this.#routes.get(prefix);
+  }
+
+  /** Puts (or, with undefined, drops) the route of `prefix`, keeping `#depths` in step. */
+  #setRoute(prefix: string, route: Route | undefined): void {
+    if (prefix === '/') {
+      this.#root = route;
+      return;
+    }
+    const had = this.#routes.has(prefix);
+    if (route === undefined) this.#routes.delete(prefix);
+    else this.#routes.set(prefix, route);
+    if (had === (route !== undefined)) return;
+    const n = segments(prefix);
+    this.#depths[n] = (this.#depths[n] ?? 0) + (had ? -1 : 1);
   }
 
   #route(
-    spec: {
-      prefix: string;
-      service: string;
-      source: RouteSource;
-      members: Upstream[];
-      state: ServiceState;
-      targets: Map<string, FallbackTarget>;
-    },
+    spec: { prefix: string; service: string; source: RouteSource; members: Upstream[]; state: ServiceState },
     old: Route | undefined,
+    rebuild: { changed: Set<string>; fresh: Map<string, FallbackTarget> },
   ): Route {
     const { prefix, service, source, members, state } = spec;
     const settings = serviceSettings(state.instances, this.#options.balance);
@@ -399,7 +579,7 @@ export class RouteTable {
       members,
       eligible,
       authorizedRoles: settings.roles,
-      fallback: fallback === undefined ? undefined : this.#target(fallback, spec.targets),
+      fallback: fallback === undefined ? undefined : this.#target(fallback, rebuild),
       retained: false,
     };
   }
@@ -407,7 +587,7 @@ export class RouteTable {
   /** The route of a service with no instance left: nothing of its own to pick, so every request goes to the fallback. */
   #retainedRoute(
     spec: { prefix: string; service: string; retained: Retained },
-    targets: Map<string, FallbackTarget>,
+    rebuild: { changed: Set<string>; fresh: Map<string, FallbackTarget> },
   ): Route {
     const { prefix, service, retained } = spec;
     return {
@@ -419,15 +599,18 @@ export class RouteTable {
       members: [],
       eligible: [],
       authorizedRoles: retained.roles,
-      fallback: this.#target(retained.fallback, targets),
+      fallback: this.#target(retained.fallback, rebuild),
       retained: true,
     };
   }
 
-  /** The fallback target for `service`, built once per rebuild; its balancer carries on from the last rebuild's. */
-  #target(service: string, targets: Map<string, FallbackTarget>): FallbackTarget {
-    const built = targets.get(service);
-    if (built) return built;
+  /**
+   * The fallback target for `service`: the one kept while the service has not changed, else built anew (once per
+   * rebuild), its balancer carrying on from the last one's.
+   */
+  #target(service: string, rebuild: { changed: Set<string>; fresh: Map<string, FallbackTarget> }): FallbackTarget {
+    const kept = rebuild.changed.has(service) ? rebuild.fresh.get(service) : this.#targets.get(service);
+    if (kept) return kept;
     const state = this.#state(service);
     const settings = serviceSettings(state.instances, this.#options.balance);
     const eligible = [...state.upstreams.values()]
@@ -440,7 +623,8 @@ export class RouteTable {
       balancer: keepBalancer(old?.balancer, settings.balance, eligible),
       eligible,
     };
-    targets.set(service, target);
+    this.#targets.set(service, target);
+    rebuild.fresh.set(service, target);
     return target;
   }
 
@@ -465,29 +649,6 @@ export class RouteTable {
       stripPrefix: settings.stripPrefix,
       roles: settings.roles,
     });
-  }
-
-  /**
-   * Remembers, per service that names a fallback, what its routes need once its last instance is gone; claims the
-   * prefixes of services that have gone (unless a live service claims them: then they are dropped for good).
-   */
-  #retain(claims: Map<string, Claim[]>, claim: (prefix: string, service: string) => Claim): void {
-    const memory = this.#memory;
-    for (const [service, instances] of this.#cache.services) this.#remember(service, instances);
-    for (const service of [...memory.services()]) if (!this.#cache.services.has(service)) memory.gone(service);
-    const live = (prefix: string): boolean => claims.get(prefix)?.some((c) => c.retained === undefined) === true;
-    for (const [service, retained] of memory.retained()) {
-      for (const prefix of [...retained.prefixes]) {
-        if (live(prefix)) retained.prefixes.delete(prefix);
-        else claim(prefix, service).retained = retained;
-      }
-      if (retained.byName) {
-        const prefix = `/${service}`;
-        if (live(prefix)) retained.byName = false;
-        else claim(prefix, service).retained = retained;
-      }
-      if (retained.prefixes.size === 0 && !retained.byName) memory.forget(service);
-    }
   }
 }
 

@@ -56,7 +56,6 @@ export class Upstream {
   readonly port: number;
   /** `http://host:port` */
   readonly origin: string;
-  readonly pool: Pool;
   /** The instance as last heard from the registry. */
   instance: Instance;
   /** Requests dispatched and not finished (the least-outstanding balancer reads it). */
@@ -75,6 +74,9 @@ export class Upstream {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #slots: number;
+  readonly #options: PoolOptions;
+  /** Made on the first request: most instances of a large registry may never be sent one through this gateway. */
+  #pool: Pool | undefined;
   /** Slots taken by requests under way. */
   #busy = 0;
   /** Requests waiting for a slot, first come first served (a Set keeps insertion order). */
@@ -86,16 +88,27 @@ export class Upstream {
     this.host = instance.host;
     this.port = instance.port;
     this.origin = `http://${instance.host.includes(':') ? `[${instance.host}]` : instance.host}:${instance.port}`;
-    this.pool = new Pool(this.origin, {
-      connections: options.maxConnections,
-      pipelining: 1,
-      headersTimeout: options.upstreamTimeoutMs,
-      bodyTimeout: options.upstreamTimeoutMs,
-      connectTimeout: options.connectTimeoutMs,
-    });
+    this.#options = options;
     this.#slots = options.maxConnections;
-    // Connection errors surface on each request; the pool's own event would otherwise go unhandled.
-    this.pool.on('connectionError', () => undefined);
+  }
+
+  /** The keep-alive connection pool to the instance. */
+  get pool(): Pool {
+    if (this.#pool === undefined) {
+      const options = this.#options;
+      this.#pool = new Pool(this.origin, {
+        connections: options.maxConnections,
+        pipelining: 1,
+        headersTimeout: options.upstreamTimeoutMs,
+        bodyTimeout: options.upstreamTimeoutMs,
+        connectTimeout: options.connectTimeoutMs,
+      });
+      // Connection errors surface on each request; the pool's own event would otherwise go unhandled.
+      this.#pool.on('connectionError', () => undefined);
+      // Asked for after close (a request that waited for a slot): a closed pool refuses it, as before.
+      if (this.#closed) void this.#pool.close().catch(() => undefined);
+    }
+    return this.#pool;
   }
 
   /**
@@ -179,7 +192,7 @@ export class Upstream {
     // Balancers skip ejected upstreams, so a route built before the instance left never picks it again.
     this.ejected = true;
     if (this.#timer) clearTimeout(this.#timer);
-    return this.pool.close().catch(() => undefined);
+    return this.#pool?.close().catch(() => undefined) ?? Promise.resolve();
   }
 
   /** Cuts every connection at once (shutdown). */
@@ -187,7 +200,7 @@ export class Upstream {
     this.#closed = true;
     this.ejected = true;
     if (this.#timer) clearTimeout(this.#timer);
-    return this.pool.destroy().catch(() => undefined);
+    return this.#pool?.destroy().catch(() => undefined) ?? Promise.resolve();
   }
 }
 

@@ -27,8 +27,8 @@ export const SUBSCRIBER_NAME_MAX = 128;
 /** The maintenance reason a drain sets: how the registry, the dashboard and `registerSelf` tell a drain apart. */
 export const DRAIN_REASON = 'draining';
 
-/** How a subscriber follows the registry. */
-export const SUBSCRIBER_TRANSPORTS = ['events', 'blocking'] as const;
+/** How a subscriber follows the registry (`in-process`: the gateway `serve` runs, fed by the registry itself). */
+export const SUBSCRIBER_TRANSPORTS = ['events', 'blocking', 'in-process'] as const;
 export type SubscriberTransport = (typeof SUBSCRIBER_TRANSPORTS)[number];
 
 export const SubscriberSchema = Type.Object({

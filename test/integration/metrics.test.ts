@@ -259,6 +259,7 @@ describe('GET /metrics (issue #20)', () => {
     const client = new RegistryClient({ url: server.url });
     await client.register({ service: 'users', id: 'u1', host: '127.0.0.1', port: users.port });
     await client.register({ service: 'gone', id: 'g1', host: '127.0.0.1', port: await closedPort() });
+    await client.register({ service: 'idle', id: 'i1', host: '127.0.0.1', port: users.port });
 
     const deadline = Date.now() + 15_000;
     while ((await fetch(`${gateway.url}/users/1`)).status !== 200) {
@@ -287,6 +288,12 @@ describe('GET /metrics (issue #20)', () => {
       total(text, 'switchboard_gateway_service_upstream_errors_total', { service: 'gone', kind: 'refused' }),
     ).toBeGreaterThanOrEqual(1);
     expect(total(text, 'switchboard_gateway_requests_total')).toBeGreaterThanOrEqual(5);
+    // Per instance: only those sent requests (issue #20: one series per instance of a large registry made every
+    // scrape megabytes long).
+    expect(
+      total(text, 'switchboard_gateway_upstream_requests_total', { service: 'users', instance: 'u1' }),
+    ).toBeGreaterThanOrEqual(4);
+    expect(text).not.toContain('instance="i1"');
     expect(findings((await promtool(text)).output)).toEqual([]);
   });
 

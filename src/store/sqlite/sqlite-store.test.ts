@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryError } from '../../errors/index.js';
 import type { Store } from '../store.js';
@@ -188,6 +189,52 @@ describe('sqlite store: a dead worker is restarted (issue #14)', () => {
       const reopened = await openSqliteStore({ dataDir });
       expect((await reopened.load()).instances.map((r) => r.id).sort()).toEqual([...fed.keys()].sort());
       await reopened.close();
+    } finally {
+      rmSync(place, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite store: files of earlier versions (issue #20)', () => {
+  it('moves instances kept in the WITHOUT ROWID layout into the rowid table, keeping every record and index', async () => {
+    const place = mkdtempSync(join(tmpdir(), 'switchboard-layout-'));
+    const dataDir = join(place, 'data');
+    try {
+      const store = await openSqliteStore({ dataDir });
+      await store.write({ op: 'put', record: recordOf('web', 'w1'), ifIndex: 0 });
+      const w2 = await store.write({ op: 'put', record: recordOf('web', 'w2'), ifIndex: 0 });
+      await store.close();
+      // Put the file back the way versions before issue #20 laid it out.
+      const db = new Database(join(dataDir, 'registry.db'));
+      db.exec(`
+        CREATE TABLE old_instances (
+          service TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
+          create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, PRIMARY KEY (service, id)
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO old_instances SELECT service, id, data, create_index, modify_index FROM instances;
+        DROP TABLE instances;
+        ALTER TABLE old_instances RENAME TO instances;
+      `);
+      db.close();
+
+      const reopened = await openSqliteStore({ dataDir });
+      const loaded = await reopened.load();
+      expect(loaded.instances.map((r) => [r.id, r.modifyIndex]).sort()).toEqual([
+        ['w1', 1],
+        ['w2', 2],
+      ]);
+      // Conditional writes still hold against the moved rows.
+      expect(await reopened.write({ op: 'put', record: recordOf('web', 'w2'), ifIndex: 1 })).toMatchObject({
+        committed: false,
+      });
+      expect(await reopened.write({ op: 'put', record: recordOf('web', 'w2'), ifIndex: w2.index })).toMatchObject({
+        committed: true,
+      });
+      await reopened.close();
+      const check = new Database(join(dataDir, 'registry.db'), { readonly: true });
+      const { sql } = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'instances'").get() as { sql: string };
+      check.close();
+      expect(sql).not.toMatch(/WITHOUT ROWID/i);
     } finally {
       rmSync(place, { recursive: true, force: true });
     }

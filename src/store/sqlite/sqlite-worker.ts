@@ -7,16 +7,21 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { REFUSED } from './protocol.js';
 import type { WorkerOp, WorkerReply, WorkerRequest, WorkerRow, WorkerSetup } from './protocol.js';
 
+// Instances live in a rowid table with a unique index on (service, id), not in a WITHOUT ROWID table keyed by it:
+// rows of a few hundred bytes fill a WITHOUT ROWID b-tree's pages with few rows each, so every write dirtied pages
+// of its own and a commit of 20 registrations wrote about 130 pages to the WAL. A new instance now appends to the
+// table (neighbours share pages) and adds a small index entry: 3–4× less written per commit (issue #20).
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
   CREATE TABLE IF NOT EXISTS instances (
+    row INTEGER PRIMARY KEY,
     service TEXT NOT NULL,
     id TEXT NOT NULL,
     data TEXT NOT NULL,
     create_index INTEGER NOT NULL,
-    modify_index INTEGER NOT NULL,
-    PRIMARY KEY (service, id)
-  ) STRICT, WITHOUT ROWID;
+    modify_index INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX IF NOT EXISTS instances_key ON instances (service, id);
   CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, data TEXT NOT NULL) STRICT, WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS last_batch (
     id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -24,6 +29,21 @@ const SCHEMA = `
     results TEXT NOT NULL
   ) STRICT;
 `;
+
+/** Files written before issue #20 keep their instances in a WITHOUT ROWID table: moved over in one transaction. */
+function migrateInstances(db: Database.Database): void {
+  const table = db
+    .prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'instances'")
+    .get();
+  if (table === undefined || !/WITHOUT\s+ROWID/i.test(table.sql)) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE instances RENAME TO instances_before_rowid');
+    db.exec(SCHEMA);
+    db.exec(`INSERT INTO instances (service, id, data, create_index, modify_index)
+      SELECT service, id, data, create_index, modify_index FROM instances_before_rowid`);
+    db.exec('DROP TABLE instances_before_rowid');
+  }).immediate();
+}
 
 /** SQLite's own code for a write that found no room; it rolls the transaction back, so the file stays whole. */
 const isFull = (err: unknown): boolean => (err as { code?: unknown }).code === 'SQLITE_FULL';
@@ -43,6 +63,7 @@ try {
   db.pragma('locking_mode = EXCLUSIVE');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  migrateInstances(db);
   db.exec(SCHEMA);
   db.exec('BEGIN IMMEDIATE; COMMIT;');
 } catch (err) {
