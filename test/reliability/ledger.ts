@@ -288,9 +288,13 @@ export class Workload {
       return false;
     }
     if (outcome.status === 404) {
-      // Nothing was written. Not proof of absence: in a cluster, a node that has not applied a registration made on
-      // another node yet answers 404 for it. The key keeps what it had, doubts included.
+      // Not proof of absence: in a cluster, a node that has not applied a registration made on another node yet
+      // answers 404 for it. The key keeps what it had, doubts included.
       if (operation === 'register') this.failures.push(`register ${at.key} answered 404`);
+      // Nor proof that nothing was written, for a deregistration: when the etcd member that committed its delete dies
+      // before answering, the etcd client sends the transaction again to another member, where its condition no
+      // longer holds, and the registry, finding the instance gone, answers 404 for its own delete. Either is possible.
+      if (operation === 'deregister') ledger.doubt(at.key, null);
       return true;
     }
     if (operation === 'deregister') {
