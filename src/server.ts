@@ -15,7 +15,7 @@ import { createClusterNode } from './cluster/index.js';
 import { startDnsServer } from './dns/index.js';
 import type { DnsServer } from './dns/index.js';
 import type { ClusterNode } from './cluster/index.js';
-import { createRegistry } from './core/index.js';
+import { createRegistry, everyInstance } from './core/index.js';
 import type { Registry, Renewal } from './core/index.js';
 import { RegistryError } from './errors/index.js';
 import { addEurekaRoutes } from './eureka/index.js';
@@ -28,7 +28,7 @@ import { createMemoryStore } from './store/memory/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { connectEtcd, openEtcdStore } from './store/etcd/index.js';
 import type { EtcdConnection, EtcdConnectionOptions } from './store/etcd/index.js';
-import type { ClusterView, Instance } from './wire/index.js';
+import type { ClusterView } from './wire/index.js';
 import { addXmlRpcRoutes } from './xmlrpc/index.js';
 
 export type { Config } from './config/index.js';
@@ -322,7 +322,6 @@ function apiTlsFrom(settings: Config['http']): ApiTls | undefined {
  * behind, but a drain still names it among those that have applied the change.
  */
 function localGatewayFeed(registry: Registry, subscribers: SubscriberTable): LocalRouteFeed {
-  const every = { status: 'any', health: 'any' } as const;
   return {
     get stale() {
       return registry.stale;
@@ -344,9 +343,7 @@ function localGatewayFeed(registry: Registry, subscribers: SubscriberTable): Loc
           setImmediate(ack);
         }
       });
-      const instances: Instance[] = [];
-      for (const { name } of registry.listServices().services) instances.push(...registry.list(name, every).instances);
-      onEvent({ type: 'snapshot', index: registry.index, instances });
+      onEvent({ type: 'snapshot', index: registry.index, instances: everyInstance(registry) });
       return () => {
         stopWatching();
         disconnect();

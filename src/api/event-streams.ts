@@ -16,6 +16,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
+import { EVERY_INSTANCE, everyInstance } from '../core/index.js';
 import type { ChangeSource, RegistryQueries } from '../core/index.js';
 import type { ChangeEvent, Instance } from '../wire/index.js';
 import { INDEX_HEADER } from '../wire/index.js';
@@ -57,7 +58,6 @@ interface Frame {
 /** How long a client's EventSource should wait before reconnecting (the `retry:` field). */
 const RETRY_MS = 1_000;
 const KEEP_ALIVE = ': keep-alive\n\n';
-const EVERY = { status: 'any', health: 'any' } as const;
 
 export class EventStreams {
   readonly #registry: EventSource;
@@ -121,7 +121,7 @@ export class EventStreams {
     const replay = since === undefined || since > index ? undefined : registry.changesSince(since, service);
     let text = `retry: ${RETRY_MS}\n\n`;
     if (replay === undefined)
-      text += visible ? snapshotFrame(index, this.#instances(visible)) : this.#snapshot(service, index);
+      text += visible ? snapshotFrame(index, everyInstance(this.#registry, visible)) : this.#snapshot(service, index);
     else for (const change of replay) if (visible?.(change.service) !== false) text += frameOf(change);
     // The opening replay or snapshot may be large: it is not falling behind, so it does not count while it waits.
     const opening = Buffer.byteLength(text);
@@ -158,22 +158,13 @@ export class EventStreams {
     let body = this.#snapshots.bodies.get(key);
     if (body === undefined) {
       const instances =
-        service === undefined ? this.#instances(() => true) : this.#registry.list(service, EVERY).instances;
+        service === undefined ? everyInstance(this.#registry) : this.#registry.list(service, EVERY_INSTANCE).instances;
       body = snapshotFrame(index, instances);
       // Bound the cache: snapshots of many services at one index are rare, and rebuilding one is cheap.
       if (this.#snapshots.bodies.size >= 64) this.#snapshots.bodies.clear();
       this.#snapshots.bodies.set(key, body);
     }
     return body;
-  }
-
-  /** Every instance of the services `visible` keeps, whatever its status and health. */
-  #instances(visible: (service: string) => boolean): Instance[] {
-    const instances: Instance[] = [];
-    for (const summary of this.#registry.listServices().services) {
-      if (visible(summary.name)) instances.push(...this.#registry.list(summary.name, EVERY).instances);
-    }
-    return instances;
   }
 
   #add(stream: Stream): void {

@@ -8,6 +8,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessControl } from '../auth/index.js';
+import { EVERY_INSTANCE } from '../core/index.js';
 import type { Registry } from '../core/index.js';
 import { ERROR_CODES, RegistryError } from '../errors/index.js';
 import type { Instance } from '../wire/index.js';
@@ -22,7 +23,6 @@ import {
 
 const TEXT = 'text/plain; charset=utf-8';
 const INVALID = 'Invalid request data';
-const ANY = { status: 'any', health: 'any' } as const;
 
 interface SeedBody {
   serviceName: string;
@@ -89,7 +89,9 @@ export function addSeedRoutes(
       const { serviceName, serviceAddress } = seedBody(request.body);
       principal.require('write', serviceName);
       // Whatever registered it: an address GET /services lists is one this route removes.
-      const matching = registry.list(serviceName, ANY).instances.filter((i) => seedAddressOf(i) === serviceAddress);
+      const matching = registry
+        .list(serviceName, EVERY_INSTANCE)
+        .instances.filter((i) => seedAddressOf(i) === serviceAddress);
       for (const instance of matching) {
         try {
           await registry.deregister(serviceName, instance.id);
@@ -121,7 +123,7 @@ function listAddresses(registry: Registry, visible: (service: string) => boolean
   const out: Record<string, string[]> = {};
   for (const { name } of registry.listServices().services) {
     if (!visible(name)) continue;
-    const instances: Instance[] = registry.list(name, ANY).instances;
+    const instances: Instance[] = registry.list(name, EVERY_INSTANCE).instances;
     if (instances.length === 0) continue;
     out[name] = instances.sort((a, b) => a.createIndex - b.createIndex).map(seedAddressOf);
   }

@@ -13,6 +13,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AnswerCache, Waiters, toApiError } from '../api/index.js';
 import type { AccessControl, Principal } from '../auth/index.js';
+import { EVERY_INSTANCE, everyInstance } from '../core/index.js';
 import type { Registry } from '../core/index.js';
 import { ERROR_CODES, RegistryError } from '../errors/index.js';
 import { blockingWaitMs } from '../wire/index.js';
@@ -129,14 +130,6 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
       });
       reply.raw.once('close', cancel);
     };
-
-  /** Every instance the caller may read, service by service. */
-  const allInstances = function* (principal: Principal): Generator<Instance> {
-    for (const summary of registry.listServices().services) {
-      if (!principal.can('read', summary.name)) continue;
-      yield* registry.list(summary.name, ANY).instances;
-    }
-  };
 
   /** A list read's body: cached for callers who read everything, made for each caller who reads some services. */
   const listBody = (request: FastifyRequest, kind: string, build: (principal: Principal) => unknown): string => {
@@ -286,7 +279,8 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
           listBody(request, 'agent-services', (principal) => {
             // The whole registry is one agent: every instance, keyed by its ID.
             const services: Record<string, unknown> = {};
-            for (const instance of allInstances(principal)) services[instance.id] = serviceOf(instance, datacenter);
+            for (const instance of everyInstance(registry, (service) => principal.can('read', service)))
+              services[instance.id] = serviceOf(instance, datacenter);
             return services;
           }),
       ),
@@ -303,7 +297,7 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
             for (const summary of registry.listServices().services) {
               if (!principal.can('read', summary.name)) continue;
               const tags = new Set<string>();
-              for (const instance of registry.list(summary.name, ANY).instances)
+              for (const instance of registry.list(summary.name, EVERY_INSTANCE).instances)
                 for (const tag of instance.tags) tags.add(tag);
               services[summary.name] = [...tags].sort();
             }
@@ -320,7 +314,8 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
         (request) =>
           listBody(request, 'catalog-nodes', (principal) => {
             const hosts = new Set<string>();
-            for (const instance of allInstances(principal)) hosts.add(instance.host);
+            for (const instance of everyInstance(registry, (service) => principal.can('read', service)))
+              hosts.add(instance.host);
             return [...hosts].sort().map((host) => nodeOf(host, datacenter));
           }),
       ),
@@ -335,7 +330,7 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
           const { service } = request.params;
           const tags = tagsParam(request.query);
           return serviceBody(service, { kind: 'catalog', variant: JSON.stringify(tags) }, () =>
-            withTags(registry.list(service, ANY).instances, tags).map((instance) =>
+            withTags(registry.list(service, EVERY_INSTANCE).instances, tags).map((instance) =>
               catalogEntryOf(instance, datacenter),
             ),
           );
@@ -355,7 +350,7 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
           return serviceBody(service, { kind: 'health', variant: JSON.stringify([passing, tags]) }, () => {
             const now = Date.now();
             const entries: unknown[] = [];
-            for (const instance of withTags(registry.list(service, ANY).instances, tags)) {
+            for (const instance of withTags(registry.list(service, EVERY_INSTANCE).instances, tags)) {
               const { entry, status } = healthEntryOf(instance, { datacenter, now });
               // Consul's `passing` keeps the entries all of whose checks pass.
               if (!passing || status === 'passing') entries.push(entry);
@@ -375,7 +370,7 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
           const { service } = request.params;
           return serviceBody(service, { kind: 'checks', variant: '' }, () => {
             const now = Date.now();
-            return registry.list(service, ANY).instances.flatMap((instance) => checksOf(instance, now));
+            return registry.list(service, EVERY_INSTANCE).instances.flatMap((instance) => checksOf(instance, now));
           });
         },
       ),
@@ -416,7 +411,6 @@ function registryIndex(index: number): number {
   return index - 1;
 }
 
-const ANY = { status: 'any', health: 'any' } as const;
 const SERVICE_ANSWERS = ['catalog', 'health', 'checks'] as const;
 type ServiceAnswer = (typeof SERVICE_ANSWERS)[number];
 

@@ -11,6 +11,7 @@ import { routePrefix } from '../wire/index.js';
 import type { Health, Instance, InstancePage, InstanceStatus, ServiceSummary } from '../wire/index.js';
 import type { InstanceRecord } from '../store/index.js';
 import type { InstanceState } from './instance-state.js';
+import type { RegistryQueries } from './registry.js';
 
 /** Which instances a read returns. Omitted fields take the discovery defaults: status UP, health not critical. */
 export interface InstanceFilter {
@@ -19,6 +20,21 @@ export interface InstanceFilter {
   /** The instance must carry every one of these. */
   tags?: readonly string[];
   zone?: string;
+}
+
+/** The filter that keeps every instance, whatever its status and health. */
+export const EVERY_INSTANCE: InstanceFilter = { status: 'any', health: 'any' };
+
+/** Every instance of the services `visible` keeps (default: all), service by service, whatever its status and health. */
+export function everyInstance(
+  queries: Pick<RegistryQueries, 'list' | 'listServices'>,
+  visible: (service: string) => boolean = () => true,
+): Instance[] {
+  const instances: Instance[] = [];
+  for (const { name } of queries.listServices().services) {
+    if (visible(name)) instances.push(...queries.list(name, EVERY_INSTANCE).instances);
+  }
+  return instances;
 }
 
 const DEFAULT_STATUS: readonly InstanceStatus[] = ['UP'];

@@ -10,6 +10,7 @@
  *   needs the scheme its clients put in the host. The record holds the bare host (and the scheme as an endpoint);
  *   the verbatim values are kept in metadata.
  */
+import { EVERY_INSTANCE } from '../core/index.js';
 import type { Registry } from '../core/index.js';
 import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
@@ -24,8 +25,6 @@ import { microRegStatus, serviceOfCall, statusParam, stringParam, typeName } fro
 const MICROREG_HOST_KEY = 'microreg.host';
 /** Metadata key of the port as a MicroReg client sent it, when it was a numeric string. */
 const MICROREG_PORT_KEY = 'microreg.port';
-
-const ANY = { status: 'any', health: 'any' } as const;
 
 /** The original methods, keyed by name. */
 export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
@@ -55,7 +54,9 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
     if (given.host !== host) metadata[MICROREG_HOST_KEY] = given.host;
     if (typeof rawPort === 'string') metadata[MICROREG_PORT_KEY] = rawPort;
     return serialized(service, async () => {
-      const taken = registry.list(service, ANY).instances.some((i) => i.host === host && i.port === given.port);
+      const taken = registry
+        .list(service, EVERY_INSTANCE)
+        .instances.some((i) => i.host === host && i.port === given.port);
       if (taken) return false;
       try {
         // The id follows from the address and the write is exclusive, so the store refuses the second of two
@@ -84,7 +85,7 @@ export function microRegMethods(registry: Registry): Map<string, XmlRpcMethod> {
   const pick = (params: XmlRpcValue[], idAt: number): { service: string; instances: Instance[] } => {
     const service = stringParam(params[0], 'service_name');
     const id = params[idAt] === undefined ? undefined : stringParam(params[idAt], 'instance_id');
-    const { instances } = registry.list(service, ANY);
+    const { instances } = registry.list(service, EVERY_INSTANCE);
     return { service, instances: id === undefined ? instances : instances.filter((i) => i.id === id) };
   };
 
