@@ -6,15 +6,19 @@ import { Discovery, RegistryClient } from '../../src/sdk/index.js';
 import { startTestServer } from '../fixtures/server.js';
 import { gate, until } from '../fixtures/until.js';
 
-/** An upstream answering its own name after `delayMs`. */
-async function upstream(name: string, delayMs = 0): Promise<Server & { port: number }> {
+/** An upstream answering its own name after `delayMs`; `inFlight` counts the requests it has not answered yet. */
+async function upstream(name: string, delayMs = 0): Promise<Server & { port: number; inFlight: number }> {
+  const state = { inFlight: 0 };
   const server = createServer((_req, res) => {
+    state.inFlight += 1;
     setTimeout(() => {
       res.end(name);
+      state.inFlight -= 1;
     }, delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return Object.assign(server, { port: (server.address() as AddressInfo).port });
+  Object.defineProperty(server, 'inFlight', { get: () => state.inFlight });
+  return Object.assign(server as Server & { inFlight: number }, { port: (server.address() as AddressInfo).port });
 }
 
 describe('drain (issue #19)', () => {
@@ -141,7 +145,9 @@ describe('drain (issue #19)', () => {
         one.closeAllConnections();
         await client.deregister(service, `${service}-1`);
       } else {
-        // Killed before the gateway hears of it: its connections are cut under the requests in flight.
+        // Killed before the gateway hears of it: its connections are cut under the requests in flight (waited for, so
+        // that the comparison does not rest on where the callers happen to be on a loaded machine).
+        await until('a request in flight on the instance', () => one.inFlight > 0);
         one.close();
         one.closeAllConnections();
         await client.deregister(service, `${service}-1`);
