@@ -12,7 +12,7 @@ import { createChecker } from './checks/index.js';
 import { addConsulRoutes } from './consul/index.js';
 import type { Config } from './config/index.js';
 import { createClusterNode } from './cluster/index.js';
-import { startDnsServer } from './dns/index.js';
+import { DnsMetrics, startDnsServer } from './dns/index.js';
 import type { DnsServer } from './dns/index.js';
 import type { ClusterNode } from './cluster/index.js';
 import { createRegistry, everyInstance } from './core/index.js';
@@ -132,6 +132,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       cluster,
       version: VERSION,
       bodyLimit: config.http.bodyLimitBytes,
+      maxFilterLength: config.consul.maxFilterLength,
     });
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
@@ -165,6 +166,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closing;
     };
     try {
+      // Defined with DNS off too, so a dashboard's DNS panels find the (empty) families on every node.
+      const dnsMetrics = new DnsMetrics(metrics);
       if (config.dns.port !== null) {
         // DNS carries no credentials: it answers what a caller without a token may read (issue #17). It listens on
         // the HTTP host, which refuseOpenBind has already vetted.
@@ -176,6 +179,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           reader: access.anonymous,
           settings: { ...settings, datacenter: config.consul.datacenter.toLowerCase() },
           logger,
+          metrics: dnsMetrics,
         });
         logger.info({ host: config.http.host, port: dns.port, domain: settings.domain }, 'switchboard DNS listening');
       }

@@ -3,7 +3,6 @@ import type { RequestListener, Server, ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { browserGuard } from '../auth/index.js';
@@ -32,6 +31,7 @@ import { addSystemRoutes } from './system-routes.js';
 import { addTokenRoutes } from './token-routes.js';
 import { addUiRoutes } from './ui-routes.js';
 import { addWatchRoutes } from './watch-routes.js';
+import { compileValidator, parseJsonBody, validationError } from './validation.js';
 import type { WatchRouteOptions } from './watch-routes.js';
 
 export interface ApiOptions {
@@ -59,14 +59,6 @@ export interface ApiOptions {
   /** Who follows the registry and how far (issue #19): `GET /v1/subscribers` and drains; none without it. */
   subscribers?: SubscriberTable;
 }
-
-/**
- * Query strings and paths are text, so their values are converted to the schema's types (and a single `?tag=a`
- * becomes an array). Bodies are JSON and keep their types: `"port": "80"` or `"ttl": true` is refused, not converted.
- */
-const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
-const coercingAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: 'array' });
-const strictAjv = new Ajv({ ...AJV_OPTIONS, coerceTypes: false });
 
 /**
  * The REST API v1 on Fastify, not yet listening: server.ts adds the other transports' routes and listens.
@@ -124,8 +116,17 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);
     },
+    // Validation messages and JSON parsing come from validation.ts, which the fast path uses too.
+    schemaErrorFormatter: validationError,
   });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema, httpPart));
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   const openApi = collectOpenApi(app, { title: 'Switchboard registry API', version: options.version ?? '1' });
@@ -159,7 +160,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
   addServiceRoutes(app, options.registry, { cache, blocking, access });
   fast.handler = createFastPath(
-    { registry: options.registry, cache, blocking, logger: options.logger, access, requests },
+    { registry: options.registry, cache, blocking, logger: options.logger, access, requests, bodyLimit },
     fast.next,
   );
   addSeedRoutes(app, options.registry, { bodyLimit, access });

@@ -3,9 +3,10 @@
  * SDK; its settings are the `gateway.*` keys of the configuration, so a config file, the environment and flags set
  * them as they do for `serve --gateway-port`.
  *
- * Its operator pages (/_gateway/routes, /_gateway/metrics) show every service, so they take a registry token with
- * read on every service (issue #13). The registry alone knows its tokens: the gateway asks it who a token is
- * (`GET /v1/tokens/self`) and remembers the answer for a few seconds, so a scrape costs no round trip.
+ * Its operator pages (/_gateway/routes, /_gateway/metrics, also in Prometheus' text format with `?format=prometheus`)
+ * show every service, so they take a registry token with read on every service (issue #13). The registry alone knows
+ * its tokens: the gateway asks it who a token is (`GET /v1/tokens/self`) and remembers the answer for a few seconds,
+ * so a scrape costs no round trip.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -101,8 +102,9 @@ routed under its instances' url, e.g. /tickets), found in a local copy of the re
   --jwt-clock-skew D        clock difference allowed on exp and nbf, which is required (default ${DEFAULTS.gateway.jwt.clockSkewMs / 1_000}s)
   --log-level L             ${LOG_LEVELS.join(' | ')}
   --config FILE             JSON config file (its gateway.* keys)
-Operators: GET /_gateway/routes (the route table) and /_gateway/metrics take a registry token with read on every
-service (read:* or operator; Authorization: Bearer TOKEN or X-Switchboard-Token), /_gateway/health is public.`;
+Operators: GET /_gateway/routes (the route table) and /_gateway/metrics (JSON; ?format=prometheus for Prometheus'
+text format, process metrics included) take a registry token with read on every service (read:* or operator;
+Authorization: Bearer TOKEN or X-Switchboard-Token), /_gateway/health is public.`;
 
 /** Runs the gateway until SIGTERM or SIGINT, then lets requests under way finish and exits. */
 export async function gatewayCommand(flags: ParsedFlags): Promise<void> {

@@ -44,8 +44,11 @@ export interface Config {
    * and the largest answer in bytes, which the calls of a multicall share (issue #14).
    */
   xmlrpc: { bodyTimeoutMs: number; maxDepth: number; maxMulticall: number; maxAnswerBytes: number };
-  /** Consul's HTTP API (issue #17): the datacenter its answers name (Prometheus labels targets `__meta_consul_dc`). */
-  consul: { datacenter: string };
+  /**
+   * Consul's HTTP API (issue #17): the datacenter its answers name (Prometheus labels targets `__meta_consul_dc`), and
+   * the longest `?filter=` expression it parses, in characters.
+   */
+  consul: { datacenter: string; maxFilterLength: number };
   /**
    * Eureka's REST API (issue #18): whether an instance's `healthCheckUrl` becomes an active check the registry runs,
    * and how far back `/apps/delta` reaches (Eureka's server keeps 3 minutes of recent changes).
@@ -203,7 +206,7 @@ export const DEFAULTS: Config = {
   },
   auth: { mode: 'off', anonymousPolicy: { read: [], write: [], operator: false }, insecureNoAuth: false },
   xmlrpc: { bodyTimeoutMs: 10_000, maxDepth: 32, maxMulticall: 1_000, maxAnswerBytes: 16 * 1024 * 1024 },
-  consul: { datacenter: 'dc1' },
+  consul: { datacenter: 'dc1', maxFilterLength: 4_096 },
   eureka: { healthChecks: false, deltaWindowMs: 3 * 60_000 },
   store: { kind: 'sqlite', dataDir: 'data', writeTimeoutMs: 10_000 },
   etcd: {

@@ -19,6 +19,7 @@ export const ENV = {
   xmlrpcMaxMulticall: 'SWITCHBOARD_XMLRPC_MAX_MULTICALL',
   xmlrpcMaxAnswerBytes: 'SWITCHBOARD_XMLRPC_MAX_ANSWER_BYTES',
   consulDatacenter: 'SWITCHBOARD_CONSUL_DATACENTER',
+  consulMaxFilterLength: 'SWITCHBOARD_CONSUL_MAX_FILTER_LENGTH',
   eurekaHealthChecks: 'SWITCHBOARD_EUREKA_HEALTH_CHECKS',
   eurekaDeltaWindow: 'SWITCHBOARD_EUREKA_DELTA_WINDOW',
   store: 'SWITCHBOARD_STORE',

@@ -260,6 +260,13 @@ export const OPTIONS: readonly Option[] = [
     help: 'the datacenter the Consul API names in its answers (default dc1)',
   },
   {
+    path: 'consul.maxFilterLength',
+    flag: 'consul-max-filter-length',
+    env: ENV.consulMaxFilterLength,
+    parse: positiveInteger,
+    help: 'longest ?filter= expression the Consul API parses, in characters (default 4096)',
+  },
+  {
     path: 'eureka.healthChecks',
     flag: 'eureka-health-checks',
     env: ENV.eurekaHealthChecks,

@@ -18,6 +18,16 @@ import type { Registry } from '../core/index.js';
 import { ERROR_CODES, RegistryError } from '../errors/index.js';
 import { blockingWaitMs } from '../wire/index.js';
 import type { ClusterView, Instance } from '../wire/index.js';
+import {
+  AGENT_SERVICE_FIELDS,
+  CATALOG_ENTRY_FIELDS,
+  CHECK_FIELDS,
+  HEALTH_ENTRY_FIELDS,
+  NODE_FIELDS,
+  answerFilterOf,
+  checkNodeMeta,
+} from './answer-filter.js';
+import type { AnswerFilter, AnswerObjects } from './answer-filter.js';
 import { InstanceDirectory } from './instance-directory.js';
 import {
   CHECK_UPDATE_STATUS,
@@ -45,6 +55,8 @@ export interface ConsulOptions {
   version: string;
   /** Largest request body, in bytes: the configuration's `http.bodyLimitBytes`. */
   bodyLimit: number;
+  /** Longest `?filter=` expression, in characters: the configuration's `consul.maxFilterLength`. */
+  maxFilterLength: number;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -100,20 +112,22 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
 
   /**
    * A read that may block (`?index=&wait=`) until its scope (a service, or the whole registry) changes past the
-   * index the client holds (see consulIndex).
+   * index the client holds (see consulIndex). `read` checks the request's parameters (a bad `filter` is refused at
+   * once, not after the wait) and returns what builds the body.
    */
   const blockingRead =
     <R extends { Params?: unknown; Querystring: Query }>(
       scopeOf: (request: FastifyRequest<R>) => string | undefined,
-      read: (request: FastifyRequest<R>) => string,
+      read: (request: FastifyRequest<R>) => () => string,
     ) =>
     (request: FastifyRequest<R>, reply: FastifyReply): void => {
       const scope = scopeOf(request);
       const query = request.query as Query;
       const index = indexParam(query);
       const waitMs = waitParam(query);
+      const body = read(request);
       const answer = (): void => {
-        void reply.headers(headersOf(waiters.indexOf(scope))).send(read(request));
+        void reply.headers(headersOf(waiters.indexOf(scope))).send(body());
       };
       // An index ahead of the whole registry comes from another history (a registry restarted on an empty store):
       // answer at once so the client starts over from what is there now.
@@ -131,13 +145,24 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
       reply.raw.once('close', cancel);
     };
 
-  /** A list read's body: cached for callers who read everything, made for each caller who reads some services. */
-  const listBody = (request: FastifyRequest, kind: string, build: (principal: Principal) => unknown): string => {
+  /**
+   * A list read's body: cached per filter for callers who read everything, made for each caller who reads some
+   * services.
+   */
+  const listBody = (
+    request: FastifyRequest,
+    at: { kind: string; filter: AnswerFilter },
+    build: (principal: Principal) => unknown,
+  ): string => {
     const principal = access.principalOf(request.raw);
     const make = (): string => JSON.stringify(build(principal));
     if (!principal.holdsEverywhere('read')) return make();
-    return cache.get({ key: `list:${kind}`, variant: '', index: registry.index }, make);
+    return cache.get({ key: `list:${at.kind}`, variant: at.filter.variant, index: registry.index }, make);
   };
+
+  /** The request's `filter` and `node-meta` over `objects` (see answer-filter.ts). */
+  const filterOf = (request: FastifyRequest, objects: AnswerObjects): AnswerFilter =>
+    answerFilterOf(request.query as Query, objects, options.maxFilterLength);
 
   /** A service read's body, made once per (service, index, query). */
   const serviceBody = (service: string, at: { kind: ServiceAnswer; variant: string }, build: () => unknown): string => {
@@ -275,14 +300,20 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
       { config: { access: 'per-item', hidden: true } },
       blockingRead(
         () => undefined,
-        (request) =>
-          listBody(request, 'agent-services', (principal) => {
-            // The whole registry is one agent: every instance, keyed by its ID.
-            const services: Record<string, unknown> = {};
-            for (const instance of everyInstance(registry, (service) => principal.can('read', service)))
-              services[instance.id] = serviceOf(instance, datacenter);
-            return services;
-          }),
+        (request) => {
+          // An agent's services take no `node-meta` in Consul.
+          const filter = filterOf(request, { fields: AGENT_SERVICE_FIELDS });
+          return () =>
+            listBody(request, { kind: 'agent-services', filter }, (principal) => {
+              // The whole registry is one agent: every instance, keyed by its ID.
+              const services: Record<string, unknown> = {};
+              for (const instance of everyInstance(registry, (service) => principal.can('read', service))) {
+                const service = serviceOf(instance, datacenter);
+                if (filter.keeps(service)) services[instance.id] = service;
+              }
+              return services;
+            });
+        },
       ),
     );
 
@@ -291,18 +322,26 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
       { config: { access: 'per-item', hidden: true } },
       blockingRead(
         () => undefined,
-        (request) =>
-          listBody(request, 'catalog-services', (principal) => {
-            const services: Record<string, string[]> = {};
-            for (const summary of registry.listServices().services) {
-              if (!principal.can('read', summary.name)) continue;
-              const tags = new Set<string>();
-              for (const instance of registry.list(summary.name, EVERY_INSTANCE).instances)
-                for (const tag of instance.tags) tags.add(tag);
-              services[summary.name] = [...tags].sort();
-            }
-            return services;
-          }),
+        (request) => {
+          // Consul filters the catalog's service entries, and lists the services and tags of those it keeps.
+          const filter = filterOf(request, { fields: CATALOG_ENTRY_FIELDS, nodeMetaOf: (entry) => entry['NodeMeta'] });
+          return () =>
+            listBody(request, { kind: 'catalog-services', filter }, (principal) => {
+              const services: Record<string, string[]> = {};
+              for (const summary of registry.listServices().services) {
+                if (!principal.can('read', summary.name)) continue;
+                const tags = new Set<string>();
+                let kept = filter.everything;
+                for (const instance of registry.list(summary.name, EVERY_INSTANCE).instances) {
+                  if (!filter.everything && !filter.keeps(catalogEntryOf(instance, datacenter))) continue;
+                  kept = true;
+                  for (const tag of instance.tags) tags.add(tag);
+                }
+                if (kept) services[summary.name] = [...tags].sort();
+              }
+              return services;
+            });
+        },
       ),
     );
 
@@ -311,13 +350,19 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
       { config: { access: 'per-item', hidden: true } },
       blockingRead(
         () => undefined,
-        (request) =>
-          listBody(request, 'catalog-nodes', (principal) => {
-            const hosts = new Set<string>();
-            for (const instance of everyInstance(registry, (service) => principal.can('read', service)))
-              hosts.add(instance.host);
-            return [...hosts].sort().map((host) => nodeOf(host, datacenter));
-          }),
+        (request) => {
+          const filter = filterOf(request, { fields: NODE_FIELDS, nodeMetaOf: (node) => node['Meta'] });
+          return () =>
+            listBody(request, { kind: 'catalog-nodes', filter }, (principal) => {
+              const hosts = new Set<string>();
+              for (const instance of everyInstance(registry, (service) => principal.can('read', service)))
+                hosts.add(instance.host);
+              return [...hosts]
+                .sort()
+                .map((host) => nodeOf(host, datacenter))
+                .filter((node) => filter.keeps(node));
+            });
+        },
       ),
     );
 
@@ -329,11 +374,13 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
         (request) => {
           const { service } = request.params;
           const tags = tagsParam(request.query);
-          return serviceBody(service, { kind: 'catalog', variant: JSON.stringify(tags) }, () =>
-            withTags(registry.list(service, EVERY_INSTANCE).instances, tags).map((instance) =>
-              catalogEntryOf(instance, datacenter),
-            ),
-          );
+          const filter = filterOf(request, { fields: CATALOG_ENTRY_FIELDS, nodeMetaOf: (entry) => entry['NodeMeta'] });
+          return () =>
+            serviceBody(service, { kind: 'catalog', variant: JSON.stringify([tags, filter.variant]) }, () =>
+              withTags(registry.list(service, EVERY_INSTANCE).instances, tags)
+                .map((instance) => catalogEntryOf(instance, datacenter))
+                .filter((entry) => filter.keeps(entry)),
+            );
         },
       ),
     );
@@ -347,16 +394,22 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
           const { service } = request.params;
           const tags = tagsParam(request.query);
           const passing = flagParam(request.query['passing']);
-          return serviceBody(service, { kind: 'health', variant: JSON.stringify([passing, tags]) }, () => {
-            const now = Date.now();
-            const entries: unknown[] = [];
-            for (const instance of withTags(registry.list(service, EVERY_INSTANCE).instances, tags)) {
-              const { entry, status } = healthEntryOf(instance, { datacenter, now });
-              // Consul's `passing` keeps the entries all of whose checks pass.
-              if (!passing || status === 'passing') entries.push(entry);
-            }
-            return entries;
+          const filter = filterOf(request, {
+            fields: HEALTH_ENTRY_FIELDS,
+            nodeMetaOf: (entry) => (entry['Node'] as Record<string, unknown>)['Meta'],
           });
+          const variant = JSON.stringify([passing, tags, filter.variant]);
+          return () =>
+            serviceBody(service, { kind: 'health', variant }, () => {
+              const now = Date.now();
+              const entries: unknown[] = [];
+              for (const instance of withTags(registry.list(service, EVERY_INSTANCE).instances, tags)) {
+                const { entry, status } = healthEntryOf(instance, { datacenter, now });
+                // Consul's `passing` keeps the entries all of whose checks pass; the filter applies to what is left.
+                if ((!passing || status === 'passing') && filter.keeps(entry)) entries.push(entry);
+              }
+              return entries;
+            });
         },
       ),
     );
@@ -368,10 +421,15 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
         (request) => request.params.service,
         (request) => {
           const { service } = request.params;
-          return serviceBody(service, { kind: 'checks', variant: '' }, () => {
-            const now = Date.now();
-            return registry.list(service, EVERY_INSTANCE).instances.flatMap((instance) => checksOf(instance, now));
-          });
+          const filter = filterOf(request, { fields: CHECK_FIELDS, nodeMetaOf: checkNodeMeta });
+          return () =>
+            serviceBody(service, { kind: 'checks', variant: filter.variant }, () => {
+              const now = Date.now();
+              return registry
+                .list(service, EVERY_INSTANCE)
+                .instances.flatMap((instance) => checksOf(instance, now))
+                .filter((check) => filter.keeps(check as unknown as Record<string, unknown>));
+            });
         },
       ),
     );

@@ -216,27 +216,19 @@ export function instanceIdOfCheck(checkId: string): string | undefined {
   return checkId.startsWith(SERVICE_CHECK_PREFIX) ? checkId.slice(SERVICE_CHECK_PREFIX.length) : undefined;
 }
 
-/** `?enable=` of the maintenance call, as Consul's strconv.ParseBool reads it. */
+/** A boolean as Go's strconv.ParseBool reads it (Consul's query parameters and filter values); undefined if none. */
+export function parseGoBool(raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(raw)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(raw)) return false;
+  return undefined;
+}
+
+/** `?enable=` of the maintenance call. */
 export function parseEnable(value: string | undefined): boolean {
-  switch (value) {
-    case '1':
-    case 't':
-    case 'T':
-    case 'true':
-    case 'TRUE':
-    case 'True':
-      return true;
-    case '0':
-    case 'f':
-    case 'F':
-    case 'false':
-    case 'FALSE':
-    case 'False':
-      return false;
-    case undefined:
-    default:
-      throw invalid('enable: missing or not a boolean (use ?enable=true or ?enable=false)');
-  }
+  const enable = parseGoBool(value);
+  if (enable === undefined) throw invalid('enable: missing or not a boolean (use ?enable=true or ?enable=false)');
+  return enable;
 }
 
 // ---- Switchboard → Consul -----------------------------------------------------------------------------------------
@@ -338,6 +330,12 @@ export function aggregatedStatus(checks: readonly ConsulCheck[]): AggregatedStat
   return worstOf(checks.map((check) => check.Status));
 }
 
+/**
+ * Every node's metadata as the answers show it (`Node.Meta`, `NodeMeta`): a node is an instance's host, which carries
+ * none, so `?node-meta=key:value` matches no node.
+ */
+export const NODE_META: Readonly<Record<string, string>> = Object.freeze({});
+
 /** The node an instance runs on, as Consul's `Node` struct. */
 export function nodeOf(host: string, datacenter: string): Record<string, unknown> {
   return {
@@ -346,7 +344,7 @@ export function nodeOf(host: string, datacenter: string): Record<string, unknown
     Address: host,
     Datacenter: datacenter,
     TaggedAddresses: { lan: host, wan: host },
-    Meta: {},
+    Meta: { ...NODE_META },
     CreateIndex: 1,
     ModifyIndex: 1,
   };
@@ -390,7 +388,7 @@ export function catalogEntryOf(instance: Instance, datacenter: string): Record<s
     Address: instance.host,
     Datacenter: datacenter,
     TaggedAddresses: { lan: instance.host, wan: instance.host },
-    NodeMeta: {},
+    NodeMeta: { ...NODE_META },
     ServiceKind: '',
     ServiceID: instance.id,
     ServiceName: instance.service,

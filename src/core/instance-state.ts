@@ -117,9 +117,7 @@ export class InstanceState {
   /** The answer shape with the live heartbeat time and check outputs (which change without a change index). */
   live(): Instance {
     // A fresh build already carries the live heartbeat; only a kept answer needs copying (heartbeats hit this path).
-    const live = this.#wire
-      ? { ...this.#wire, lastHeartbeat: new Date(this.lastHeartbeat).toISOString() }
-      : this.#build();
+    const live = this.#wire ? { ...this.#wire, lastHeartbeat: isoTime(this.lastHeartbeat) } : this.#build();
     if (this.checks.length > 0) live.checks = this.#checksToWire(true);
     return live;
   }
@@ -157,9 +155,9 @@ export class InstanceState {
       metadata: r.metadata,
       weight: r.weight,
       authorizedRoles: r.authorizedRoles,
-      registeredAt: new Date(r.registeredAt).toISOString(),
-      updatedAt: new Date(r.updatedAt).toISOString(),
-      lastHeartbeat: new Date(this.lastHeartbeat).toISOString(),
+      registeredAt: isoTime(r.registeredAt),
+      updatedAt: isoTime(r.updatedAt),
+      lastHeartbeat: isoTime(this.lastHeartbeat),
       createIndex: r.createIndex,
       modifyIndex: r.modifyIndex,
     };
@@ -173,4 +171,14 @@ export class InstanceState {
     if (r.maintenance) wire.maintenance = { enabled: true, reason: r.maintenance.reason };
     return wire;
   }
+}
+
+/**
+ * Epoch ms as an ISO 8601 string. The last one is kept: a registration's answer states the same moment up to six
+ * times (three fields, in its change event and its answer), and heartbeats in one millisecond share theirs.
+ */
+let lastTime = { ms: Number.NaN, iso: '' };
+function isoTime(ms: number): string {
+  if (ms !== lastTime.ms) lastTime = { ms, iso: new Date(ms).toISOString() };
+  return lastTime.iso;
 }

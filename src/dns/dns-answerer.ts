@@ -10,6 +10,7 @@ import type { Answer, DecodedPacket, OptAnswer, Question } from 'dns-packet';
 import { isEligible } from '../balancing/index.js';
 import type { Registry } from '../core/index.js';
 import type { Instance } from '../wire/index.js';
+import type { DnsMetrics } from './dns-metrics.js';
 import { addressName, hostKind, parseDnsName } from './dns-names.js';
 
 /** The registry reads DNS makes. */
@@ -52,6 +53,8 @@ interface RecordSet {
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 type Rcode = keyof typeof RCODE;
+/** An answer's response code, BADVERS (RFC 6891's extended code 16) included. */
+export type DnsRcode = Rcode | 'BADVERS';
 /** A UDP answer's size without EDNS0 (RFC 1035 §4.2.1); a TCP message's length field caps it at 64 KiB. */
 const UDP_MIN_BYTES = 512;
 const TCP_MAX_BYTES = 65_535;
@@ -66,40 +69,68 @@ export class DnsAnswerer {
   readonly #settings: DnsAnswerSettings;
   readonly #ttl: number;
   readonly #logger: DnsLogger | undefined;
+  readonly #metrics: DnsMetrics | undefined;
   readonly #sets = new Map<string, RecordSet>();
   /** Lower-cased service name → the registered name, rebuilt when the registry's index moves (DNS ignores case). */
   #serviceNames: { index: number; names: Map<string, string> } | undefined;
 
-  constructor(options: { registry: DnsRegistry; reader: DnsReader; settings: DnsAnswerSettings; logger?: DnsLogger }) {
+  constructor(options: {
+    registry: DnsRegistry;
+    reader: DnsReader;
+    settings: DnsAnswerSettings;
+    logger?: DnsLogger;
+    metrics?: DnsMetrics;
+  }) {
     this.#registry = options.registry;
     this.#reader = options.reader;
     this.#settings = options.settings;
     this.#ttl = Math.max(1, Math.round(options.settings.ttlMs / 1000));
     this.#logger = options.logger;
+    this.#metrics = options.metrics;
   }
 
   /** The answer to `query` as it goes on the wire (without TCP's length prefix), or undefined to drop it. */
   answer(query: Buffer, transport: DnsTransport): Buffer | undefined {
+    const started = performance.now();
     // Too short to carry an id, or itself an answer (answering answers could loop between two servers): drop it.
-    if (query.length < 2 || (query.length >= 4 && (query.readUInt16BE(2) & QR) !== 0)) return undefined;
-    let request: DecodedPacket;
+    if (query.length < 2 || (query.length >= 4 && (query.readUInt16BE(2) & QR) !== 0)) {
+      this.#metrics?.dropped(transport, query.length < 2 ? 'no_id' : 'response');
+      return undefined;
+    }
+    let request: DecodedPacket | undefined;
     try {
       if (query.length < HEADER_BYTES) throw new Error('shorter than a DNS header');
       request = packet.decode(query);
     } catch {
-      return bareAnswer(query, 'FORMERR');
+      request = undefined;
     }
-    try {
-      return this.#answer(request, transport);
-    } catch (err) {
-      this.#logger?.error({ err }, 'dns: could not answer a query');
-      return bareAnswer(query, 'SERVFAIL');
+    let answer: Buffer;
+    let rcode: DnsRcode;
+    let truncated = false;
+    if (request === undefined) {
+      answer = bareAnswer(query, 'FORMERR');
+      rcode = 'FORMERR';
+    } else {
+      try {
+        const reply = new Reply(request, this.#settings.udpMaxBytes);
+        answer = this.#answer(request, reply, transport);
+        ({ rcode, truncated } = reply);
+      } catch (err) {
+        this.#logger?.error({ err }, 'dns: could not answer a query');
+        answer = bareAnswer(query, 'SERVFAIL');
+        rcode = 'SERVFAIL';
+      }
     }
+    const metrics = this.#metrics;
+    if (metrics !== undefined) {
+      metrics.series(transport, request?.questions?.[0]?.type, rcode).observe((performance.now() - started) / 1000);
+      if (truncated) metrics.truncated(transport);
+    }
+    return answer;
   }
 
-  #answer(request: DecodedPacket, transport: DnsTransport): Buffer {
-    const opt = request.additionals?.find((record): record is OptAnswer => record.type === 'OPT');
-    const reply = new Reply(request, opt === undefined ? undefined : this.#settings.udpMaxBytes);
+  #answer(request: DecodedPacket, reply: Reply, transport: DnsTransport): Buffer {
+    const { opt } = reply;
     const opcode = ((request.flags ?? 0) >> 11) & 0xf;
     if (opcode !== 0) return reply.encode('NOTIMP');
     const question = request.questions?.[0];
@@ -235,14 +266,23 @@ export class DnsAnswerer {
   }
 }
 
-/** Builds an answer to one decoded request: its id, question and RD flag, and an OPT record when it sent one. */
+/**
+ * Builds an answer to one decoded request: its id, question and RD flag, and an OPT record when it sent one. Once
+ * encoded, it tells the response code and whether TC was set (for the metrics).
+ */
 class Reply {
+  /** The request's EDNS0 record, if it sent one. */
+  readonly opt: OptAnswer | undefined;
+  rcode: DnsRcode = 'NOERROR';
+  truncated = false;
   readonly #request: DecodedPacket;
   readonly #optPayloadSize: number | undefined;
 
-  constructor(request: DecodedPacket, optPayloadSize: number | undefined) {
+  /** `udpMaxBytes` is the payload size the answer's own OPT record offers, when the request sent one. */
+  constructor(request: DecodedPacket, udpMaxBytes: number) {
     this.#request = request;
-    this.#optPayloadSize = optPayloadSize;
+    this.opt = request.additionals?.find((record): record is OptAnswer => record.type === 'OPT');
+    this.#optPayloadSize = this.opt === undefined ? undefined : udpMaxBytes;
   }
 
   /**
@@ -290,6 +330,8 @@ class Reply {
         additionals.push(record);
       }
     }
+    this.rcode = badVersion ? 'BADVERS' : rcode;
+    this.truncated = truncated;
     const flags =
       packet.AUTHORITATIVE_ANSWER |
       ((request.flags ?? 0) & packet.RECURSION_DESIRED) |

@@ -10,6 +10,7 @@ import type { Server, Socket } from 'node:net';
 import { RegistryError } from '../errors/index.js';
 import { DnsAnswerer } from './dns-answerer.js';
 import type { DnsAnswerSettings, DnsLogger, DnsReader, DnsRegistry } from './dns-answerer.js';
+import type { DnsMetrics } from './dns-metrics.js';
 
 /** The `dns` slice of the configuration. */
 export interface DnsSettings extends DnsAnswerSettings {
@@ -27,6 +28,7 @@ export interface DnsServerOptions {
   reader: DnsReader;
   settings: DnsSettings;
   logger?: DnsLogger & { warn(obj: object, msg: string): void };
+  metrics?: DnsMetrics;
 }
 
 export interface DnsServer {
@@ -99,10 +101,11 @@ async function listenTcp(options: DnsServerOptions, answerer: DnsAnswerer, port:
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, answerer, settings);
+    serveConnection(socket, answerer, options);
   });
   // Connections beyond it are closed as they arrive.
   server.maxConnections = settings.tcpMaxConnections;
+  server.on('drop', () => options.metrics?.connectionRejected());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: options.host, port, exclusive: true }, () => {
@@ -113,11 +116,13 @@ async function listenTcp(options: DnsServerOptions, answerer: DnsAnswerer, port:
   server.on('error', (err) => {
     options.logger?.warn({ err }, 'dns: TCP listener error');
   });
+  options.metrics?.countConnections(sockets);
   return { server, sockets };
 }
 
 /** Reads length-prefixed queries (RFC 1035 §4.2.2) and writes each answer, in order, before reading on. */
-function serveConnection(socket: Socket, answerer: DnsAnswerer, settings: DnsSettings): void {
+function serveConnection(socket: Socket, answerer: DnsAnswerer, options: DnsServerOptions): void {
+  const { settings, metrics } = options;
   let pending: Buffer = Buffer.alloc(0);
   socket.setNoDelay(true);
   socket.setTimeout(settings.tcpIdleTimeoutMs, () => socket.destroy());
@@ -128,6 +133,7 @@ function serveConnection(socket: Socket, answerer: DnsAnswerer, settings: DnsSet
     while (pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (length === 0 || length > settings.tcpMaxMessageBytes) {
+        metrics?.dropped('tcp', 'bad_length');
         socket.destroy();
         return;
       }

@@ -1,6 +1,6 @@
 /**
- * The gateway's counters: plain numbers bumped on the hot path and read by `gateway.metrics()`, which the registry's
- * metrics endpoint exports with the rest. Counters only grow; gauges (outstanding, ejected) are read from upstreams.
+ * The gateway's counters: plain numbers bumped on the hot path, read by `gateway.metrics()` (the JSON page) and when
+ * the Prometheus families below are scraped. Counters only grow; gauges (outstanding, ejected) are read from upstreams.
  */
 import { LATENCY_BUCKETS } from '../metrics/index.js';
 import type { FastHistogram, HistogramSeries, MetricSpec, Metrics, Sample } from '../metrics/index.js';
@@ -131,7 +131,10 @@ export interface GatewayMetrics {
   services: ServiceLoad[];
 }
 
-/** The gateway's families on the registry's `GET /metrics` (when it runs inside `serve`). */
+/**
+ * The gateway's families, served at `/_gateway/metrics?format=prometheus`, and at the registry's `GET /metrics` too
+ * when the gateway runs inside `serve`.
+ */
 export function exportGatewayMetrics(
   metrics: Metrics,
   read: () => { metrics: GatewayMetrics; routes: number; stale: boolean },

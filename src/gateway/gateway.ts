@@ -22,12 +22,13 @@ import { RegistryClient, newSubscriberId } from '../sdk/index.js';
 import type { RegistryClientOptions, WatchStatus } from '../sdk/index.js';
 import type { BalanceStrategy } from './balancer.js';
 import type { Config } from '../config/index.js';
-import type { Metrics } from '../metrics/index.js';
+import { METRICS_CONTENT_TYPE, Metrics } from '../metrics/index.js';
 import { GatewayCounters, exportGatewayMetrics } from './gateway-counters.js';
 import type { GatewayMetrics } from './gateway-counters.js';
 import { ReverseProxy } from './reverse-proxy.js';
 import { AddressRanges, clientErrorAnswer, serverTiming } from '../net/index.js';
-import { sendError, sendJson, writeRawError } from './responses.js';
+import { sendBody, sendError, sendJson, writeRawError } from './responses.js';
+import type { GatewayError } from './responses.js';
 import { RouteTable } from './route-table.js';
 import type { RouteFeedEvent, RouteTableView } from './route-table.js';
 import { DEFAULT_OUTLIER } from './upstream.js';
@@ -103,7 +104,11 @@ export interface GatewayOptions {
   logger?: Logger;
   /** How long startup waits for the registry's first snapshot before listening anyway. */
   readyTimeoutMs: number;
-  /** Where to add the gateway's metric families (the registry's `GET /metrics` when it runs inside `serve`). */
+  /**
+   * Where to add the gateway's metric families: the registry's, served at its `GET /metrics`, when the gateway runs
+   * inside `serve`. Without it the gateway makes its own, with the process metrics. Either way
+   * `/_gateway/metrics?format=prometheus` renders this one.
+   */
   metrics?: Metrics;
   /** The registry in this process, followed in place of a watch over HTTP (`serve --gateway-port`). */
   local?: LocalRouteFeed;
@@ -216,26 +221,52 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     services: serviceLoads(table.upstreams(), performance.now()),
   });
 
-  if (options.metrics) {
-    // One snapshot per scrape. prom-client awaits between families, so the snapshot lasts until the next turn of the
-    // event loop, not the next microtask (which rebuilt it for every family).
-    let snapshot: { metrics: GatewayMetrics; routes: number; stale: boolean } | undefined;
-    exportGatewayMetrics(
-      options.metrics,
-      () => {
-        if (snapshot === undefined) {
-          snapshot = { metrics: metrics(), routes: table.size, stale: isStale() };
-          // The per-service counters keep the services still routed, as the per-instance ones do.
-          counters.services.prune(new Set(snapshot.metrics.upstreams.map((u) => u.service)));
-          setImmediate(() => {
-            snapshot = undefined;
-          });
-        }
-        return snapshot;
-      },
-      counters.services,
-    );
-  }
+  // One definition of the families: a standalone gateway exports into a Metrics of its own, scraped at
+  // `/_gateway/metrics?format=prometheus`, just as the one inside `serve` exports into the registry's.
+  const exported = options.metrics ?? new Metrics();
+  // One snapshot per scrape. prom-client awaits between families, so the snapshot lasts until the next turn of the
+  // event loop, not the next microtask (which rebuilt it for every family).
+  let snapshot: { metrics: GatewayMetrics; routes: number; stale: boolean } | undefined;
+  exportGatewayMetrics(
+    exported,
+    () => {
+      if (snapshot === undefined) {
+        snapshot = { metrics: metrics(), routes: table.size, stale: isStale() };
+        // The per-service counters keep the services still routed, as the per-instance ones do.
+        counters.services.prune(new Set(snapshot.metrics.upstreams.map((u) => u.service)));
+        setImmediate(() => {
+          snapshot = undefined;
+        });
+      }
+      return snapshot;
+    },
+    counters.services,
+  );
+
+  /** JSON (the dashboard's), or with `format=prometheus` the text format, as Consul's `/v1/agent/metrics` does. */
+  const metricsPage = (res: ServerResponse, search: string): void => {
+    const format = metricsFormat(search);
+    if (typeof format !== 'string') {
+      sendError(res, format, '-');
+      return;
+    }
+    switch (format) {
+      case 'json':
+        sendJson(res, 200, metrics());
+        return;
+      case 'prometheus':
+        exported.render().then(
+          (body) => {
+            if (!res.destroyed) sendBody(res, { status: 200, contentType: METRICS_CONTENT_TYPE, body });
+          },
+          (err: unknown) => {
+            logger.error({ err }, 'gateway: could not render the metrics');
+            sendError(res, { code: 'INTERNAL', message: 'could not render the metrics' }, '-');
+          },
+        );
+        return;
+    }
+  };
 
   const admin = (req: IncomingMessage, res: ServerResponse, target: string): void => {
     const query = target.indexOf('?');
@@ -252,7 +283,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     authorizePage(req).then(
       () => {
         // The client may have left while its token was checked.
-        if (!res.destroyed) sendJson(res, 200, page === 'routes' ? routes() : metrics());
+        if (res.destroyed) return;
+        if (page === 'routes') sendJson(res, 200, routes());
+        else metricsPage(res, query === -1 ? '' : target.slice(query + 1));
       },
       (err: unknown) => {
         const error = toRegistryError(err);
@@ -370,6 +403,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return closing;
   };
   return { url, port, ready, routes, metrics, close, [Symbol.asyncDispose]: close };
+}
+
+/** Longest `format` value quoted back in an error (the query string is bounded only by the header limit). */
+const MAX_QUOTED_FORMAT = 64;
+
+/** The format `/_gateway/metrics` is asked for: JSON without `format`, `prometheus`, or an error naming the value. */
+function metricsFormat(search: string): 'json' | 'prometheus' | GatewayError {
+  const formats = new URLSearchParams(search).getAll('format');
+  const [format] = formats;
+  if (format === undefined) return 'json';
+  if (formats.length > 1) return { code: 'INVALID_ARGUMENT', message: 'format is given more than once' };
+  if (format === 'prometheus') return 'prometheus';
+  const quoted = JSON.stringify(format.length > MAX_QUOTED_FORMAT ? `${format.slice(0, MAX_QUOTED_FORMAT)}…` : format);
+  return {
+    code: 'INVALID_ARGUMENT',
+    message: `format ${quoted} is not supported: format=prometheus for the Prometheus text format, or no format for JSON`,
+  };
 }
 
 /** Without `authorizePage` nobody can be checked, so nobody is admitted (fail closed). */

@@ -42,10 +42,15 @@ export function sendError(res: ServerResponse, error: GatewayError, requestId: s
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
+  sendBody(res, { status, contentType: JSON_TYPE, body: JSON.stringify(value) });
+}
+
+/** A page the gateway answers itself (JSON, the Prometheus text format): current figures, never to be cached. */
+export function sendBody(res: ServerResponse, answer: { status: number; contentType: string; body: string }): void {
+  const { status, contentType, body } = answer;
   res.writeHead(status, [
     'content-type',
-    JSON_TYPE,
+    contentType,
     'content-length',
     String(Buffer.byteLength(body)),
     'cache-control',

@@ -59,8 +59,7 @@ export interface ReverseProxyOptions {
   upstreamTimeoutMs: number;
   /** How long a request may wait for a free connection to its instance before 503 UNAVAILABLE. */
   acquireTimeoutMs: number;
-  /** Peers whose forwarding headers are appended to rather than replaced. */
-  /** Peers whose forwarding headers are believed (`--trusted-proxies`). */
+  /** Peers whose forwarding headers are believed and appended to rather than replaced (`--trusted-proxies`). */
   trustedProxies: AddressRanges;
   /** How clients reach the gateway, for X-Forwarded-Proto. */
   proto: 'http' | 'https';
@@ -613,7 +612,6 @@ function noHealthyInstance(route: Route): OwnError {
   return { code: 'NO_HEALTHY_INSTANCE', message: `no healthy instance of ${route.service}${fallback}` };
 }
 
-/** 504 when the instance was too slow, 502 for anything else it did. */
 /** What kind of failure an upstream request's error was, for the per-service error counter. */
 function failureOf(err: Error & { code?: string }): UpstreamFailure {
   const code = err.code;
@@ -624,6 +622,7 @@ function failureOf(err: Error & { code?: string }): UpstreamFailure {
   return 'other';
 }
 
+/** 504 when the instance was too slow, 502 for anything else it did. */
 function upstreamError(upstream: Upstream, err: Error & { code?: string }): OwnError {
   const what = `${upstream.instance.service} instance ${upstream.instance.id}`;
   return err.code !== undefined && TIMEOUT_CODES.has(err.code)

@@ -169,11 +169,12 @@ describe("Prometheus' Consul discovery (consul.go, replayed)", () => {
     // An index ahead of the registry's (another history) is answered at once.
     const ahead = await fetch(`${server.url}/v1/health/service/web?index=999999&wait=10m`);
     expect(Number(ahead.headers.get('x-consul-index'))).toBe(webIndex);
-    // Parameters Prometheus and other clients send are tolerated.
+    // Parameters Prometheus and other clients send are tolerated (`filter` and `node-meta`: consul-filter.test.ts).
     const tolerated = await fetch(
-      `${server.url}/v1/health/service/web?dc=dc1&stale&consistent&filter=x&node-meta=a:b&ns=default&partition=default`,
+      `${server.url}/v1/health/service/web?dc=dc1&stale&consistent&filter=Service.Service%3D%3Dweb&ns=default&partition=default`,
     );
     expect(tolerated.status).toBe(200);
+    expect(((await tolerated.json()) as unknown[]).length).toBe(1);
     const badWait = await fetch(`${server.url}/v1/health/service/web?index=1&wait=soon`);
     expect(badWait.status).toBe(400);
     expect(await badWait.text()).toMatch(/wait/);

@@ -1,7 +1,8 @@
 /**
  * One registration schema, every transport (issue #11): inputs generated from the schema, valid ones and ones breaking
  * each constraint, are judged by the OpenAPI document's schema (with Ajv), and the REST API, the XML-RPC endpoint and
- * the core must accept exactly those the document accepts.
+ * the core must accept exactly those the document accepts. Over a real socket a registration is answered by the fast
+ * path (issue #20), which must answer exactly what the Fastify route answers, refusals word for word.
  */
 import { Deserializer, serializeMethodCall } from '@foxglove/xmlrpc';
 import type { XmlRpcValue } from '@foxglove/xmlrpc';
@@ -283,17 +284,35 @@ const CORE_RULES: [string, Json][] = [
 
 type Verdict = 'accepted' | 'refused';
 
+/** An answer without what differs between two registrations of one body: its id, indexes and timestamps. */
+function withoutMoments(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutMoments);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'id' && !/(At|Index|Heartbeat)$/.test(key))
+      .map(([key, v]) => [key, withoutMoments(v)]),
+  );
+}
+
 describe('registration validation', () => {
   let app: FastifyInstance;
   let registry: Registry;
   let documented: (body: unknown) => boolean;
   let n = 0;
+  let url: string;
+  /** Registrations over the socket that reached Fastify's hooks: none may, the fast path answers them all. */
+  const routed: string[] = [];
 
   beforeAll(async () => {
     registry = await createRegistry({ ...CORE_OPTIONS, store: createMemoryStore(), autoSweep: false });
     app = buildApi({ registry, logger: pino({ level: 'silent' }), ...API_OPTIONS });
     addXmlRpcRoutes(app, registry, XMLRPC_OPTIONS);
-    await app.ready();
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.url.includes('/instances/fast-')) routed.push(request.url);
+      done();
+    });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{
       paths: Record<string, { put: { requestBody: { content: { 'application/json': { schema: object } } } } }>;
     }>();
@@ -308,9 +327,22 @@ describe('registration validation', () => {
 
   const rest = async (body: Json): Promise<Verdict> => {
     const reply = await app.inject({ method: 'PUT', url: `/v1/services/web/instances/rest-${++n}`, payload: body });
-    if (reply.statusCode === 201) return 'accepted';
+    const fast = await fetch(`${url}/v1/services/web/instances/fast-${n}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const fastBody = await fast.text();
+    expect(routed).toEqual([]);
+    expect(fast.status).toBe(reply.statusCode);
+    expect(fast.headers.get('content-type')).toBe(reply.headers['content-type']);
+    if (reply.statusCode === 201) {
+      expect(withoutMoments(JSON.parse(fastBody))).toEqual(withoutMoments(reply.json()));
+      return 'accepted';
+    }
     expect(reply.statusCode).toBe(400);
     expect(reply.json()).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(fastBody).toBe(reply.body);
     return 'refused';
   };
 

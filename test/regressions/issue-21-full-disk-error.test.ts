@@ -34,8 +34,10 @@ describe('issue 21: a write on a full disk', () => {
           body: JSON.stringify({ host: 'h', port: 1, metadata }),
         });
       let refused: Response | undefined;
+      let refusedId = '';
       for (let n = 0; n < 1_000 && refused === undefined; n++) {
-        const answer = await put(`i${String(n)}`);
+        refusedId = `i${String(n)}`;
+        const answer = await put(refusedId);
         if (answer.status === 201) await answer.body?.cancel();
         else refused = answer;
       }
@@ -48,6 +50,9 @@ describe('issue 21: a write on a full disk', () => {
       });
       rmSync(filler);
       expect((await put('after')).status).toBe(201);
+      // The refused write left nothing behind, in the file or in the store's own account of it: it goes through now.
+      expect((await put(refusedId)).status).toBe(201);
+      expect((await fetch(`${server.url}/v1/services/disk/instances/${refusedId}`)).status).toBe(200);
     } finally {
       execFileSync('umount', ['-l', dir.path]);
     }

@@ -7,10 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { REFUSED } from './protocol.js';
 import type { WorkerOp, WorkerReply, WorkerRequest, WorkerRow, WorkerSetup } from './protocol.js';
 
-// Instances live in a rowid table with a unique index on (service, id), not in a WITHOUT ROWID table keyed by it:
-// rows of a few hundred bytes fill a WITHOUT ROWID b-tree's pages with few rows each, so every write dirtied pages
-// of its own and a commit of 20 registrations wrote about 130 pages to the WAL. A new instance now appends to the
-// table (neighbours share pages) and adds a small index entry: 3–4× less written per commit (issue #20).
+// Instances live in a rowid table addressed by rowid, not in a WITHOUT ROWID table keyed by (service, id), nor with
+// an index on it: rows of a few hundred bytes fill a WITHOUT ROWID b-tree's pages with few rows each, and a key index
+// takes one leaf page per new instance (new instances land all over it), so every write dirtied pages of its own and
+// a commit of 20 registrations wrote 60–130 pages to the WAL. A new instance now appends to the table (neighbours
+// share pages): a commit writes a few pages (issue #20). This thread is the file's only writer (the lock below), so
+// the key → row map it keeps in memory (`rows`) is as good as an index, and checks each write's condition.
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
   CREATE TABLE IF NOT EXISTS instances (
@@ -21,7 +23,7 @@ const SCHEMA = `
     create_index INTEGER NOT NULL,
     modify_index INTEGER NOT NULL
   ) STRICT;
-  CREATE UNIQUE INDEX IF NOT EXISTS instances_key ON instances (service, id);
+  DROP INDEX IF EXISTS instances_key;
   CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, data TEXT NOT NULL) STRICT, WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS last_batch (
     id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -80,20 +82,15 @@ const readIndex = db.prepare<[], { value: number }>("SELECT value FROM meta WHER
 const writeIndex = db.prepare<[number]>(
   "INSERT INTO meta (key, value) VALUES ('index', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 );
-// Each write's condition is part of its statement (no read first): a statement that changes no row was refused.
 const insert = db.prepare<[string, string, string, number, number]>(
-  `INSERT INTO instances (service, id, data, create_index, modify_index) VALUES (?, ?, ?, ?, ?)
-   ON CONFLICT (service, id) DO NOTHING`,
+  'INSERT INTO instances (service, id, data, create_index, modify_index) VALUES (?, ?, ?, ?, ?)',
 );
-const update = db.prepare<[string, number, string, string, number], { create_index: number }>(
-  `UPDATE instances SET data = ?, modify_index = ? WHERE service = ? AND id = ? AND modify_index = ?
-   RETURNING create_index`,
-);
-// A delete needs a row to delete (no row has modify_index 0): committing one for a missing row would wake every
-// watcher for nothing.
-const remove = db.prepare<[string, string, number]>(
-  'DELETE FROM instances WHERE service = ? AND id = ? AND modify_index = ?',
-);
+const update = db.prepare<[string, number, number]>('UPDATE instances SET data = ?, modify_index = ? WHERE row = ?');
+const remove = db.prepare<[number]>('DELETE FROM instances WHERE row = ?');
+const selectKeys = db.prepare<
+  [],
+  { row: number; service: string; id: string; create_index: number; modify_index: number }
+>('SELECT row, service, id, create_index, modify_index FROM instances');
 const writeLastBatch = db.prepare<[number, string]>(
   `INSERT INTO last_batch (id, batch_index, results) VALUES (0, ?, ?)
    ON CONFLICT (id) DO UPDATE SET batch_index = excluded.batch_index, results = excluded.results`,
@@ -109,11 +106,29 @@ const insertToken = db.prepare<[string, string]>(
 const removeToken = db.prepare<[string]>('DELETE FROM tokens WHERE id = ?');
 const selectTokens = db.prepare<[], { data: string }>('SELECT data FROM tokens');
 
-// Conditions are checked inside the transaction, in batch order, so two writes in one batch built from the same row
-// cannot both pass.
-const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' }>): number[] => {
+/** Where an instance's row is, and the indexes its condition is checked against. */
+interface RowOf {
+  row: number;
+  createIndex: number;
+  modifyIndex: number;
+}
+
+const keyOf = (service: string, id: string): string => `${service}\n${id}`;
+
+/** Every instance's row, read once at open; kept in step with each committed batch. */
+const rows = new Map<string, RowOf>();
+for (const { row, service, id, create_index, modify_index } of selectKeys.iterate()) {
+  rows.set(keyOf(service, id), { row, createIndex: create_index, modifyIndex: modify_index });
+}
+
+/** How to put `rows` back as it was before a change of a batch that rolled back. */
+type Undo = [key: string, before: RowOf | undefined];
+
+// Conditions are checked in batch order against `rows` as the batch changed it, so two writes in one batch built from
+// the same row cannot both pass.
+const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' }>, undo: Undo[]): number[] => {
   const results: number[] = [];
-  for (const op of request.ops) results.push(apply(op));
+  for (const op of request.ops) results.push(apply(op, undo));
   writeIndex.run(request.index);
   // In the same transaction: a worker that dies after the commit but before its answer leaves the answer here.
   writeLastBatch.run(request.index, JSON.stringify(results));
@@ -121,14 +136,44 @@ const commit = db.transaction((request: Extract<WorkerRequest, { type: 'commit' 
 });
 
 /** One conditional write: the row's create_index after a put, 0 after a delete, REFUSED when its condition failed. */
-function apply(op: WorkerOp): number {
-  if (op.data === undefined) return remove.run(op.service, op.id, op.ifIndex).changes === 1 ? 0 : REFUSED;
-  if (op.ifIndex === 0) {
-    return insert.run(op.service, op.id, op.data, op.modifyIndex, op.modifyIndex).changes === 1
-      ? op.modifyIndex
-      : REFUSED;
+function apply(op: WorkerOp, undo: Undo[]): number {
+  const key = keyOf(op.service, op.id);
+  const current = rows.get(key);
+  if ((current?.modifyIndex ?? 0) !== op.ifIndex) return REFUSED;
+  if (op.data === undefined) {
+    // A delete needs a row to delete (no row has modify_index 0): committing one for a missing row would wake every
+    // watcher for nothing.
+    if (current === undefined) return REFUSED;
+    remove.run(current.row);
+    undo.push([key, current]);
+    rows.delete(key);
+    return 0;
   }
-  return update.get(op.data, op.modifyIndex, op.service, op.id, op.ifIndex)?.create_index ?? REFUSED;
+  if (current === undefined) {
+    const row = Number(insert.run(op.service, op.id, op.data, op.modifyIndex, op.modifyIndex).lastInsertRowid);
+    undo.push([key, undefined]);
+    rows.set(key, { row, createIndex: op.modifyIndex, modifyIndex: op.modifyIndex });
+    return op.modifyIndex;
+  }
+  update.run(op.data, op.modifyIndex, current.row);
+  undo.push([key, current]);
+  rows.set(key, { ...current, modifyIndex: op.modifyIndex });
+  return current.createIndex;
+}
+
+/** Commits a batch; when it rolls back, `rows` goes back to what the file holds. */
+function commitBatch(request: Extract<WorkerRequest, { type: 'commit' }>): number[] {
+  const undo: Undo[] = [];
+  try {
+    return commit(request, undo);
+  } catch (err) {
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const [key, before] = undo[i] as Undo;
+      if (before === undefined) rows.delete(key);
+      else rows.set(key, before);
+    }
+    throw err;
+  }
 }
 
 const openedAt = readIndex.get()?.value ?? 0;
@@ -148,7 +193,7 @@ port.on('message', (request: WorkerRequest) => {
       return;
     case 'commit':
       try {
-        send({ type: 'committed', batch: request.batch, results: commit(request) });
+        send({ type: 'committed', batch: request.batch, results: commitBatch(request) });
       } catch (err) {
         send({ type: 'commit-failed', batch: request.batch, message: (err as Error).message, full: isFull(err) });
       }
