@@ -97,17 +97,27 @@ function registrations(url, counter, pid) {
     );
 }
 
-/** Runs each target once per round (after a 2 s warm-up each), two rounds interleaved; keeps each one's better run. */
+const ROUNDS = 3;
+
+/**
+ * Runs each target once per round (after a 2 s warm-up each), ROUNDS rounds interleaved; keeps each one's better run,
+ * with every run of it in `runs` (round by round, so two targets' runs of one round can be paired).
+ */
 async function interleaved(targets) {
   for (const run of Object.values(targets)) await run({ duration: 2 }).catch(() => undefined);
-  const best = {};
-  for (let round = 0; round < 2; round++) {
-    for (const [name, run] of Object.entries(targets)) {
-      const result = await run({});
-      if (best[name] === undefined || result.rps > best[name].rps) best[name] = result;
-    }
+  const runs = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of Object.entries(targets)) (runs[name] ??= []).push(await run({}));
   }
-  return best;
+  return Object.fromEntries(
+    Object.entries(runs).map(([name, all]) => [name, { ...all.reduce((a, b) => (b.rps > a.rps ? b : a)), runs: all }]),
+  );
+}
+
+/** The median over the rounds of a / b, each round's runs paired: a neighbour's burst moves one pair, not the figure. */
+function pairedMedian(a, b, value) {
+  const ratios = a.runs.map((run, i) => value(run) / value(b.runs[i])).sort((x, y) => x - y);
+  return ratios[Math.floor(ratios.length / 2)];
 }
 
 export default async function run() {
@@ -287,16 +297,17 @@ export default async function run() {
         `| ${name} | ${cell(a)} | ${cell(b)} | ${baseline}: ${c ? `${fmt.rps(c.rps)} req/s, p99 ${fmt.ms(c.p99)}, ${Math.round(c.cpuUs)} µs` : 'not run'} | ${errors(a, b, c)} |`,
     )
     .join('\n');
-  const cost = (a, b) => `${fmt.pct(a.cpuUs / b.cpuUs - 1)} CPU per request, ${fmt.pct(1 - a.rps / b.rps)} req/s`;
+  const cost = (a, b) =>
+    `${fmt.pct(pairedMedian(a, b, (r) => r.cpuUs) - 1)} CPU per request, ${fmt.pct(1 - pairedMedian(a, b, (r) => r.rps))} req/s`;
   const met = (ok) => (ok ? '**met**' : '**not met**');
   const etcdRatio = registered.etcd ? registered.attached.rps / registered.etcd.rps : undefined;
   const bigRatio = big.lookups.registry.rps / big.lookups.bare.rps;
   const verdict = [
     etcdRatio === undefined
       ? '- Durable registrations ≥ 2× etcd put: etcd did not run, not compared.'
-      : `- Durable registrations ≥ 2× etcd's put, gateway attached: ${met(etcdRatio >= 2)}, ${etcdRatio.toFixed(2)}× (${fmt.rps(registered.attached.rps)} against ${fmt.rps(registered.etcd.rps)} req/s).`,
+      : `- Durable registrations ≥ 2× etcd's put, gateway attached: ${met(etcdRatio >= 2)}, ${etcdRatio.toFixed(2)}× (${fmt.rps(registered.attached.rps)} against ${fmt.rps(registered.etcd.rps)} req/s, the best rounds; the median of the rounds' paired ratios ${pairedMedian(registered.attached, registered.etcd, (r) => r.rps).toFixed(2)}×; CPU per request ${Math.round(registered.attached.cpuUs)} against ${Math.round(registered.etcd.cpuUs)} µs).`,
     `- Registration p99 under 50 ms at 50 connections: ${met(registered.attached.p99 < 50)} (${fmt.ms(registered.attached.p99)}).`,
-    `- The gateway inside serve costs registrations and lookups at most 10%: registrations ${cost(registered.attached, registered.alone)}; lookups ${cost(lookups.attached, lookups.alone)}; heartbeats ${cost(heartbeats.attached, heartbeats.alone)} (negative: cheaper, i.e. noise).`,
+    `- The gateway inside serve costs registrations and lookups at most 10%: registrations ${cost(registered.attached, registered.alone)}; lookups ${cost(lookups.attached, lookups.alone)}; heartbeats ${cost(heartbeats.attached, heartbeats.alone)} (medians of the ${ROUNDS} rounds' paired ratios; negative: cheaper, i.e. noise).`,
     `- Lookup ≥ 0.8× the bare server with 100,000 instances held: ${met(bigRatio >= 0.8)}, ${bigRatio.toFixed(2)}× (and ${(lookups.attached.rps / lookups.bare.rps).toFixed(2)}× with ${fmt.rps(rows.held)} held and the gateway attached).`,
   ].join('\n');
   return `## Registry: lookups, registrations, heartbeats (issues 2 and 20)
@@ -307,7 +318,7 @@ own processes and each holding ${fmt.rps(rows.held)} instances before the runs (
 and the baselines: a bare \`node:http\` server (own process) answering a fixed body the size of the lookup answer, and
 one etcd member (Debian's package, data on the same disk) taking \`POST /v3/kv/put\` of the registry's own stored
 record through its HTTP API, the way a client without gRPC writes to it. autocannon, 50 connections, 8 s per run
-after a 2 s warm-up per target, two rounds interleaved across the targets, each cell the better round. req/s moves
+after a 2 s warm-up per target, ${ROUNDS} rounds interleaved across the targets, each cell the best round (the gateway's cost below: the median of the rounds' paired ratios). req/s moves
 with whatever else the shared machine runs; the server's own CPU time per request (from /proc) moves less.
 
 | scenario | serve + gateway: req/s · p50 · p99 · CPU/req | serve alone: req/s · p50 · p99 · CPU/req | baseline (same run) | errors / non-2xx |

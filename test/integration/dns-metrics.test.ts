@@ -3,149 +3,26 @@
  * node's resolver (c-ares), `dig` (bind9-dnsutils) and raw dgram/TCP sockets, then `GET /metrics` scraped over HTTP
  * and checked, label set by label set, against the queries sent.
  */
-import { execFile, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { promises as dns } from 'node:dns';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { promisify } from 'node:util';
 import packet from 'dns-packet';
 import { describe, expect, it } from 'vitest';
-import type { Config, DeepPartial } from '../../src/config/index.js';
 import type { RunningServer } from '../../src/server.js';
+import {
+  digOutput,
+  ednsQuery,
+  framed,
+  query,
+  rcodeOf,
+  register,
+  resolverFor,
+  startDns,
+  tcpExchange,
+  twoQuestionQuery,
+  withUdp,
+} from '../fixtures/dns.js';
+import { parseExposition, promtoolFindings, sampleValue, untilExposition } from '../fixtures/exposition.js';
 import { startTestServer } from '../fixtures/server.js';
-
-const run = promisify(execFile);
-const DIG = '/usr/bin/dig';
-
-type DnsRunning = RunningServer & { dnsPort: number };
-
-async function startDns(overrides: DeepPartial<Config> = {}): Promise<DnsRunning> {
-  const server = await startTestServer({ ...overrides, dns: { port: 0, ...overrides.dns } });
-  if (server.dnsPort === undefined) throw new Error('the server started no DNS');
-  return server as DnsRunning;
-}
-
-async function register(server: RunningServer, instance: { service: string; id: string; host: string }): Promise<void> {
-  const { service, id, host } = instance;
-  const response = await fetch(`${server.url}/v1/services/${service}/instances/${id}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ host, port: 8080 }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  expect(response.status, await response.text()).toBeLessThan(300);
-}
-
-/** dig's output; one try of 2 s per transport. */
-async function dig(server: DnsRunning, ...args: string[]): Promise<string> {
-  const { stdout } = await run(DIG, ['@127.0.0.1', '-p', String(server.dnsPort), '+time=2', '+tries=1', ...args], {
-    timeout: 15_000,
-  });
-  return stdout;
-}
-
-function resolverFor(server: DnsRunning): dns.Resolver {
-  const resolver = new dns.Resolver({ timeout: 2_000, tries: 1 });
-  resolver.setServers([`127.0.0.1:${server.dnsPort}`]);
-  return resolver;
-}
-
-/** One UDP socket whose messages reach the server in the order sent (loopback), answers awaited one at a time. */
-async function withUdp<T>(port: number, use: (udp: UdpClient) => Promise<T>): Promise<T> {
-  const socket = createSocket('udp4');
-  try {
-    return await use({
-      send: (message) => {
-        socket.send(message, port, '127.0.0.1');
-      },
-      exchange: (message) =>
-        new Promise<Buffer>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            reject(new Error('no UDP answer within 5 s'));
-          }, 5_000);
-          socket.once('message', (answer) => {
-            clearTimeout(timer);
-            resolve(answer);
-          });
-          socket.send(message, port, '127.0.0.1');
-        }),
-    });
-  } finally {
-    socket.close();
-  }
-}
-
-interface UdpClient {
-  send(message: Buffer): void;
-  exchange(message: Buffer): Promise<Buffer>;
-}
-
-/** Opens a TCP connection, writes `bytes`, and collects what comes back until the server closes or `waitMs` passes. */
-async function tcpExchange(port: number, bytes: Buffer, waitMs: number): Promise<{ data: Buffer; closed: boolean }> {
-  const socket = connect({ host: '127.0.0.1', port });
-  const chunks: Buffer[] = [];
-  return new Promise((resolve) => {
-    const finish = (closed: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ data: Buffer.concat(chunks), closed });
-    };
-    const timer = setTimeout(() => {
-      finish(false);
-    }, waitMs);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('close', () => {
-      finish(true);
-    });
-    socket.on('error', () => {
-      finish(true);
-    });
-    socket.write(bytes);
-  });
-}
-
-function query(name: string, id = 1): Buffer {
-  return packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ name, type: 'A' }] });
-}
-
-function framed(message: Buffer): Buffer {
-  const prefix = Buffer.alloc(2);
-  prefix.writeUInt16BE(message.length);
-  return Buffer.concat([prefix, message]);
-}
-
-/** The rcode dns-packet's decoder reads (its types leave the field out). */
-function rcodeOf(message: Buffer): string {
-  return (packet.decode(message) as unknown as { rcode: string }).rcode;
-}
-
-// ---- the exposition, read as Prometheus reads it ---------------------------------------------------------------------
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-function parse(text: string): { samples: Sample[]; types: Map<string, string> } {
-  const samples: Sample[] = [];
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1] as string, type[2] as string);
-    if (line === '' || line.startsWith('#')) continue;
-    const match = SAMPLE.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, name, value] of (match[2] ?? '').matchAll(LABEL)) labels[name as string] = value as string;
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return { samples, types };
-}
 
 async function scrape(server: RunningServer): Promise<string> {
   const response = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
@@ -156,7 +33,7 @@ async function scrape(server: RunningServer): Promise<string> {
 /** `name`'s samples keyed by their values of `labels` (joined with spaces). */
 function byLabels(text: string, name: string, labels: readonly string[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const sample of parse(text).samples)
+  for (const sample of parseExposition(text).samples)
     if (sample.name === name) out.set(labels.map((label) => sample.labels[label] ?? '').join(' '), sample.value);
   return out;
 }
@@ -177,41 +54,9 @@ function moved(
   return out;
 }
 
-function value(text: string, name: string): number | undefined {
-  return parse(text).samples.find((sample) => sample.name === name)?.value;
-}
-
-/** Scrapes until `check` holds, or fails with the last exposition at the deadline. */
-async function until(server: RunningServer, check: (text: string) => boolean): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const text = await scrape(server);
-    if (check(text)) return text;
-    if (Date.now() > deadline) throw new Error(`metrics never matched; last scrape:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Debian's `promtool check metrics`: what it found, but on prom-client's standard `nodejs_active_*_total` gauges. */
-function promtoolFindings(text: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', () => {
-      resolve(
-        output
-          .split('\n')
-          .filter(
-            (line) =>
-              line !== '' && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics/.test(line),
-          ),
-      );
-    });
-    child.stdin.end(text);
-  });
+/** Scrapes until `check` holds, or fails with the last exposition after 10 s. */
+function until(server: RunningServer, check: (text: string) => boolean): Promise<string> {
+  return untilExposition(() => scrape(server), check, 10_000);
 }
 
 const QUERIES = 'switchboard_dns_queries_total';
@@ -221,8 +66,9 @@ const QUERY_LABELS = ['transport', 'type', 'rcode'];
 describe('DNS metrics', { timeout: 60_000 }, () => {
   it('counts each answer by transport, question type and rcode, with truncations and dropped messages', async () => {
     await using server = await startDns();
-    await register(server, { service: 'web', id: 'w1', host: '10.0.0.1' });
-    for (let i = 1; i <= 100; i += 1) await register(server, { service: 'big', id: `b${i}`, host: `10.9.0.${i}` });
+    await register(server, { service: 'web', id: 'w1', host: '10.0.0.1', port: 8080 });
+    for (let i = 1; i <= 100; i += 1)
+      await register(server, { service: 'big', id: `b${i}`, host: `10.9.0.${i}`, port: 8080 });
     const before = await scrape(server);
     const resolver = resolverFor(server);
 
@@ -232,18 +78,18 @@ describe('DNS metrics', { timeout: 60_000 }, () => {
     await expect(resolver.resolve4('nope.service.switchboard')).rejects.toMatchObject({ code: 'ENOTFOUND' });
     await expect(resolver.resolve6('web.service.switchboard')).rejects.toMatchObject({ code: 'ENODATA' });
     // dig, over UDP: a name outside the domain, and types the server does not serve (HTTPS is type 65).
-    expect(await dig(server, 'web.service.example.com', 'A')).toContain('status: REFUSED');
+    expect(await digOutput(server, 'web.service.example.com', 'A')).toContain('status: REFUSED');
     for (const type of ['TXT', 'TYPE65', 'NAPTR'])
-      expect(await dig(server, 'web.service.switchboard', type)).toContain('status: NOERROR');
+      expect(await digOutput(server, 'web.service.switchboard', type)).toContain('status: NOERROR');
     // dig, over TCP.
-    expect(await dig(server, '+tcp', 'web.service.switchboard', 'A')).toContain('status: NOERROR');
-    expect(await dig(server, '+tcp', 'nope.service.switchboard', 'SRV')).toContain('status: NXDOMAIN');
+    expect(await digOutput(server, '+tcp', 'web.service.switchboard', 'A')).toContain('status: NOERROR');
+    expect(await digOutput(server, '+tcp', 'nope.service.switchboard', 'SRV')).toContain('status: NXDOMAIN');
     // 100 A records hold no 512-byte UDP answer: TC set.
-    expect(await dig(server, '+ignore', '+notcp', '+noedns', 'big.service.switchboard', 'A')).toMatch(
+    expect(await digOutput(server, '+ignore', '+notcp', '+noedns', 'big.service.switchboard', 'A')).toMatch(
       /flags: [a-z ]*\btc\b/,
     );
     // Left to itself dig asks again over TCP on TC: one truncated UDP answer, one whole TCP answer.
-    expect(await dig(server, 'big.service.switchboard', 'SRV')).toContain('Truncated, retrying in TCP mode');
+    expect(await digOutput(server, 'big.service.switchboard', 'SRV')).toContain('Truncated, retrying in TCP mode');
 
     // Raw UDP: messages without an answer first, then malformed ones; each answer proves what came before was read.
     await withUdp(server.dnsPort, async (udp) => {
@@ -254,40 +100,17 @@ describe('DNS metrics', { timeout: 60_000 }, () => {
       // A header that promises a question the packet does not hold: unreadable, so no question type.
       const header = Buffer.from([0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
       expect(rcodeOf(await udp.exchange(header))).toBe('FORMERR');
-      const two = packet.encode({
-        type: 'query',
-        id: 2,
-        questions: [
-          { name: 'web.service.switchboard', type: 'A' },
-          { name: 'web.service.switchboard', type: 'SRV' },
-        ],
-      });
+      const two = twoQuestionQuery('web.service.switchboard', 2);
       expect(rcodeOf(await udp.exchange(two))).toBe('FORMERR');
-      const notify = query('web.service.switchboard', 3);
+      const notify = query('web.service.switchboard', 'A', 3);
       notify.writeUInt16BE(notify.readUInt16BE(2) | (4 << 11), 2);
       expect(rcodeOf(await udp.exchange(notify))).toBe('NOTIMP');
-      const edns1 = packet.encode({
-        type: 'query',
-        id: 4,
-        questions: [{ name: 'web.service.switchboard', type: 'A' }],
-        additionals: [
-          {
-            name: '.',
-            type: 'OPT',
-            udpPayloadSize: 1232,
-            extendedRcode: 0,
-            ednsVersion: 1,
-            flags: 0,
-            flag_do: false,
-            options: [],
-          },
-        ],
-      });
+      const edns1 = ednsQuery('web.service.switchboard', 1, 4);
       const badvers = packet.decode(await udp.exchange(edns1));
       expect(badvers.additionals?.find((record) => record.type === 'OPT')).toMatchObject({ extendedRcode: 1 });
     });
     // Raw TCP: a 1-byte message gets no answer, the query after it does; a zero length closes the connection.
-    const pipelined = Buffer.concat([framed(Buffer.from([7])), framed(query('web.service.switchboard', 5))]);
+    const pipelined = Buffer.concat([framed(Buffer.from([7])), framed(query('web.service.switchboard', 'A', 5))]);
     const { data } = await tcpExchange(server.dnsPort, pipelined, 5_000);
     expect(packet.streamDecode(data).id).toBe(5);
     expect((await tcpExchange(server.dnsPort, Buffer.alloc(2), 5_000)).closed).toBe(true);
@@ -332,28 +155,28 @@ describe('DNS metrics', { timeout: 60_000 }, () => {
   it('shows open TCP connections and counts those closed beyond --dns-tcp-max-connections', async () => {
     await using server = await startDns({ dns: { tcpMaxConnections: 1 } });
     const idle = await scrape(server);
-    expect(value(idle, 'switchboard_dns_tcp_connections')).toBe(0);
-    expect(value(idle, 'switchboard_dns_tcp_connections_rejected_total')).toBe(0);
+    expect(sampleValue(idle, 'switchboard_dns_tcp_connections')).toBe(0);
+    expect(sampleValue(idle, 'switchboard_dns_tcp_connections_rejected_total')).toBe(0);
     const held: Socket = connect({ host: '127.0.0.1', port: server.dnsPort });
     try {
       await new Promise((resolve) => held.once('connect', resolve));
-      await until(server, (text) => value(text, 'switchboard_dns_tcp_connections') === 1);
+      await until(server, (text) => sampleValue(text, 'switchboard_dns_tcp_connections') === 1);
       for (let i = 0; i < 2; i += 1) {
         const extra = await tcpExchange(server.dnsPort, framed(query('web.service.switchboard')), 5_000);
         expect(extra).toEqual({ data: Buffer.alloc(0), closed: true });
       }
       const full = await scrape(server);
-      expect(value(full, 'switchboard_dns_tcp_connections_rejected_total')).toBe(2);
-      expect(value(full, 'switchboard_dns_tcp_connections')).toBe(1);
+      expect(sampleValue(full, 'switchboard_dns_tcp_connections_rejected_total')).toBe(2);
+      expect(sampleValue(full, 'switchboard_dns_tcp_connections')).toBe(1);
     } finally {
       held.destroy();
     }
-    await until(server, (text) => value(text, 'switchboard_dns_tcp_connections') === 0);
+    await until(server, (text) => sampleValue(text, 'switchboard_dns_tcp_connections') === 0);
   });
 
   it('defines the DNS families on a server that runs no DNS, with no query series', async () => {
     await using server = await startTestServer();
-    const { samples, types } = parse(await scrape(server));
+    const { samples, types } = parseExposition(await scrape(server));
     expect(Object.fromEntries([...types].filter(([name]) => name.startsWith('switchboard_dns_')))).toEqual({
       switchboard_dns_dropped_total: 'counter',
       switchboard_dns_queries_total: 'counter',

@@ -2,49 +2,29 @@
  * Issue #17's DNS interface over real sockets: a real server on port 0 with `--dns-port 0`, instances registered over
  * REST v1, and queries from `dig` (bind9-dnsutils) and node's own resolver (c-ares), over UDP and TCP.
  */
-import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { promises as dns } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import packet from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import type { Config, DeepPartial } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
 import type { RunningServer } from '../../src/server.js';
+import {
+  digOutput,
+  ednsQuery,
+  framed,
+  query,
+  rcodeOf,
+  register,
+  resolverFor,
+  startDns,
+  tcpExchange,
+  twoQuestionQuery,
+  udpExchange,
+} from '../fixtures/dns.js';
 import { startTestServer, tempDir } from '../fixtures/server.js';
-
-const run = promisify(execFile);
-const DIG = '/usr/bin/dig';
-
-/** A server with DNS on a free port; `dnsPort` is where it answers. */
-async function startDns(overrides: DeepPartial<Config> = {}): Promise<RunningServer & { dnsPort: number }> {
-  const server = await startTestServer({ ...overrides, dns: { port: 0, ...overrides.dns } });
-  if (server.dnsPort === undefined) throw new Error('the server started no DNS');
-  return server as RunningServer & { dnsPort: number };
-}
-
-/** Registers (or replaces) an instance over REST v1. */
-async function register(
-  server: RunningServer,
-  instance: { service: string; id: string; host: string; port: number } & Record<string, unknown>,
-  token?: string,
-): Promise<void> {
-  const { service, id, ...body } = instance;
-  const response = await fetch(`${server.url}/v1/services/${service}/instances/${id}`, {
-    method: 'PUT',
-    headers: {
-      'content-type': 'application/json',
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-    },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  expect(response.status, await response.text()).toBeLessThan(300);
-}
 
 /** `route` is the method and path: `DELETE /v1/services/web/instances/w1`. */
 async function send(server: RunningServer, route: string, body?: unknown): Promise<void> {
@@ -68,12 +48,9 @@ interface DigAnswer {
   additional: string[];
 }
 
-/** Runs dig against the server, bounded in time: one try of 2 s per transport. */
+/** dig's answer to `args`, read back as a DigAnswer. */
 async function dig(server: { dnsPort: number }, ...args: string[]): Promise<DigAnswer> {
-  const { stdout } = await run(DIG, ['@127.0.0.1', '-p', String(server.dnsPort), '+time=2', '+tries=1', ...args], {
-    timeout: 15_000,
-  });
-  const text = stdout;
+  const text = await digOutput(server, ...args);
   // The last header wins: after a truncated UDP answer dig prints the TCP one that followed.
   const statuses = [...text.matchAll(/status: ([A-Z]+)/g)].map((m) => m[1] ?? '');
   const flagLines = [...text.matchAll(/;; flags: ([a-z ]*);/g)].map((m) => m[1] ?? '');
@@ -96,14 +73,7 @@ async function dig(server: { dnsPort: number }, ...args: string[]): Promise<DigA
 
 /** `dig +short`: one answer per line, sorted. */
 async function short(server: { dnsPort: number }, ...args: string[]): Promise<string[]> {
-  const { stdout } = await run(
-    DIG,
-    ['@127.0.0.1', '-p', String(server.dnsPort), '+time=2', '+tries=1', '+short', ...args],
-    {
-      timeout: 15_000,
-    },
-  );
-  return stdout
+  return (await digOutput(server, '+short', ...args))
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith(';'))
@@ -118,72 +88,6 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
     if (done(value) || Date.now() > until) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-function resolverFor(server: { dnsPort: number }): dns.Resolver {
-  const resolver = new dns.Resolver({ timeout: 2_000, tries: 1 });
-  resolver.setServers([`127.0.0.1:${server.dnsPort}`]);
-  return resolver;
-}
-
-/** One raw UDP exchange; undefined when nothing came back within `waitMs`. */
-async function udpExchange(port: number, query: Buffer, waitMs = 1_000): Promise<Buffer | undefined> {
-  const socket = createSocket('udp4');
-  try {
-    return await new Promise<Buffer | undefined>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        resolve(undefined);
-      }, waitMs);
-      socket.once('message', (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-      socket.once('error', reject);
-      socket.send(query, port, '127.0.0.1');
-    });
-  } finally {
-    socket.close();
-  }
-}
-
-/** Writes `bytes` on a fresh TCP connection and collects what comes back until the server closes or `waitMs` passes. */
-async function tcpExchange(port: number, bytes: Buffer, waitMs = 1_000): Promise<{ data: Buffer; closed: boolean }> {
-  const socket = connect({ host: '127.0.0.1', port });
-  const chunks: Buffer[] = [];
-  return new Promise((resolve) => {
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ data: Buffer.concat(chunks), closed });
-    };
-    const timer = setTimeout(() => {
-      finish(false);
-    }, waitMs);
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('close', () => {
-      finish(true);
-    });
-    socket.on('error', () => {
-      finish(true);
-    });
-    socket.write(bytes);
-  });
-}
-
-function query(name: string, type: 'A' | 'SRV' = 'A', id = 4_321): Buffer {
-  return packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ name, type }] });
-}
-
-/** The rcode dns-packet's decoder reads (its types leave the field out). */
-function rcodeOf(message: Buffer | undefined): unknown {
-  if (message === undefined) return undefined;
-  return (packet.decode(message) as unknown as { rcode: string }).rcode;
-}
-
-function framed(message: Buffer): Buffer {
-  const prefix = Buffer.alloc(2);
-  prefix.writeUInt16BE(message.length);
-  return Buffer.concat([prefix, message]);
 }
 
 describe('DNS interface', { timeout: 60_000 }, () => {
@@ -409,37 +313,14 @@ describe('DNS interface', { timeout: 60_000 }, () => {
     // One byte carries no id: nothing to answer.
     expect(await udpExchange(dnsPort, Buffer.from([7]), 300)).toBeUndefined();
     // Two questions in one query: FORMERR.
-    const two = packet.encode({
-      type: 'query',
-      id: 9,
-      questions: [
-        { name: 'web.service.switchboard', type: 'A' },
-        { name: 'web.service.switchboard', type: 'SRV' },
-      ],
-    });
+    const two = twoQuestionQuery('web.service.switchboard', 9);
     expect(rcodeOf(await udpExchange(dnsPort, two))).toBe('FORMERR');
     // An opcode other than QUERY (here NOTIFY, 4): NOTIMP.
     const notify = query('web.service.switchboard');
     notify.writeUInt16BE(notify.readUInt16BE(2) | (4 << 11), 2);
     expect(rcodeOf(await udpExchange(dnsPort, notify))).toBe('NOTIMP');
     // An EDNS version this server does not speak: BADVERS, the extended rcode 16 (RFC 6891 §6.1.3).
-    const edns1 = packet.encode({
-      type: 'query',
-      id: 10,
-      questions: [{ name: 'web.service.switchboard', type: 'A' }],
-      additionals: [
-        {
-          name: '.',
-          type: 'OPT',
-          udpPayloadSize: 1232,
-          extendedRcode: 0,
-          ednsVersion: 1,
-          flags: 0,
-          flag_do: false,
-          options: [],
-        },
-      ],
-    });
+    const edns1 = ednsQuery('web.service.switchboard', 1, 10);
     const badvers = packet.decode((await udpExchange(dnsPort, edns1)) as Buffer);
     expect(badvers.answers).toEqual([]);
     expect(badvers.additionals?.find((record) => record.type === 'OPT')).toMatchObject({ extendedRcode: 1 });

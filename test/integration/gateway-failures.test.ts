@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { ErrorBody } from '../../src/errors/index.js';
-import { eventually, getJson, startTestGateway, startUpstream } from '../fixtures/gateway.js';
+import { eventually, getJson, startRoutedUpstream, startTestGateway, startUpstream } from '../fixtures/gateway.js';
 import { spawnRegistry } from '../fixtures/process.js';
 import { startTestServer } from '../fixtures/server.js';
 import { spawnTickets } from '../fixtures/tickets.js';
@@ -104,15 +104,8 @@ describe('gateway failure handling', () => {
 
   it('keeps routing on its last table while the registry is down', async () => {
     const registry = await spawnRegistry(['--store', 'memory']);
-    await using web = await startUpstream('web');
-    await new RegistryClient({ url: registry.url }).register({
-      service: 'web',
-      id: 'w1',
-      host: '127.0.0.1',
-      port: web.port,
-      url: '/web',
-    });
-    await using gateway = await startTestGateway(registry.url);
+    await using routed = await startRoutedUpstream(registry.url, { service: 'web', id: 'w1' });
+    const { gateway } = routed;
     expect(gateway.routes().stale).toBe(false);
 
     registry.child.kill('SIGKILL');

@@ -3,7 +3,7 @@
  * every service, so they need read on every service; `/_gateway/health` stays public. A standalone gateway asks the
  * registry who a token is (`GET /v1/tokens/self`) and remembers the answer for a short while.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registryPageAuthorizer } from '../../src/cli/gateway-command.js';
@@ -15,20 +15,9 @@ import type { Gateway } from '../../src/gateway/index.js';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { RunningServer } from '../../src/server.js';
 import { eventually, getJson, spawnGateway, startTestGateway, startUpstream } from '../fixtures/gateway.js';
-import { startTestServer, tempDir } from '../fixtures/server.js';
+import { operatorOf, startAuthServer, startTestServer, tempDir } from '../fixtures/server.js';
 
 const bearer = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
-
-/** A registry with auth on, its operator client (the bootstrap token), and a read:* token for the gateway's watch. */
-async function startAuthServer(dir: string): Promise<RunningServer> {
-  const server = await startTestServer({ auth: { mode: 'on' }, store: { kind: 'memory', dataDir: dir } });
-  await eventually(() => existsSync(join(dir, 'bootstrap-token')));
-  return server;
-}
-
-function operatorOf(server: RunningServer, dir: string): RegistryClient {
-  return new RegistryClient({ url: server.url, token: readFileSync(join(dir, 'bootstrap-token'), 'utf8').trim() });
-}
 
 /** A fetch for the authorizer that counts its registry round trips and fails as an unreachable registry would. */
 function countingFetch(): {

@@ -4,71 +4,44 @@
  * token check as the JSON page, and Debian's real Prometheus scrapes it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { registryPageAuthorizer } from '../../src/cli/gateway-command.js';
 import type { ErrorBody } from '../../src/errors/index.js';
-import { RegistryClient } from '../../src/sdk/index.js';
-import type { RunningServer } from '../../src/server.js';
-import { eventually, getJson, spawnGateway, startTestGateway, startUpstream } from '../fixtures/gateway.js';
+import { sampleValue } from '../fixtures/exposition.js';
+import {
+  eventually,
+  getJson,
+  spawnGateway,
+  startRoutedUpstream,
+  startTestGateway,
+  startUpstream,
+} from '../fixtures/gateway.js';
 import { startPrometheus } from '../fixtures/prometheus.js';
-import { startTestServer, tempDir } from '../fixtures/server.js';
+import { operatorOf, startAuthServer, startTestServer, tempDir } from '../fixtures/server.js';
 
 const PROMETHEUS = 'format=prometheus';
 
 const bearer = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
 
-/** One sample's value in a text-format page, or undefined when the series is absent. */
-function sampleOf(page: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined {
-  for (const line of page.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match?.[1] !== name) continue;
-    const found = new Map(
-      [...(match[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([key, value]) => found.get(key) === value)) return Number(match[3]);
-  }
-  return undefined;
-}
-
-/** A registry with auth on, whose anonymous callers may read `anonymousRead` (nothing by default). */
-async function startAuthServer(dir: string, anonymousRead: string[] = []): Promise<RunningServer> {
-  const server = await startTestServer({
-    auth: { mode: 'on', anonymousPolicy: { read: anonymousRead, write: [], operator: false } },
-    store: { kind: 'memory', dataDir: dir },
-  });
-  await eventually(() => existsSync(join(dir, 'bootstrap-token')));
-  return server;
-}
-
-/** The registry's operator, with the bootstrap token. */
-function operatorOf(server: RunningServer, dir: string): RegistryClient {
-  return new RegistryClient({ url: server.url, token: readFileSync(join(dir, 'bootstrap-token'), 'utf8').trim() });
-}
-
 describe('the standalone gateway in Prometheus text format', () => {
   it('counts exactly the requests sent through it, per service, next to the process metrics', async () => {
     await using server = await startTestServer();
-    await using web = await startUpstream('web');
-    await new RegistryClient({ url: server.url }).register({
-      service: 'web',
-      id: 'w1',
-      host: '127.0.0.1',
-      port: web.port,
-      url: '/web',
-    });
     // The registry has auth off: its anonymous caller may read everything, so the page opens without a token.
-    await using gateway = await startTestGateway(server.url, {
-      authorizePage: registryPageAuthorizer({ client: { url: server.url } }),
-    });
+    await using routed = await startRoutedUpstream(
+      server.url,
+      { service: 'web', id: 'w1' },
+      { authorizePage: registryPageAuthorizer({ client: { url: server.url } }) },
+    );
+    const { gateway } = routed;
     const page = `${gateway.url}/_gateway/metrics?${PROMETHEUS}`;
     const served = { service: 'web', code: '2xx' };
 
     const before = await fetch(page);
     expect(before.status).toBe(200);
-    const start = sampleOf(await before.text(), 'switchboard_gateway_service_requests_total', served) ?? 0;
+    const start = sampleValue(await before.text(), 'switchboard_gateway_service_requests_total', served) ?? 0;
     const sent = 7;
     for (let i = 0; i < sent; i++) expect((await getJson(`${gateway.url}/web/${i}`)).status).toBe(200);
 
@@ -77,17 +50,19 @@ describe('the standalone gateway in Prometheus text format', () => {
     expect(after.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(after.headers.get('cache-control')).toBe('no-store');
     const text = await after.text();
-    expect(sampleOf(text, 'switchboard_gateway_service_requests_total', served)).toBe(start + sent);
-    expect(sampleOf(text, 'switchboard_gateway_service_duration_seconds_count', { service: 'web' })).toBe(start + sent);
-    expect(sampleOf(text, 'switchboard_gateway_upstream_requests_total', { service: 'web', instance: 'w1' })).toBe(
+    expect(sampleValue(text, 'switchboard_gateway_service_requests_total', served)).toBe(start + sent);
+    expect(sampleValue(text, 'switchboard_gateway_service_duration_seconds_count', { service: 'web' })).toBe(
       start + sent,
     );
-    expect(sampleOf(text, 'switchboard_gateway_routes')).toBe(1);
+    expect(sampleValue(text, 'switchboard_gateway_upstream_requests_total', { service: 'web', instance: 'w1' })).toBe(
+      start + sent,
+    );
+    expect(sampleValue(text, 'switchboard_gateway_routes')).toBe(1);
     expect(text).toContain('# TYPE switchboard_gateway_service_requests_total counter');
     expect(text).toContain('# TYPE switchboard_gateway_service_duration_seconds histogram');
     // prom-client's default process metrics, under their standard names.
-    expect(sampleOf(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
-    expect(sampleOf(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(sampleValue(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(sampleValue(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge');
     // Only the gateway's: the registry's own families are on the registry's /metrics.
     expect(text).not.toContain('switchboard_http_requests_total');
@@ -170,7 +145,7 @@ describe('the standalone gateway in Prometheus text format', () => {
     const answer = await fetch(`${gatewayUrl}/_gateway/metrics?${PROMETHEUS}`);
     expect(answer.status).toBe(200);
     const text = await answer.text();
-    expect(sampleOf(text, 'switchboard_gateway_routes')).toBe(0);
+    expect(sampleValue(text, 'switchboard_gateway_routes')).toBe(0);
     expect(text).toContain('# TYPE switchboard_http_requests_total counter');
     expect(text).toContain('# TYPE process_resident_memory_bytes gauge');
     // Each family once: the gateway added its families to the registry's Metrics, not to one of its own.

@@ -3,7 +3,7 @@ import { SignJWT, exportJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { ErrorBody } from '../../src/errors/index.js';
-import { eventually, getJson, startTestGateway, startUpstream } from '../fixtures/gateway.js';
+import { eventually, getJson, startRoutedUpstream, startTestGateway, startUpstream } from '../fixtures/gateway.js';
 import { startTestServer } from '../fixtures/server.js';
 import { spawnTickets } from '../fixtures/tickets.js';
 
@@ -70,16 +70,12 @@ describe('gateway role checks', () => {
       res.end(JSON.stringify({ keys: [jwk] }));
     });
     await using server = await startTestServer();
-    await using reports = await startUpstream('reports');
-    await new RegistryClient({ url: server.url }).register({
-      service: 'reports',
-      id: 'r1',
-      host: '127.0.0.1',
-      port: reports.port,
-      url: '/reports',
-      authorizedRoles: ['auditor'],
-    });
-    await using gateway = await startTestGateway(server.url, { jwt: { jwksUrl: `${idp.url}/.well-known/jwks.json` } });
+    await using routed = await startRoutedUpstream(
+      server.url,
+      { service: 'reports', id: 'r1', authorizedRoles: ['auditor'] },
+      { jwt: { jwksUrl: `${idp.url}/.well-known/jwks.json` } },
+    );
+    const { gateway } = routed;
     const signed = await new SignJWT({ roles: ['auditor'] })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .setExpirationTime('5m')

@@ -2,7 +2,7 @@ import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { ErrorBody } from '../../src/errors/index.js';
-import { eventually, getJson, startTestGateway, startUpstream } from '../fixtures/gateway.js';
+import { eventually, getJson, startRoutedUpstream, startTestGateway, startUpstream } from '../fixtures/gateway.js';
 import { spawnRegistry } from '../fixtures/process.js';
 import { startTestServer } from '../fixtures/server.js';
 import { spawnTickets } from '../fixtures/tickets.js';
@@ -181,15 +181,8 @@ describe('gateway routing', () => {
 
   it('refuses paths with dot segments instead of letting an upstream resolve them past the route', async () => {
     await using server = await startTestServer();
-    await using web = await startUpstream('web');
-    await new RegistryClient({ url: server.url }).register({
-      service: 'web',
-      id: 'w1',
-      host: '127.0.0.1',
-      port: web.port,
-      url: '/web',
-    });
-    await using gateway = await startTestGateway(server.url);
+    await using routed = await startRoutedUpstream(server.url, { service: 'web', id: 'w1' });
+    const { upstream: web, gateway } = routed;
     // fetch() and URL strings would resolve the dot segments first; node:http sends a `path` option as it is.
     for (const path of ['/web/../admin', '/web/%2e%2e/admin', '/web/./x']) {
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -209,16 +202,12 @@ describe('gateway routing', () => {
 
   it('shows its route table, counters and health under /_gateway/', async () => {
     await using server = await startTestServer();
-    await using web = await startUpstream('web');
-    await new RegistryClient({ url: server.url }).register({
+    await using routed = await startRoutedUpstream(server.url, {
       service: 'web',
       id: 'w1',
-      host: '127.0.0.1',
-      port: web.port,
-      url: '/web',
       authorizedRoles: ['reader'],
     });
-    await using gateway = await startTestGateway(server.url);
+    const { upstream: web, gateway } = routed;
     await getJson(`${gateway.url}/web`);
     const routes = await getJson<Record<string, unknown>>(`${gateway.url}/_gateway/routes`);
     expect(routes.body).toMatchObject({

@@ -3,56 +3,19 @@
  * process) is driven over HTTP, and its exposition is read as Prometheus reads it: checked by Debian's `promtool`,
  * scraped by Debian's Prometheus, and compared with the metrics docs/grafana-dashboard.json queries.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server as TcpServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { RunningServer } from '../../src/server.js';
+import { parseExposition, promtoolFindings, sumOfSamples, untilExposition } from '../fixtures/exposition.js';
 import { startUpstream } from '../fixtures/gateway.js';
 import { startPrometheus } from '../fixtures/prometheus.js';
 import { startTestServer, tempDir } from '../fixtures/server.js';
 
 /** Sub-second sweeps and checks keep the test short (the registry's floor for checks is 1 s by default). */
 const FAST = { leases: { sweepIntervalMs: 100 }, checks: { minIntervalMs: 100 } };
-
-/** One sample line of the text format: name, labels as written, value. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-function parse(text: string): { samples: Sample[]; families: Map<string, string> } {
-  const samples: Sample[] = [];
-  const families = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) {
-      families.set(type[1] as string, type[2] as string);
-      continue;
-    }
-    if (line.startsWith('#')) continue;
-    const match = SAMPLE.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, name, value] of (match[2] ?? '').matchAll(LABEL)) labels[name as string] = value as string;
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return { samples, families };
-}
-
-/** The sum of the samples named `name` whose labels include `labels` (0 when there is none). */
-function total(text: string, name: string, labels: Record<string, string> = {}): number {
-  return parse(text)
-    .samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
-}
 
 async function scrape(server: RunningServer): Promise<string> {
   const res = await fetch(`${server.url}/metrics`);
@@ -61,42 +24,9 @@ async function scrape(server: RunningServer): Promise<string> {
   return res.text();
 }
 
-/** Polls the metrics until `check` holds; fails with the last exposition after `timeoutMs`. */
-async function until(server: RunningServer, check: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await scrape(server);
-    if (check(text)) return text;
-    if (Date.now() > deadline) throw new Error(`metrics never matched; last scrape:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Runs Debian's `promtool check metrics` on `text`: its exit code and what it printed. */
-function promtool(text: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code, output });
-    });
-    child.stdin.end(text);
-  });
-}
-
-/**
- * promtool's findings, but those on prom-client's standard Node.js gauges `nodejs_active_{handles,requests,
- * resources}_total`, whose names Node.js dashboards query as they are.
- */
-function findings(output: string): string[] {
-  return output
-    .split('\n')
-    .filter(
-      (line) => line !== '' && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics/.test(line),
-    );
+/** Polls the metrics until `check` holds; fails with the last exposition after 15 s. */
+function until(server: RunningServer, check: (text: string) => boolean): Promise<string> {
+  return untilExposition(() => scrape(server), check, 15_000);
 }
 
 async function tcpListener(): Promise<TcpServer & AsyncDisposable> {
@@ -128,10 +58,8 @@ describe('GET /metrics (issue #20)', () => {
     await using server = await startTestServer({ store: { kind: 'sqlite', dataDir: dir.path } });
     await fetch(`${server.url}/v1/services/web`);
     const text = await scrape(server);
-    const lint = await promtool(text);
-    // It exits 3 on lint findings too, so the findings are what is checked: a parse error would be one.
-    expect(findings(lint.output)).toEqual([]);
-    const { families } = parse(text);
+    expect(await promtoolFindings(text)).toEqual([]);
+    const { types } = parseExposition(text);
     for (const [name, type] of [
       ['process_cpu_user_seconds_total', 'counter'],
       ['process_resident_memory_bytes', 'gauge'],
@@ -142,7 +70,7 @@ describe('GET /metrics (issue #20)', () => {
       ['switchboard_http_request_duration_seconds', 'histogram'],
       ['switchboard_instances', 'gauge'],
     ]) {
-      expect(families.get(name as string), name).toBe(type);
+      expect(types.get(name as string), name).toBe(type);
     }
   });
 
@@ -167,19 +95,19 @@ describe('GET /metrics (issue #20)', () => {
 
     const after = await scrape(server);
     const moved = (labels: Record<string, string>, name = 'switchboard_http_requests_total'): number =>
-      total(after, name, labels) - total(before, name, labels);
+      sumOfSamples(after, name, labels) - sumOfSamples(before, name, labels);
     expect(moved(read)).toBe(4);
     expect(moved(read, 'switchboard_http_request_duration_seconds_count')).toBe(4);
     expect(moved(heartbeat)).toBe(1);
     expect(moved({ ...heartbeat, code: '404' })).toBe(1);
     expect(moved(unknown)).toBe(2);
-    expect(total(after, 'switchboard_http_requests_total', register)).toBeGreaterThanOrEqual(1);
+    expect(sumOfSamples(after, 'switchboard_http_requests_total', register)).toBeGreaterThanOrEqual(1);
     // The URL itself never becomes a label: bounded cardinality.
     expect(after).not.toContain('/no/such');
     expect(after).not.toContain('route="/v1/services/web"');
     // A histogram's +Inf bucket is its count.
-    expect(total(after, 'switchboard_http_request_duration_seconds_bucket', { ...read, le: '+Inf' })).toBe(
-      total(after, 'switchboard_http_request_duration_seconds_count', read),
+    expect(sumOfSamples(after, 'switchboard_http_request_duration_seconds_bucket', { ...read, le: '+Inf' })).toBe(
+      sumOfSamples(after, 'switchboard_http_request_duration_seconds_count', read),
     );
   });
 
@@ -189,7 +117,7 @@ describe('GET /metrics (issue #20)', () => {
     await using target = await tcpListener();
     const client = new RegistryClient({ url: server.url });
     const commits = (text: string): number =>
-      total(text, 'switchboard_store_commit_duration_seconds_count', { store: 'sqlite' });
+      sumOfSamples(text, 'switchboard_store_commit_duration_seconds_count', { store: 'sqlite' });
     const before = await scrape(server);
 
     await client.register({
@@ -203,22 +131,27 @@ describe('GET /metrics (issue #20)', () => {
     await client.register({ service: 'batch', id: 'b2', host: '127.0.0.1', port: 2, ttl: '1s', deregisterAfter: '1h' });
     const afterWrites = await scrape(server);
     expect(commits(afterWrites) - commits(before)).toBeGreaterThanOrEqual(3);
-    expect(total(afterWrites, 'switchboard_store_commit_mutations_sum', { store: 'sqlite' })).toBeGreaterThanOrEqual(3);
+    expect(
+      sumOfSamples(afterWrites, 'switchboard_store_commit_mutations_sum', { store: 'sqlite' }),
+    ).toBeGreaterThanOrEqual(3);
 
     // Neither sends a heartbeat: b1 is removed 1 s after its lease ran out, b2 only lapses (turns critical).
     const expired = await until(
       server,
       (text) =>
-        total(text, 'switchboard_instances_expired_total') >= 1 && total(text, 'switchboard_leases_lapsed_total') >= 1,
+        sumOfSamples(text, 'switchboard_instances_expired_total') >= 1 &&
+        sumOfSamples(text, 'switchboard_leases_lapsed_total') >= 1,
     );
-    expect(total(expired, 'switchboard_sweeps_total', { self_preservation: 'false' })).toBeGreaterThan(0);
-    expect(total(expired, 'switchboard_self_preservation')).toBe(0);
+    expect(sumOfSamples(expired, 'switchboard_sweeps_total', { self_preservation: 'false' })).toBeGreaterThan(0);
+    expect(sumOfSamples(expired, 'switchboard_self_preservation')).toBe(0);
 
     const checked = await until(
       server,
-      (text) => total(text, 'switchboard_check_runs_total', { status: 'passing' }) >= 1,
+      (text) => sumOfSamples(text, 'switchboard_check_runs_total', { status: 'passing' }) >= 1,
     );
-    expect(total(checked, 'switchboard_check_duration_seconds_count', { kind: 'tcp' })).toBeGreaterThanOrEqual(1);
+    expect(sumOfSamples(checked, 'switchboard_check_duration_seconds_count', { kind: 'tcp' })).toBeGreaterThanOrEqual(
+      1,
+    );
   });
 
   it('shows event streams, blocking queries and watchers while they are open', async () => {
@@ -233,22 +166,24 @@ describe('GET /metrics (issue #20)', () => {
     try {
       const open = await until(
         server,
-        (text) => total(text, 'switchboard_event_streams') === 1 && total(text, 'switchboard_blocking_queries') === 1,
+        (text) =>
+          sumOfSamples(text, 'switchboard_event_streams') === 1 &&
+          sumOfSamples(text, 'switchboard_blocking_queries') === 1,
       );
-      expect(total(open, 'switchboard_watchers')).toBeGreaterThanOrEqual(1);
+      expect(sumOfSamples(open, 'switchboard_watchers')).toBeGreaterThanOrEqual(1);
       // A change wakes the held read and goes down the stream.
       await client.register({ service: 'feed', id: 'f2', host: '127.0.0.1', port: 2 });
       expect((await held).status).toBe(200);
       await until(
         server,
         (text) =>
-          total(text, 'switchboard_event_stream_events_total') >= 1 &&
-          total(text, 'switchboard_blocking_queries') === 0,
+          sumOfSamples(text, 'switchboard_event_stream_events_total') >= 1 &&
+          sumOfSamples(text, 'switchboard_blocking_queries') === 0,
       );
     } finally {
       controller.abort();
     }
-    await until(server, (text) => total(text, 'switchboard_event_streams') === 0);
+    await until(server, (text) => sumOfSamples(text, 'switchboard_event_streams') === 0);
   });
 
   it('counts the gateway per service: answers, latency and upstream errors', async () => {
@@ -276,25 +211,25 @@ describe('GET /metrics (issue #20)', () => {
 
     const text = await scrape(server);
     expect(
-      total(text, 'switchboard_gateway_service_requests_total', { service: 'users', code: '2xx' }),
+      sumOfSamples(text, 'switchboard_gateway_service_requests_total', { service: 'users', code: '2xx' }),
     ).toBeGreaterThanOrEqual(4);
     expect(
-      total(text, 'switchboard_gateway_service_duration_seconds_count', { service: 'users' }),
+      sumOfSamples(text, 'switchboard_gateway_service_duration_seconds_count', { service: 'users' }),
     ).toBeGreaterThanOrEqual(4);
     expect(
-      total(text, 'switchboard_gateway_service_requests_total', { service: 'gone', code: '5xx' }),
+      sumOfSamples(text, 'switchboard_gateway_service_requests_total', { service: 'gone', code: '5xx' }),
     ).toBeGreaterThanOrEqual(1);
     expect(
-      total(text, 'switchboard_gateway_service_upstream_errors_total', { service: 'gone', kind: 'refused' }),
+      sumOfSamples(text, 'switchboard_gateway_service_upstream_errors_total', { service: 'gone', kind: 'refused' }),
     ).toBeGreaterThanOrEqual(1);
-    expect(total(text, 'switchboard_gateway_requests_total')).toBeGreaterThanOrEqual(5);
+    expect(sumOfSamples(text, 'switchboard_gateway_requests_total')).toBeGreaterThanOrEqual(5);
     // Per instance: only those sent requests (issue #20: one series per instance of a large registry made every
     // scrape megabytes long).
     expect(
-      total(text, 'switchboard_gateway_upstream_requests_total', { service: 'users', instance: 'u1' }),
+      sumOfSamples(text, 'switchboard_gateway_upstream_requests_total', { service: 'users', instance: 'u1' }),
     ).toBeGreaterThanOrEqual(4);
     expect(text).not.toContain('instance="i1"');
-    expect(findings((await promtool(text)).output)).toEqual([]);
+    expect(await promtoolFindings(text)).toEqual([]);
   });
 
   it('serves every metric docs/grafana-dashboard.json queries', async () => {
@@ -309,9 +244,9 @@ describe('GET /metrics (issue #20)', () => {
     expect(dashboard.templating.list).toContainEqual(
       expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource' }),
     );
-    const { families } = parse(await scrape(server));
+    const { types } = parseExposition(await scrape(server));
     const exposed = new Set<string>();
-    for (const [name, type] of families) {
+    for (const [name, type] of types) {
       exposed.add(name);
       if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(`${name}${suffix}`);
     }

@@ -2,16 +2,14 @@
  * `switchboard token create | list | revoke` as an operator runs them (issue #13): the built CLI as a child process
  * against a real registry with auth on, signed in with the bootstrap token the registry wrote to its data dir.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/sdk/index.js';
 import type { CreatedToken, TokenInfo } from '../../src/sdk/index.js';
 import { runCli } from '../fixtures/cli.js';
 import type { CliResult } from '../fixtures/cli.js';
-import { eventually } from '../fixtures/gateway.js';
-import { startTestServer, tempDir } from '../fixtures/server.js';
-import type { RunningServer } from '../../src/server.js';
+import { startAuthServer, tempDir } from '../fixtures/server.js';
 
 /** A failure is one line on stderr naming the reason, nothing on stdout. */
 function expectOneLineFailure(result: CliResult, reason: RegExp): void {
@@ -28,13 +26,6 @@ function field(stdout: string, key: string): string {
   const value = new RegExp(`^${key}:\\s+(\\S.*)$`, 'm').exec(stdout)?.[1];
   if (value === undefined) throw new Error(`no ${key} in:\n${stdout}`);
   return value;
-}
-
-/** A registry with auth on, once it has written its bootstrap token to `<dir>/bootstrap-token`. */
-async function startAuthServer(dir: string): Promise<RunningServer> {
-  const server = await startTestServer({ auth: { mode: 'on' }, store: { kind: 'memory', dataDir: dir } });
-  await eventually(() => existsSync(join(dir, 'bootstrap-token')));
-  return server;
 }
 
 /** The bootstrap token's file (for `--token-file`) and secret. */
