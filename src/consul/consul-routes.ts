@@ -17,7 +17,7 @@ import { EVERY_INSTANCE, everyInstance } from '../core/index.js';
 import type { Registry } from '../core/index.js';
 import { ERROR_CODES, RegistryError } from '../errors/index.js';
 import { blockingWaitMs } from '../wire/index.js';
-import type { ClusterView, Instance } from '../wire/index.js';
+import type { ClusterView, Instance, InstanceStatus } from '../wire/index.js';
 import {
   AGENT_SERVICE_FIELDS,
   CATALOG_ENTRY_FIELDS,
@@ -32,6 +32,7 @@ import { InstanceDirectory } from './instance-directory.js';
 import {
   CHECK_UPDATE_STATUS,
   catalogEntryOf,
+  checkUpdateOf,
   checksOf,
   healthEntryOf,
   instanceIdOfCheck,
@@ -241,6 +242,16 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
       },
     );
 
+    /** A TTL check's update: a heartbeat and a status report, on the instance the check belongs to. */
+    const updateCheck = async (request: FastifyRequest, checkId: string, status: InstanceStatus): Promise<void> => {
+      const principal = access.principalOf(request.raw);
+      principal.requireSomewhere('write');
+      const { service, id } = checkOwner(directory, checkId);
+      principal.require('write', service);
+      if (registry.get(service, id).ttl !== undefined) await registry.renew(service, id);
+      await registry.setStatus(service, id, status);
+    };
+
     for (const update of Object.keys(CHECK_UPDATE_STATUS) as CheckUpdate[]) {
       // Consul before 1.0 took these as GET, and Debian's python3-consul (0.7) still sends GET (and deregisters
       // with GET): taken from programs, never from a browser (a page can make any browser GET a URL, with no
@@ -251,19 +262,26 @@ export function addConsulRoutes(app: FastifyInstance, registry: Registry, option
         config: { access: 'in-handler', hidden: true },
         handler: async (request, reply) => {
           if (request.method === 'GET') refuseBrowserGet(request);
-          const { checkId } = request.params;
-          const principal = access.principalOf(request.raw);
-          principal.requireSomewhere('write');
-          const { service, id } = checkOwner(directory, checkId);
-          principal.require('write', service);
-          // A TTL update is a heartbeat and a status report (its `note` is not kept: Switchboard stores no output
-          // for the lease).
-          if (registry.get(service, id).ttl !== undefined) await registry.renew(service, id);
-          await registry.setStatus(service, id, CHECK_UPDATE_STATUS[update]);
+          // The `note` is not kept: Switchboard stores no output for the lease.
+          await updateCheck(request, request.params.checkId, CHECK_UPDATE_STATUS[update]);
           return reply.type(TEXT_TYPE).send('');
         },
       });
     }
+
+    // Consul 1.0's form of the three above, with the status (and output) in a JSON body.
+    scope.put<{ Params: { checkId: string } }>(
+      '/v1/agent/check/update/:checkId',
+      { config: { access: 'in-handler', hidden: true } },
+      async (request, reply) => {
+        const principal = access.principalOf(request.raw);
+        // A caller that may write nothing hears 401/403 before anything about its body.
+        principal.requireSomewhere('write');
+        const status = checkUpdateOf(parseJson(request.body));
+        await updateCheck(request, request.params.checkId, status);
+        return reply.type(TEXT_TYPE).send('');
+      },
+    );
 
     // ---- reads -----------------------------------------------------------------------------------------------------
 

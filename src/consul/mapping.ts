@@ -60,6 +60,12 @@ const INITIAL_STATUS: Readonly<Record<ConsulStatus, InstanceStatus>> = {
 
 // ---- Consul → Switchboard -----------------------------------------------------------------------------------------
 
+/** A TTL check's Consul status (`passing`, `warning`, `critical`) as the instance's status; `what` names the field. */
+function statusOfCheck(status: string, what: string): InstanceStatus {
+  if (!Object.hasOwn(INITIAL_STATUS, status)) throw invalid(`${what}: must be passing, warning or critical`);
+  return INITIAL_STATUS[status as ConsulStatus];
+}
+
 type Fields = Record<string, unknown>;
 
 /**
@@ -181,10 +187,7 @@ function addChecks(body: InstanceRegistration, given: { id: string; fields: Fiel
       body.ttl = ttl;
       body.deregisterAfter = after ?? KEEP_LAPSED;
       const status = optionalString(check, 'status', `${name}.Status`);
-      if (status !== undefined && status !== '') {
-        if (!(status in INITIAL_STATUS)) throw invalid(`${name}.Status: must be passing, warning or critical`);
-        body.status = INITIAL_STATUS[status as ConsulStatus];
-      }
+      if (status !== undefined && status !== '') body.status = statusOfCheck(status, `${name}.Status`);
       return;
     }
     const method = optionalString(check, 'method', `${name}.Method`);
@@ -412,4 +415,15 @@ export function peerAddressOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * The body of `PUT /v1/agent/check/update/:id` (`{"Status": "passing", "Output": "…"}`) as the status it sets. Output
+ * is accepted and not kept: Switchboard stores no output for the lease.
+ */
+export function checkUpdateOf(value: unknown): InstanceStatus {
+  const fields = fieldsOf(value, 'body');
+  const status = optionalString(fields, 'status', 'Status');
+  optionalString(fields, 'output', 'Output');
+  return statusOfCheck(status ?? '', 'Status');
 }

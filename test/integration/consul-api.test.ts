@@ -87,6 +87,44 @@ describe('Consul registration mapping', () => {
     expect(after.find((c) => c.CheckID === 'service:pay-1')?.Status).toBe('warning');
   });
 
+  it('updates a TTL check from a JSON body (check/update), as pass, warn and fail do, and refuses a bad one', async () => {
+    await using server = await startTestServer();
+    const registered = await call(`${server.url}/v1/agent/service/register`, {
+      method: 'PUT',
+      body: { Name: 'queue', ID: 'queue-1', Port: 5672, Check: { TTL: '30s' } },
+    });
+    expect(registered.status, registered.text).toBe(200);
+    const update = (body: unknown, check = 'service:queue-1') =>
+      call(`${server.url}/v1/agent/check/update/${check}`, { method: 'PUT', body });
+    const checkStatus = async (): Promise<string | undefined> => {
+      const checks = JSON.parse((await call(`${server.url}/v1/health/checks/queue`)).text) as {
+        CheckID: string;
+        Status: string;
+      }[];
+      return checks.find((c) => c.CheckID === 'service:queue-1')?.Status;
+    };
+
+    expect((await update({ Status: 'critical', Output: 'disk full' })).status).toBe(200);
+    expect(server.registry.get('queue', 'queue-1').status).toBe('DOWN');
+    expect(await checkStatus()).toBe('critical');
+    expect((await update({ status: 'warning' })).status).toBe(200);
+    expect(await checkStatus()).toBe('warning');
+    const before = server.registry.get('queue', 'queue-1').lastHeartbeat;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await update({ Status: 'passing' })).status).toBe(200);
+    expect(await checkStatus()).toBe('passing');
+    // An update is a heartbeat too.
+    expect(server.registry.get('queue', 'queue-1').lastHeartbeat > before).toBe(true);
+
+    for (const bad of [{ Status: 'ok' }, {}, { Status: 3 }, '{"Status":', []]) {
+      const refused = await update(bad);
+      expect(refused.status, JSON.stringify(bad)).toBe(400);
+      expect(refused.type).toMatch(/^text\/plain/);
+    }
+    expect(await checkStatus()).toBe('passing');
+    expect(await update({ Status: 'passing' }, 'nope')).toMatchObject({ status: 404, text: 'Unknown check ID "nope"' });
+  });
+
   it('registers a service without an Address at the address the request came from, with ID defaulting to Name', async () => {
     await using server = await startTestServer();
     const answer = await call(`${server.url}/v1/agent/service/register`, {
