@@ -332,6 +332,55 @@ describe('Registry changes', () => {
   });
 });
 
+describe('Registry edits (read-modify-write without a lost update)', () => {
+  it('computes the change from the instance as it is at the write, keeping a registration made meanwhile', async () => {
+    const h = await harness();
+    await h.registry.register(web('w1', { metadata: { team: 'a' }, ttl: '10s' }));
+    h.store.hold();
+    // A registration moving the instance is on its way to the store when the edit is asked for.
+    const moved = h.registry.register(web('w1', { port: 9090, metadata: { team: 'a' }, ttl: '10s' }));
+    const seen: number[] = [];
+    const edited = h.registry.edit('web', 'w1', (instance) => {
+      seen.push(instance.port);
+      return { status: 'OUT_OF_SERVICE', metadata: { ...instance.metadata, override: 'OUT_OF_SERVICE' } };
+    });
+    await h.store.releaseAll();
+    await moved;
+    const answer = await edited;
+    // The edit was refused once (built from port 8080) and computed again from the moved instance.
+    expect(seen).toEqual([8080, 9090]);
+    expect(answer).toMatchObject({
+      port: 9090,
+      status: 'OUT_OF_SERVICE',
+      metadata: { team: 'a', override: 'OUT_OF_SERVICE' },
+    });
+    const stored = (await h.store.records()).get('web/w1');
+    expect(stored).toMatchObject({
+      port: 9090,
+      status: 'OUT_OF_SERVICE',
+      metadata: { team: 'a', override: 'OUT_OF_SERVICE' },
+    });
+    expect(stored?.ttlMs).toBe(10_000);
+  });
+
+  it('validates the edit as a registration, writes nothing for no change, and keeps the lease', async () => {
+    const h = await harness();
+    await h.registry.register(web('w1', { ttl: '10s' }));
+    const before = h.registry.get('web', 'w1');
+    await expect(h.registry.edit('web', 'w1', () => ({ metadata: { ['k'.repeat(1000)]: 'v' } }))).rejects.toMatchObject(
+      { code: 'INVALID_ARGUMENT' },
+    );
+    const same = await h.registry.edit('web', 'w1', (instance) => ({ metadata: instance.metadata }));
+    expect(same.modifyIndex).toBe(before.modifyIndex);
+    expect(await h.registry.edit('web', 'w1', () => undefined)).toMatchObject({ modifyIndex: before.modifyIndex });
+    h.clock.advance(5_000);
+    const edited = await h.registry.edit('web', 'w1', () => ({ status: 'DOWN' }));
+    expect(edited.modifyIndex).toBeGreaterThan(before.modifyIndex);
+    expect(edited).toMatchObject({ status: 'DOWN', lastHeartbeat: before.lastHeartbeat, ttl: '10s' });
+    await expect(h.registry.edit('web', 'nope', () => ({ status: 'UP' }))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
 describe('Registry pagination', () => {
   /** A deterministic PRNG, so a failing interleaving can be replayed. */
   function random(seed: number): () => number {

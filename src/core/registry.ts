@@ -52,7 +52,7 @@ import type { SelfPreservationStatus } from './expiry-policy.js';
 import { InstanceIndex } from './instance-index.js';
 import { InstanceQuota } from './instance-quota.js';
 import type { InstanceLimits } from './instance-quota.js';
-import { routePrefix } from '../wire/index.js';
+import { registrationOf, routePrefix } from '../wire/index.js';
 import type { InstanceFilter } from './instance-index.js';
 import { InstanceState, settleHealth } from './instance-state.js';
 import { changeTypeOf, fieldsOf, makeRecord, sameContent, sameFields, withExtras } from './record.js';
@@ -125,6 +125,12 @@ export interface RegisterOptions {
   exclusive?: boolean;
 }
 
+/** What an edit changes (see `edit`). */
+export interface InstanceEdit {
+  status?: InstanceStatus;
+  metadata?: Record<string, string>;
+}
+
 export interface RegisterResult {
   instance: Instance;
   created: boolean;
@@ -172,6 +178,7 @@ export interface RegistryCommands {
   renew(service: string, id: string): Promise<Instance>;
   setStatus(service: string, id: string, status: InstanceStatus): Promise<Instance>;
   setMaintenance(service: string, id: string, request: MaintenanceBody): Promise<Instance>;
+  edit(service: string, id: string, change: (instance: Instance) => InstanceEdit | undefined): Promise<Instance>;
 }
 
 /** What reads instances. */
@@ -435,6 +442,28 @@ export class Registry implements RegistryCommands, RegistryQueries, ChangeSource
     const renewed = this.#required(result.state, service, id);
     this.#logger.info({ service, id, health: renewed.health }, 'lease renewed after it lapsed');
     return renewed.live();
+  }
+
+  /**
+   * Changes an instance's status and metadata as `change` computes them from the instance as it is when the write is
+   * made, validated as a registration is: a read-modify-write that cannot lose a write made meanwhile (`change` runs
+   * again on the newer instance). Undefined from `change`: nothing to do. Like `setStatus`, it keeps the lease and the
+   * checks' state.
+   */
+  async edit(service: string, id: string, change: (instance: Instance) => InstanceEdit | undefined): Promise<Instance> {
+    this.#assertOpen();
+    const now = this.#clock.now();
+    const result = await this.#commit(service, id, (current) => {
+      const live = this.#required(current, service, id);
+      const instance = live.toWire();
+      const edit = change(instance);
+      if (edit === undefined) return undefined;
+      const fields = normalizeRegistration({ service, id }, { ...registrationOf(instance), ...edit }, this.#checkRules);
+      if (sameFields(fieldsOf(live.record), fields)) return undefined;
+      this.#quota?.checkSize(service, id, fields);
+      return this.#put(live, makeRecord(fields, { ...extrasOf(live.record), updatedAt: now }), now);
+    });
+    return this.#answer(result, service, id);
   }
 
   /** Sets an instance's status (one of the predefined set). */

@@ -24,7 +24,6 @@ import {
   eurekaInstanceOf,
   lastDirtyOf,
   registrationFromEureka,
-  registrationOf,
   serviceOfApp,
   statusOf,
 } from './mapping.js';
@@ -97,17 +96,6 @@ export function addEurekaRoutes(app: FastifyInstance, registry: Registry, option
     return { principal, instance: found };
   };
 
-  /** Registers `instance` again with a change: one write, every other field as stored. */
-  const rewrite = async (
-    instance: Instance,
-    change: { status?: InstanceStatus; metadata?: Record<string, string> },
-  ) => {
-    const request = registrationOf(instance);
-    if (change.status !== undefined) request.status = change.status;
-    if (change.metadata !== undefined) request.metadata = change.metadata;
-    await registry.register(request);
-  };
-
   const send = (request: FastifyRequest, reply: FastifyReply, answer: EurekaAnswer | string): FastifyReply => {
     const format = answerFormat(request.headers.accept);
     const body = typeof answer === 'string' ? answer : encodeAnswer(answer, format);
@@ -176,8 +164,11 @@ export function addEurekaRoutes(app: FastifyInstance, registry: Registry, option
       scope.put(`${base}/apps/:app/:id/status`, route, async (request, reply) => {
         const { instance } = locate(request, 'write');
         const value = requiredStatus(queryParam(request, 'value'));
-        const metadata = { ...instance.metadata, [EUREKA_KEYS.overriddenStatus]: value };
-        await rewrite(instance, { status: value, metadata });
+        // Computed from the instance as it is at the write: a registration meanwhile is kept (core's edit).
+        await registry.edit(instance.service, instance.id, (current) => ({
+          status: value,
+          metadata: { ...current.metadata, [EUREKA_KEYS.overriddenStatus]: value },
+        }));
         return reply.code(200).send();
       });
 
@@ -186,14 +177,16 @@ export function addEurekaRoutes(app: FastifyInstance, registry: Registry, option
         const { instance } = locate(request, 'write');
         const given = queryParam(request, 'value');
         const status = given === undefined ? 'UNKNOWN' : requiredStatus(given);
-        const { [EUREKA_KEYS.overriddenStatus]: _removed, ...metadata } = instance.metadata;
-        await rewrite(instance, { status, metadata });
+        await registry.edit(instance.service, instance.id, (current) => {
+          const { [EUREKA_KEYS.overriddenStatus]: _removed, ...metadata } = current.metadata;
+          return { status, metadata };
+        });
         return reply.code(200).send();
       });
 
       scope.put(`${base}/apps/:app/:id/metadata`, route, async (request, reply) => {
         const { instance } = locate(request, 'write');
-        const metadata = { ...instance.metadata };
+        const given: Record<string, string> = {};
         for (const [key, value] of Object.entries(request.query as Query)) {
           if (key.startsWith(RESERVED_PREFIX)) {
             throw new RegistryError(
@@ -202,9 +195,11 @@ export function addEurekaRoutes(app: FastifyInstance, registry: Registry, option
             );
           }
           const text = Array.isArray(value) ? value.at(-1) : value;
-          if (text !== undefined) metadata[key] = text;
+          if (text !== undefined) given[key] = text;
         }
-        await rewrite(instance, { metadata });
+        await registry.edit(instance.service, instance.id, (current) => ({
+          metadata: { ...current.metadata, ...given },
+        }));
         return reply.code(200).send();
       });
 

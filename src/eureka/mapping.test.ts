@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { wireInstance } from '../../test/fixtures/instances.js';
 import type { Instance } from '../wire/index.js';
-import {
-  eurekaInstanceOf,
-  eurekaStatusOf,
-  reconcileHashCode,
-  registrationFromEureka,
-  registrationOf,
-} from './mapping.js';
+import { eurekaInstanceOf, eurekaStatusOf, reconcileHashCode, registrationFromEureka } from './mapping.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 
@@ -96,33 +90,5 @@ describe('the Eureka mapping', () => {
     expect(eurekaInstanceOf(instanceOf({ host: '::1' })).healthCheckUrl).toBe('http://[::1]:80/healthcheck');
     expect(eurekaStatusOf({ status: 'UP', health: 'critical' })).toBe('DOWN');
     expect(eurekaStatusOf({ status: 'OUT_OF_SERVICE', health: 'critical' })).toBe('OUT_OF_SERVICE');
-  });
-
-  it('registers an instance again with every field as it is', () => {
-    const instance = instanceOf({
-      url: '/web',
-      ttl: '10s',
-      checks: [
-        {
-          id: 'c',
-          kind: 'http',
-          target: 'http://10.0.0.1/health',
-          interval: '5s',
-          timeout: '1s',
-          successBefore: 1,
-          failuresBefore: 3,
-          status: 'passing',
-          output: '',
-          updatedAt: NOW,
-        },
-      ],
-    });
-    expect(registrationOf(instance)).toMatchObject({
-      service: 'web',
-      id: 'w1',
-      url: '/web',
-      ttl: '10s',
-      checks: [{ id: 'c', http: 'http://10.0.0.1/health', interval: '5s', timeout: '1s' }],
-    });
   });
 });

@@ -11,8 +11,8 @@
 import { checkInstanceId, checkServiceName } from '../core/index.js';
 import type { RegisterRequest } from '../core/index.js';
 import { RegistryError } from '../errors/index.js';
-import { INSTANCE_STATUSES, parseDuration } from '../wire/index.js';
-import type { CheckDefinition, Endpoint, Instance, InstanceCheck, InstanceStatus } from '../wire/index.js';
+import { INSTANCE_STATUSES, checkDefinitionOf, parseDuration } from '../wire/index.js';
+import type { Endpoint, Instance, InstanceStatus } from '../wire/index.js';
 
 /** `port` and `securePort` as Eureka's codec writes them: `{"$": 8080, "@enabled": "true"}`. */
 export interface EurekaPort {
@@ -270,7 +270,7 @@ export function registrationFromEureka(
   const override = previous?.metadata[EUREKA_KEYS.overriddenStatus];
   if (override !== undefined) metadata[EUREKA_KEYS.overriddenStatus] = override;
   const status = statusOf(override) ?? statusOf(instance['status']) ?? 'UP';
-  const checks = (previous?.checks ?? []).filter((check) => check.id !== HEALTH_CHECK_ID).map(definitionOf);
+  const checks = (previous?.checks ?? []).filter((check) => check.id !== HEALTH_CHECK_ID).map(checkDefinitionOf);
   const healthCheckUrl = textOf(instance['healthCheckUrl']);
   if (options.healthChecks && healthCheckUrl !== undefined) {
     checks.push({ id: HEALTH_CHECK_ID, http: healthCheckUrl, interval: renewal ?? DEFAULTS.renewalIntervalInSecs });
@@ -302,45 +302,6 @@ export function registrationFromEureka(
     if (previous.deregisterCriticalAfter !== undefined)
       request.deregisterCriticalAfter = previous.deregisterCriticalAfter;
   }
-  return request;
-}
-
-/** A check as answered, as it is registered again. */
-function definitionOf(check: InstanceCheck): CheckDefinition {
-  const target = check.kind === 'http' ? { http: check.target } : { tcp: check.target };
-  return {
-    id: check.id,
-    ...target,
-    interval: check.interval,
-    timeout: check.timeout,
-    successBefore: check.successBefore,
-    failuresBefore: check.failuresBefore,
-  };
-}
-
-/**
- * An instance as registered, to register again with a change (a status override, metadata): every field as it is.
- */
-export function registrationOf(instance: Instance): RegisterRequest {
-  const request: RegisterRequest = {
-    service: instance.service,
-    id: instance.id,
-    host: instance.host,
-    port: instance.port,
-    endpoints: instance.endpoints,
-    status: instance.status,
-    tags: instance.tags,
-    metadata: instance.metadata,
-    weight: instance.weight,
-    authorizedRoles: instance.authorizedRoles,
-  };
-  if (instance.url !== undefined) request.url = instance.url;
-  if (instance.zone !== undefined) request.zone = instance.zone;
-  if (instance.ttl !== undefined) request.ttl = instance.ttl;
-  if (instance.deregisterAfter !== undefined) request.deregisterAfter = instance.deregisterAfter;
-  if (instance.deregisterCriticalAfter !== undefined)
-    request.deregisterCriticalAfter = instance.deregisterCriticalAfter;
-  if (instance.checks !== undefined) request.checks = instance.checks.map(definitionOf);
   return request;
 }
 

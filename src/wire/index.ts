@@ -45,6 +45,7 @@ export type {
   StatusBody,
 } from './answers.js';
 export { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from './names.js';
+export { checkDefinitionOf, registrationOf } from './registration-of.js';
 export { routePrefix } from './route-prefix.js';
 export {
   CreatedTokenSchema,
