@@ -30,7 +30,7 @@ async function restart<T>(start: () => Promise<T>, slowStarts: { count: number }
     try {
       return await start();
     } catch (err) {
-      if (attempt === 3 || !(err as Error).message.includes('did not listen within')) throw err;
+      if (attempt === 3 || !(err as Error).message.includes('was not ready within')) throw err;
       slowStarts.count += 1;
     }
   }
