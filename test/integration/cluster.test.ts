@@ -22,8 +22,9 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await cluster[Symbol.asyncDispose]();
-  await etcd.close();
+  // After a failed start, only what started is stopped (and the start's own error is the one reported).
+  await (cluster as RegistryCluster | undefined)?.[Symbol.asyncDispose]();
+  await (etcd as EtcdCluster | undefined)?.close();
 }, 30_000);
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
