@@ -103,7 +103,7 @@ type Query = Record<string, string | string[] | undefined>;
  */
 export function answerFilterOf(query: Query, objects: AnswerObjects, maxFilterLength: number): AnswerFilter {
   // Go's url.Values.Get, as Consul reads it: the first `filter` counts.
-  const expression = first(query['filter']) ?? '';
+  const expression = single(query['filter']) ?? '';
   const filter = expression === '' ? undefined : compileFilter(expression, objects.fields, maxFilterLength);
   const pairs = objects.nodeMetaOf === undefined ? [] : nodeMetaParam(query['node-meta']);
   const { nodeMetaOf } = objects;
@@ -129,7 +129,8 @@ function nodeMetaParam(raw: string | string[] | undefined): [string, string][] {
   });
 }
 
-function first(value: string | string[] | undefined): string | undefined {
+/** A query parameter as Go's url.Values.Get reads it (Consul's reading of every parameter): its first value. */
+export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 

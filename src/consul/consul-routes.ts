@@ -26,6 +26,7 @@ import {
   NODE_FIELDS,
   answerFilterOf,
   checkNodeMeta,
+  single,
 } from './answer-filter.js';
 import type { AnswerFilter, AnswerObjects } from './answer-filter.js';
 import { InstanceDirectory } from './instance-directory.js';
@@ -489,10 +490,6 @@ function registryIndex(index: number): number {
 
 const SERVICE_ANSWERS = ['catalog', 'health', 'checks'] as const;
 type ServiceAnswer = (typeof SERVICE_ANSWERS)[number];
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** `?index=`: a blocking query's index, as Consul reads it (an unsigned integer). */
 function indexParam(query: Query): number | undefined {
