@@ -7,7 +7,18 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { CLI, fmt, load, rssMiB, spawnNode, startBare, startRegistry } from './lib.mjs';
+import {
+  SWITCHBOARD,
+  WRK,
+  WRK_METHOD,
+  fmt,
+  onServerCores,
+  rssMiB,
+  spawnNode,
+  startBare,
+  startRegistry,
+  wrkLoad,
+} from './lib.mjs';
 
 const BODY = JSON.stringify({
   id: 42,
@@ -18,8 +29,10 @@ const BODY = JSON.stringify({
 const SERIAL_REQUESTS = 4_000;
 
 export default async function run() {
+  if (WRK.missing)
+    return `## API gateway: proxy overhead against direct and nginx (issue 7)\n\nNot run: ${WRK.missing}.`;
   const registry = await startRegistry(['--store', 'memory']);
-  const bare = await startBare(BODY);
+  const bare = await startBare(BODY, { pinned: true });
   const notes = [];
   const rows = [];
   let gateway;
@@ -28,12 +41,17 @@ export default async function run() {
   try {
     const upstreamPort = Number(new URL(bare.url).port);
     await put(registry.url, 'bench', 'b1', { host: '127.0.0.1', port: upstreamPort, url: '/bench' });
-    gateway = await spawnNode([CLI, 'gateway', '--registry', registry.url, '--port', '0', '--log-level', 'info'], {
-      ready: /"url":"(http:\/\/[^"]+)".*switchboard gateway listening/,
-    });
+    gateway = await spawnNode(
+      [...SWITCHBOARD, 'gateway', '--registry', registry.url, '--port', '0', '--log-level', 'info'],
+      {
+        ready: /"url":"(http:\/\/[^"]+)".*switchboard gateway listening/,
+        pinned: true,
+      },
+    );
     relay = await spawnNode([new URL('./undici-relay.mjs', import.meta.url).pathname], {
       ready: /listening (http:\/\/\S+)/,
       env: { UPSTREAM: bare.url },
+      pinned: true,
     });
     const targets = [
       { name: 'direct to the upstream', url: bare.url, pids: () => [] },
@@ -55,18 +73,12 @@ export default async function run() {
     }
     // Warm every path (connections, JIT), then measure each target twice, interleaved, and keep the better run:
     // the machine is shared, and a neighbour's burst should not decide a row.
-    for (const target of targets) await load({ url: `${target.url}/bench/1`, duration: 2 });
+    for (const target of targets) await wrkLoad({ url: `${target.url}/bench/1`, duration: 2 });
     const results = new Map(targets.map((t) => [t, []]));
     for (let round = 0; round < 2; round++) {
       for (const target of targets) {
         // The proxy's CPU time per request (user + system, all its processes), read from /proc around the run.
-        const pids = target.pids();
-        const before = cpuTicks(pids);
-        const started = performance.now();
-        const result = await load({ url: `${target.url}/bench/1` });
-        const seconds = (performance.now() - started) / 1000;
-        result.cpuUs = pids.length === 0 ? undefined : ((cpuTicks(pids) - before) * 10_000) / (result.rps * seconds);
-        results.get(target).push(result);
+        results.get(target).push(await wrkLoad({ url: `${target.url}/bench/1` }, target.pids()));
       }
     }
     for (const target of targets) {
@@ -106,10 +118,10 @@ export default async function run() {
 Upstream: a bare \`node:http\` server (own process) answering a ${BODY.length}-byte JSON body. Gateway:
 \`switchboard gateway\` (own process, one thread) routing \`/bench\` from its watched route table, undici keep-alive
 pool, hop-by-hop headers dropped, X-Forwarded-* and X-Request-Id added. nginx: \`proxy_pass\` to an \`upstream\` with
-\`keepalive 64\`, HTTP/1.1, the same X-Forwarded-For / X-Request-Id headers, access log off. Load: autocannon,
-50 connections, 8 s, best of two interleaved rounds after a warm-up; the load generator shares the 2 cores with
-the upstream and the proxy. Serial latency: one keep-alive connection, ${fmt.rps(SERIAL_REQUESTS)} sequential requests
-timed with \`hrtime\` (µs resolution, which autocannon's whole milliseconds lack). Proxy CPU / request: the proxy's
+\`keepalive 64\`, HTTP/1.1, the same X-Forwarded-For / X-Request-Id headers, access log off. Load: ${WRK_METHOD} (the
+upstream and the proxy share the servers' core: the registry that feeds the gateway its routes is idle and unpinned);
+50 connections, 8 s, best of two interleaved rounds after a warm-up. Serial latency: one keep-alive connection, ${fmt.rps(SERIAL_REQUESTS)} sequential requests
+timed with \`hrtime\` (µs resolution). Proxy CPU / request: the proxy's
 user + system CPU time (all its processes, from /proc) during the 50-connection run, divided by the requests served.
 
 | path | req/s (50 conns) | p50 | p99 | proxy CPU / request | serial p50 | serial p99 | added serial p50 | errors / non-2xx |
@@ -246,7 +258,7 @@ http {
 }
 `,
   );
-  const child = spawn('nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')], {
+  const child = spawn(...onServerCores('nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')]), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -272,16 +284,6 @@ http {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { url: `http://127.0.0.1:${port}`, version, stop, pid: child.pid };
-}
-
-/** CPU time (user + system) of processes, in clock ticks (1/100 s). */
-function cpuTicks(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks;
 }
 
 function childrenOf(pid) {

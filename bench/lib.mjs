@@ -1,13 +1,30 @@
 // Shared pieces of the benchmark sections: child processes, autocannon runs, table formatting.
-import { spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 
-export const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
-/** Spawns a node process running `args` and resolves once a line of its output matches `ready` (group 1 = url). */
-export function spawnNode(args, { ready, env = {} }) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * How to run the `switchboard` bin: node with the flags of the bin's shebang (`#!/usr/bin/env -S node …`), as an
+ * installed bin or `npm start` runs it, then the CLI. Spawn `[...SWITCHBOARD, 'serve', …]` with process.execPath.
+ */
+export const SWITCHBOARD = [
+  ...(/^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync(CLI, 'utf8').split('\n')[0])?.[1] ?? '')
+    .split(' ')
+    .filter(Boolean),
+  CLI,
+];
+
+/**
+ * Spawns a node process running `args` and resolves once a line of its output matches `ready` (group 1 = url).
+ * `pinned`: a server under test, started on the servers' cores (see WRK).
+ */
+export function spawnNode(args, { ready, env = {}, pinned = false }) {
+  const [command, argv] = pinned ? onServerCores(process.execPath, args) : [process.execPath, args];
+  const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
     const onData = (chunk) => {
@@ -30,19 +47,21 @@ function stop(child) {
   });
 }
 
-/** Starts `switchboard serve` on a free port. */
-export function startRegistry(args = []) {
-  return spawnNode([CLI, 'serve', '--port', '0', '--log-level', 'info', ...args], {
+/** Starts `switchboard serve` on a free port (`pinned`: see spawnNode). */
+export function startRegistry(args = [], { pinned = false } = {}) {
+  return spawnNode([...SWITCHBOARD, 'serve', '--port', '0', '--log-level', 'info', ...args], {
     ready: /"url":"(http:\/\/[^"]+)".*switchboard registry listening/,
     env: { SWITCHBOARD_LOG_LEVEL: 'info' },
+    pinned,
   });
 }
 
-/** Starts a bare node:http server (bench/bare-server.mjs) answering `body` to every request. */
-export function startBare(body) {
+/** Starts a bare node:http server (bench/bare-server.mjs) answering `body` to every request (`pinned`: see spawnNode). */
+export function startBare(body, { pinned = false } = {}) {
   return spawnNode([new URL('./bare-server.mjs', import.meta.url).pathname], {
     ready: /listening (http:\/\/\S+)/,
     env: { BARE_BODY: body },
+    pinned,
   });
 }
 
@@ -75,6 +94,86 @@ export async function load(options, pid) {
     non2xx: result.non2xx,
     cpuUs: pid === undefined ? undefined : ((cpuMs(pid) - before) * 1000) / requests,
   };
+}
+
+/**
+ * Issue 20's method, for the sections that set Switchboard against etcd, nginx and a bare server: wrk (C, one thread)
+ * as the load generator on the last core, every server under test on the others, so that no server shares a core with
+ * the load generator and the ratios are the servers' own. Undefined (with the reason) when wrk is not installed.
+ */
+export const WRK = (() => {
+  const probe = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+  if (probe.error) return { missing: 'wrk is not installed here (Debian: `apt-get install wrk`)' };
+  const cores = availableParallelism();
+  const pinned = cores >= 2 && spawnSync('taskset', ['--version']).error === undefined;
+  return {
+    version: /wrk (?:debian\/)?(\S+)/.exec(probe.stdout + probe.stderr)?.[1] ?? '',
+    loadCore: pinned ? String(cores - 1) : undefined,
+    serverCores: pinned ? (cores === 2 ? '0' : `0-${cores - 2}`) : undefined,
+  };
+})();
+
+/** In words, for a section's method paragraph. */
+export const WRK_METHOD =
+  WRK.loadCore === undefined
+    ? `wrk ${WRK.version ?? ''}, one thread, sharing the cores with the servers (fewer than 2 cores, or no taskset)`
+    : `wrk ${WRK.version}, one thread, on core ${WRK.loadCore}; every server under test pinned to core${WRK.serverCores.includes('-') ? 's' : ''} ${WRK.serverCores} (\`taskset\`, all its threads), as issue 20 measured`;
+
+/**
+ * `[command, args]` that start a server under test on the servers' cores, from its first instruction (Go sizes
+ * GOMAXPROCS, Node its GC threads, from what the process sees at start); unchanged when they cannot be kept apart.
+ */
+export function onServerCores(command, args) {
+  return WRK.serverCores === undefined ? [command, args] : ['taskset', ['-c', WRK.serverCores, command, ...args]];
+}
+
+const run = promisify(execFile);
+const WRK_SCRIPTS = new URL('./wrk/', import.meta.url).pathname;
+let wrkRuns = 0;
+
+/**
+ * One wrk run against `url` (with `script`, a file of bench/wrk/, and `env` for it); resolves like `load`, with
+ * `cpuUs` the CPU time the processes `pids` spent per request. Each run gets its own PREFIX (4 base64 characters) for
+ * scripts that must not repeat a key across runs.
+ */
+export async function wrkLoad({ url, script, env = {}, connections = 50, duration = 8 }, pids = []) {
+  const prefix = (wrkRuns++).toString(36).padStart(4, 'x');
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${duration}s`,
+    '--latency',
+    ...(script ? ['-s', WRK_SCRIPTS + script] : []),
+    url,
+  ];
+  const before = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const { stdout } = await run(
+    WRK.loadCore === undefined ? 'wrk' : 'taskset',
+    WRK.loadCore === undefined ? args : ['-c', WRK.loadCore, 'wrk', ...args],
+    {
+      env: { ...process.env, PREFIX: prefix, ...env },
+      maxBuffer: 1 << 20,
+    },
+  );
+  const after = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const field = (pattern) => pattern.exec(stdout)?.[1];
+  const requests = Number(field(/(\d+) requests in/)) || 1;
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  return {
+    rps: Number(field(/Requests\/sec:\s+([\d.]+)/)),
+    p50: wrkMs(field(/^\s+50%\s+(\S+)/m)),
+    p99: wrkMs(field(/^\s+99%\s+(\S+)/m)),
+    errors: socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+    non2xx: Number(field(/Non-2xx or 3xx responses: (\d+)/) ?? 0),
+    cpuUs: pids.length === 0 ? undefined : ((after - before) * 1000) / requests,
+  };
+}
+
+/** wrk's latency figures (`812.00us`, `5.33ms`, `1.20s`, `2.00m`) in ms. */
+function wrkMs(text) {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text ?? '');
+  if (!match) throw new Error(`wrk printed no latency figure: ${text}`);
+  return Number(match[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2]];
 }
 
 export const fmt = {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, fmt, startRegistry, spawnNode } from './lib.mjs';
+import { SWITCHBOARD, fmt, startRegistry, spawnNode } from './lib.mjs';
 
 const TICKETS = new URL('../examples/tickets/server.mjs', import.meta.url).pathname;
 const ROUNDS = 7;
@@ -132,12 +132,25 @@ export default async function run() {
       register.push(
         await timed(() =>
           runCli(
-            [CLI, 'register', '--service', 'tickets', '--id', `cli-${i}`, '--host', '127.0.0.1', '--port', '3001'],
+            [
+              ...SWITCHBOARD,
+              'register',
+              '--service',
+              'tickets',
+              '--id',
+              `cli-${i}`,
+              '--host',
+              '127.0.0.1',
+              '--port',
+              '3001',
+            ],
             env,
           ),
         ),
       );
-      deregister.push(await timed(() => runCli([CLI, 'deregister', '--service', 'tickets', '--id', `cli-${i}`], env)));
+      deregister.push(
+        await timed(() => runCli([...SWITCHBOARD, 'deregister', '--service', 'tickets', '--id', `cli-${i}`], env)),
+      );
     }
     rows.push(['`node -e ""` (process start)', median(nodeOnly), '`switchboard register`', median(register)]);
     rows.push(['`node -e ""` (process start)', median(nodeOnly), '`switchboard deregister`', median(deregister)]);

@@ -6,10 +6,21 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, load, registerMany, rssMiB, startBare, startRegistry } from './lib.mjs';
+import {
+  WRK,
+  WRK_METHOD,
+  fmt,
+  onServerCores,
+  registerMany,
+  rssMiB,
+  startBare,
+  startRegistry,
+  wrkLoad,
+} from './lib.mjs';
 
 const HELD = 50_000;
 
+// bench/wrk/registrations.lua writes the same body for the registration runs.
 // Leases outlast the run (15 min): with a short ttl the held instances, which send no heartbeats, would lapse all at
 // once mid-run, and each lapse is a durable write that the runs around it would carry.
 const instanceBody = (i) => ({
@@ -19,14 +30,6 @@ const instanceBody = (i) => ({
   tags: ['v1'],
 });
 
-/** A 2 s warm-up (JIT, connection pools), then the better of two measured runs: the machines are shared and noisy. */
-async function bestOf(run) {
-  await run({ duration: 2 }).catch(() => undefined);
-  const a = await run({});
-  const b = await run({});
-  return a.rps >= b.rps ? a : b;
-}
-
 /** One etcd member (Debian's etcd-server) with its data on the same disk as the registry's; undefined when absent. */
 async function startEtcd(dir) {
   if (spawnSync('etcd', ['--version']).status !== 0) return undefined;
@@ -34,8 +37,7 @@ async function startEtcd(dir) {
   const url = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${port + 1}`;
   const child = spawn(
-    'etcd',
-    [
+    ...onServerCores('etcd', [
       '--data-dir',
       dir,
       '--listen-client-urls',
@@ -50,7 +52,7 @@ async function startEtcd(dir) {
       `default=${peer}`,
       '--log-level',
       'error',
-    ],
+    ]),
     { stdio: 'ignore' },
   );
   for (let tries = 0; ; tries++) {
@@ -71,30 +73,9 @@ async function startEtcd(dir) {
   return { url, pid: child.pid, stop };
 }
 
-/** Unique registrations, `PUT /v1/services/reg-N/instances/rI`, from a counter shared across runs. */
-function registrations(url, counter, pid) {
-  return (extra) =>
-    load(
-      {
-        url,
-        ...extra,
-        requests: [
-          {
-            method: 'PUT',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => {
-              const i = counter.next++;
-              return {
-                ...req,
-                path: `/v1/services/reg-${i % 1000}/instances/r${i}`,
-                body: JSON.stringify(instanceBody(i)),
-              };
-            },
-          },
-        ],
-      },
-      pid,
-    );
+/** Unique registrations (bench/wrk/registrations.lua), `PUT /v1/services/reg-N/instances/<run>-I`. */
+function registrations(url, pid) {
+  return (extra) => wrkLoad({ url, script: 'registrations.lua', ...extra }, [pid]);
 }
 
 const ROUNDS = 3;
@@ -121,6 +102,8 @@ function pairedMedian(a, b, value) {
 }
 
 export default async function run() {
+  if (WRK.missing)
+    return `## Registry: lookups, registrations, heartbeats (issues 2 and 20)\n\nNot run: ${WRK.missing}.`;
   const dirs = [];
   const scratch = () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
@@ -131,9 +114,14 @@ export default async function run() {
   const stops = [];
   // The registration runs write a new instance per request, far past the default --max-instances: this measures
   // throughput, not the quota.
-  const attached = await startRegistry(['--data-dir', scratch(), '--max-instances', '10000000', '--gateway-port', '0']);
+  const attached = await startRegistry(
+    ['--data-dir', scratch(), '--max-instances', '10000000', '--gateway-port', '0'],
+    {
+      pinned: true,
+    },
+  );
   stops.push(() => attached.stop());
-  const alone = await startRegistry(['--data-dir', scratch(), '--max-instances', '10000000']);
+  const alone = await startRegistry(['--data-dir', scratch(), '--max-instances', '10000000'], { pinned: true });
   stops.push(() => alone.stop());
   let rows;
   let big;
@@ -164,73 +152,35 @@ export default async function run() {
       );
     }
     const lookupBody = await (await fetch(`${alone.url}/v1/services/lookup`)).text();
-    const bare = await startBare(lookupBody);
+    const bare = await startBare(lookupBody, { pinned: true });
     stops.push(() => bare.stop());
     // What etcd stores per put: the registry's own record of an instance, under a key of the same shape.
     const stored = await (await fetch(`${alone.url}/v1/services/lookup/instances/lookup-1`)).text();
 
     const lookupOf = (target) => (extra) =>
-      load({ url: `${target.url}/v1/services/lookup`, ...extra }, target.child.pid);
+      wrkLoad({ url: `${target.url}/v1/services/lookup`, ...extra }, [target.child.pid]);
     const lookups = await interleaved({ attached: lookupOf(attached), alone: lookupOf(alone), bare: lookupOf(bare) });
 
     const writes = {
-      attached: registrations(attached.url, { next: 0 }, attached.child.pid),
-      alone: registrations(alone.url, { next: 0 }, alone.child.pid),
+      attached: registrations(attached.url, attached.child.pid),
+      alone: registrations(alone.url, alone.child.pid),
     };
     if (etcd) {
-      const key = (i) => Buffer.from(`/switchboard/instances/reg-${i % 1000}/r${i}`).toString('base64');
-      const value = Buffer.from(stored).toString('base64');
-      let next = 0;
-      writes.etcd = (extra) =>
-        load(
-          {
-            url: etcd.url,
-            ...extra,
-            requests: [
-              {
-                method: 'POST',
-                path: '/v3/kv/put',
-                headers: { 'content-type': 'application/json' },
-                setupRequest: (req) => ({ ...req, body: JSON.stringify({ key: key(next++), value }) }),
-              },
-            ],
-          },
-          etcd.pid,
-        );
+      // A new key per put (bench/wrk/etcd-put.lua) under the registry's key prefix; 27 bytes, so whole base64.
+      const env = {
+        KEY_PREFIX: Buffer.from('/switchboard/instances/reg-').toString('base64'),
+        VALUE: Buffer.from(stored).toString('base64'),
+      };
+      writes.etcd = (extra) => wrkLoad({ url: etcd.url, script: 'etcd-put.lua', env, ...extra }, [etcd.pid]);
     }
     const registered = await interleaved(writes);
 
-    const heartbeatsOf = (target) => {
-      let h = 0;
-      return (extra) =>
-        load(
-          {
-            url: target.url,
-            ...extra,
-            requests: [
-              {
-                method: 'PUT',
-                setupRequest: (req) => ({
-                  ...req,
-                  path: `/v1/services/hb-${h % 100}/instances/hb${h++ % 10_000}/heartbeat`,
-                }),
-              },
-            ],
-          },
-          target.child.pid,
-        );
-    };
+    const heartbeatsOf = (target) => (extra) =>
+      wrkLoad({ url: target.url, script: 'heartbeats.lua', ...extra }, [target.child.pid]);
     const bareWrite = (extra) =>
-      load(
-        {
-          url: bare.url,
-          ...extra,
-          method: 'PUT',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(instanceBody(1)),
-        },
+      wrkLoad({ url: bare.url, script: 'put.lua', env: { BODY: JSON.stringify(instanceBody(1)) }, ...extra }, [
         bare.child.pid,
-      );
+      ]);
     const heartbeats = await interleaved({
       attached: heartbeatsOf(attached),
       alone: heartbeatsOf(alone),
@@ -243,7 +193,7 @@ export default async function run() {
 
   // A fresh registry holding 100,000 instances in 10,000 services: memory, and lookups against the bare server.
   const bigDir = scratch();
-  const registry = await startRegistry(['--data-dir', bigDir]);
+  const registry = await startRegistry(['--data-dir', bigDir], { pinned: true });
   try {
     const rssEmpty = rssMiB(registry.child.pid);
     const started = Date.now();
@@ -255,10 +205,10 @@ export default async function run() {
     );
     const seconds = (Date.now() - started) / 1000;
     await registerMany(registry.url, 10, (i) => ({ service: 'lookup', id: `lookup-${i}`, body: instanceBody(i) }));
-    const bare = await startBare(await (await fetch(`${registry.url}/v1/services/lookup`)).text());
+    const bare = await startBare(await (await fetch(`${registry.url}/v1/services/lookup`)).text(), { pinned: true });
     try {
       const lookupOf = (target) => (extra) =>
-        load({ url: `${target.url}/v1/services/lookup`, ...extra }, target.child.pid);
+        wrkLoad({ url: `${target.url}/v1/services/lookup`, ...extra }, [target.child.pid]);
       const lookups = await interleaved({ registry: lookupOf(registry), bare: lookupOf(bare) });
       big = { rssEmpty, rss: rssMiB(registry.child.pid), seconds, lookups };
     } finally {
@@ -317,7 +267,7 @@ Three registries side by side: \`serve --gateway-port\` (the gateway attached) a
 own processes and each holding ${fmt.rps(rows.held)} instances before the runs (the registration runs add theirs);
 and the baselines: a bare \`node:http\` server (own process) answering a fixed body the size of the lookup answer, and
 one etcd member (Debian's package, data on the same disk) taking \`POST /v3/kv/put\` of the registry's own stored
-record through its HTTP API, the way a client without gRPC writes to it. autocannon, 50 connections, 8 s per run
+record through its HTTP API, the way a client without gRPC writes to it. Load: ${WRK_METHOD}; 50 connections, 8 s per run
 after a 2 s warm-up per target, ${ROUNDS} rounds interleaved across the targets, each cell the best round (the gateway's cost below: the median of the rounds' paired ratios). req/s moves
 with whatever else the shared machine runs; the server's own CPU time per request (from /proc) moves less.
 

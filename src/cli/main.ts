@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
+// Node's default young generation (16 MiB semi-spaces) is scavenged every few hundred registrations, each scavenge
+// copying the instances just registered: at 32 MiB a registration costs about a quarter less CPU (bench/RESULTS.md).
+// `npm start` passes the same flags; test/unit/node-flags.test.ts keeps the two alike.
 import { RegistryError } from '../errors/index.js';
 import { parseFlags } from './flags.js';
 import { clientCommand } from './registration-commands.js';

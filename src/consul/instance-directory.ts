@@ -12,8 +12,12 @@ import { RegistryError } from '../errors/index.js';
 const PAGE = 1_000;
 
 export class InstanceDirectory {
-  /** id → the services that have an instance with that id (one, but for ids reused across services). */
-  readonly #services = new Map<string, Set<string>>();
+  /**
+   * id → the service that has an instance with that id, or a set of them for an id reused across services: a set per
+   * instance would be most of what the directory holds (issue #20: every object a registration keeps is copied by the
+   * next scavenges).
+   */
+  readonly #services = new Map<string, string | Set<string>>();
   readonly #stop: () => void;
 
   constructor(registry: Registry) {
@@ -33,6 +37,7 @@ export class InstanceDirectory {
   /** The service of instance `id`; NOT_FOUND when none has it, INVALID_ARGUMENT when several do. */
   serviceOf(id: string): string {
     const services = this.#services.get(id);
+    if (typeof services === 'string') return services;
     if (services === undefined || services.size === 0)
       throw new RegistryError('NOT_FOUND', `Unknown service ID "${id}"`);
     if (services.size > 1) {
@@ -47,7 +52,8 @@ export class InstanceDirectory {
 
   /** The services other than `service` that have an instance `id`. */
   othersOf(id: string, service: string): string[] {
-    return [...(this.#services.get(id) ?? [])].filter((s) => s !== service);
+    const services = this.#services.get(id) ?? [];
+    return (typeof services === 'string' ? [services] : [...services]).filter((s) => s !== service);
   }
 
   close(): void {
@@ -55,17 +61,20 @@ export class InstanceDirectory {
   }
 
   #add(id: string, service: string): void {
-    let services = this.#services.get(id);
-    if (services === undefined) {
-      services = new Set();
-      this.#services.set(id, services);
-    }
-    services.add(service);
+    const services = this.#services.get(id);
+    if (services === undefined) this.#services.set(id, service);
+    else if (typeof services !== 'string') services.add(service);
+    else if (services !== service) this.#services.set(id, new Set([services, service]));
   }
 
   #remove(id: string, service: string): void {
     const services = this.#services.get(id);
-    services?.delete(service);
-    if (services?.size === 0) this.#services.delete(id);
+    if (services === service) this.#services.delete(id);
+    else if (typeof services !== 'string' && services !== undefined) {
+      services.delete(service);
+      const [only, ...more] = services;
+      if (only === undefined) this.#services.delete(id);
+      else if (more.length === 0) this.#services.set(id, only);
+    }
   }
 }
