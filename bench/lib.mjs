@@ -99,7 +99,7 @@ export async function load(options, pid) {
 /**
  * Issue 20's method, for the sections that set Switchboard against etcd, nginx and a bare server: wrk (C, one thread)
  * as the load generator on the last core, every server under test on the others, so that no server shares a core with
- * the load generator and the ratios are the servers' own. Undefined (with the reason) when wrk is not installed.
+ * the load generator and the ratios are the servers' own. `{ missing }`, the reason, when wrk is not installed.
  */
 export const WRK = (() => {
   const probe = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
