@@ -147,6 +147,37 @@ describe('compileFilter', () => {
     expect(text).toMatch(message);
   });
 
+  it.each([
+    // Go's syntax that JavaScript spells otherwise; under (?i) the escapes keep their case (\D is not \d).
+    ['ID matches `(?i)^WEB-\\D$`', ['a', 'b']],
+    ['ID matches `(?i)^[[:upper:]]+-B$`', ['b']],
+    ['ID matches `^(?P<kind>web)-[[:lower:]]\\z`', ['a', 'b']],
+    ['ID matches `\\Adb`', ['c']],
+    ['ID matches `^[[:alpha:]]+[[:digit:]]$`', []],
+    ['Meta.env matches `^[]q]`', ['b']],
+    ['ID matches `^db.1$`', []],
+    ['ID matches `(?s)^db.1$`', ['c']],
+    ['ID matches `(?m)^1$`', ['c']],
+  ])('matches %j as Go does', (expression, names) => {
+    expect(kept(expression)).toEqual(names);
+  });
+
+  it.each([
+    ['ID matches `(w)\\1`', /Failed to compile regular expression "\(w\)\\1"/],
+    ['ID matches `^(?=w)`', /Failed to compile regular expression/],
+    ['ID matches `(?m)^db\\z`', /Failed to compile regular expression .*\\z with \(\?m\)/],
+  ])('refuses %j, as RE2 does', (expression, message) => {
+    expect(refusal(expression)).toMatch(message);
+  });
+
+  it('matches in time linear in the value: a pattern that backtracks exponentially cannot stall the registry', () => {
+    // JavaScript's backtracking engine takes seconds on 28 characters here, and doubles with each one more: with it,
+    // this test would not finish.
+    const filter = compileFilter('ID matches `^(.*)*y$` or ID matches `(?i)^(X+)+Y`', FIELDS, 4096);
+    expect(filter.matches({ ...ITEMS.a, ID: 'x'.repeat(64) })).toBe(false);
+    expect(filter.matches({ ...ITEMS.a, ID: `${'x'.repeat(64)}y` })).toBe(true);
+  });
+
   it('refuses an expression longer than the limit, and takes one of exactly the limit', () => {
     const expression = 'ID == "web-a"';
     expect(refusal(expression, expression.length - 1)).toMatch(/13 characters long, more than the 12 allowed/);

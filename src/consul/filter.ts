@@ -16,9 +16,10 @@
  *   Consul routes answer 400 with it as text, before a blocking read holds the request.
  *
  * Invariant: parsing is linear in the expression's length and nests at most MAX_FILTER_DEPTH groups deep, so an
- * expression of the configured maximum length cannot exhaust the stack. `matches` runs JavaScript's RegExp (a
- * leading Go flag group such as `(?i)` becomes a flag); it is compiled once per request.
+ * expression of the configured maximum length cannot exhaust the stack. `matches` runs in time linear in the value,
+ * as Go's RE2 does (see `regexOf`): a pattern cannot hang the registry, whatever any caller sends.
  */
+import { setFlagsFromString } from 'node:v8';
 import { RegistryError } from '../errors/index.js';
 import { parseGoBool } from './mapping.js';
 
@@ -58,7 +59,7 @@ type Node =
       readonly type: 'match';
       readonly path: readonly string[];
       readonly operator: Operator;
-      readonly value: Scalar | RegExp | undefined;
+      readonly value: Scalar | Pattern | undefined;
     };
 
 /** A checked expression: keeps the answer objects it matches. */
@@ -455,15 +456,94 @@ function goInteger(raw: string): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
-/** A Go regular expression as JavaScript's: a leading flag group (`(?i)`, `(?s)`, `(?m)`, `(?is)`) becomes flags. */
-function regexOf(source: string): RegExp {
-  const flags = /^\(\?([ism]+)\)/.exec(source);
-  const pattern = flags ? source.slice(flags[0].length) : source;
+// V8's linear-time engine (RegExp flag `l`), the same automaton approach as Go's RE2: JavaScript's default
+// backtracking engine takes exponential time on patterns such as `^(.*)*y$`, and anyone allowed to read could send one
+// (a 28-character value already takes seconds). The flag only allows the `l` flag; other RegExps are unaffected.
+setFlagsFromString('--enable-experimental-regexp-engine');
+
+/** A compiled `matches` pattern. */
+interface Pattern {
+  test(value: string): boolean;
+}
+
+/** Go's POSIX classes (inside brackets, `[[:alpha:]]`) as JavaScript class contents. */
+const POSIX_CLASSES: Record<string, string> = {
+  alnum: '0-9A-Za-z',
+  alpha: 'A-Za-z',
+  ascii: '\\x00-\\x7f',
+  blank: '\\t ',
+  cntrl: '\\x00-\\x1f\\x7f',
+  digit: '0-9',
+  graph: '!-~',
+  lower: 'a-z',
+  print: ' -~',
+  punct: '!-/:-@[-`{-~',
+  space: '\\t\\n\\v\\f\\r ',
+  upper: 'A-Z',
+  word: '0-9A-Za-z_',
+  xdigit: '0-9A-Fa-f',
+};
+
+/**
+ * A Go regular expression, run by V8's linear-time engine. Go's syntax that JavaScript spells otherwise is rewritten:
+ * a leading flag group (`(?i)`, `(?s)`, `(?m)`, `(?is)`) becomes flags, `(?P<name>` a named group, `\A` and `\z` the
+ * start and end of the text, `[:alpha:]` and the other POSIX classes their ranges. The linear engine has no
+ * case-insensitive mode, so `(?i)` matches the lower-cased pattern against the lower-cased value (escapes keep their
+ * case: `\D` stays `\D`). What it cannot run in linear time (backreferences, lookaround, `\p{…}`) is refused, as RE2
+ * refuses it.
+ */
+function regexOf(source: string): Pattern {
+  const leading = /^\(\?([ism]+)\)/.exec(source);
+  const flags = new Set(leading?.[1] ?? '');
+  const fold = flags.delete('i');
+  const multiline = flags.has('m');
+  const body = leading ? source.slice(leading[0].length) : source;
+  let pattern = '';
+  let inClass = false;
+  for (let at = 0; at < body.length; at++) {
+    const char = body[at] as string;
+    if (char === '\\') {
+      const next = body[at + 1] ?? '';
+      at += 1;
+      if ((next === 'A' || next === 'z') && !inClass) {
+        // Go's \A and \z are the text's ends even in multi-line mode, where ^ and $ are the lines'.
+        if (multiline) throw refusal(`Failed to compile regular expression "${source}": \\${next} with (?m)`);
+        pattern += next === 'A' ? '^' : '$';
+      } else pattern += `\\${next}`;
+      continue;
+    }
+    if (inClass) {
+      const posix = /^\[:(\^?)([a-z]+):\]/.exec(body.slice(at));
+      const range = posix ? POSIX_CLASSES[posix[2] as string] : undefined;
+      if (posix && range !== undefined && posix[1] === '') {
+        pattern += fold ? range.toLowerCase() : range;
+        at += posix[0].length - 1;
+        continue;
+      }
+      if (char === ']') inClass = false;
+    } else if (char === '[') {
+      inClass = true;
+      // A ']' right after '[' (or '[^') is a member, as in Go.
+      const lead = body[at + 1] === '^' ? 2 : 1;
+      if (body[at + lead] === ']') {
+        pattern += body.slice(at, at + lead) + '\\]';
+        at += lead;
+        continue;
+      }
+    } else if (body.startsWith('(?P<', at)) {
+      pattern += '(?<';
+      at += 3;
+      continue;
+    }
+    pattern += fold ? char.toLowerCase() : char;
+  }
+  let compiled: RegExp;
   try {
-    return new RegExp(pattern, [...new Set(flags?.[1] ?? '')].join(''));
+    compiled = new RegExp(pattern, `${[...flags].join('')}l`);
   } catch (err) {
     throw refusal(`Failed to compile regular expression "${source}": ${(err as Error).message}`);
   }
+  return fold ? { test: (value) => compiled.test(value.toLowerCase()) } : compiled;
 }
 
 // ---- evaluation -----------------------------------------------------------------------------------------------------
@@ -509,9 +589,9 @@ function apply(node: Extract<Node, { type: 'match' }>, value: unknown): boolean 
     case 'Is Not Empty':
       return sizeOf(value) !== 0;
     case 'Matches':
-      return typeof value === 'string' && (wanted as RegExp).test(value);
+      return typeof value === 'string' && (wanted as Pattern).test(value);
     case 'Not Matches':
-      return !(typeof value === 'string' && (wanted as RegExp).test(value));
+      return !(typeof value === 'string' && (wanted as Pattern).test(value));
   }
 }
 

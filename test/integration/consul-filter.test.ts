@@ -177,6 +177,8 @@ describe('Consul filter expressions over HTTP', () => {
     ['/v1/agent/services', 'ServiceMeta.env == "prod"', /Selector "ServiceMeta" is not valid/],
     ['/v1/catalog/services', 'ServiceTags == "v1"', /Invalid match operator "Equal" for selector "ServiceTags"/],
     ['/v1/catalog/nodes', 'Meta.rack matches "("', /Failed to compile regular expression "\("/],
+    // Go's RE2 has no backreferences, and neither has the linear-time engine that runs `matches` here.
+    ['/v1/agent/services', 'ID matches `(w)\\1`', /Failed to compile regular expression "\(w\)\\1"/],
     ['/v1/health/checks/web', 'Status == "passing', /Unterminated string literal/],
     ['/v1/health/service/web', 'Service.Port == "http"', /Failed to coerce value "http" for selector "Service.Port"/],
     ['/v1/health/service/web', `Service.ID == "${'x'.repeat(64)}"`, /more than the 64 allowed/],
@@ -187,6 +189,20 @@ describe('Consul filter expressions over HTTP', () => {
     expect(answer.status).toBe(400);
     expect(answer.type).toMatch(/^text\/plain/);
     expect(answer.text).toMatch(message);
+  });
+
+  it('answers a pattern that would backtrack for hours in JavaScript at once (matches runs in linear time)', async () => {
+    await using server = await startTestServer();
+    await put(server, '/v1/agent/service/register', {
+      ID: `web-${'0'.repeat(60)}`,
+      Name: 'web',
+      Address: '10.0.0.9',
+      Port: 8080,
+    });
+    expect(await ids(server, '/v1/agent/services', { filter: 'ID matches `^(.*)*y$`' })).toEqual([]);
+    expect(await ids(server, '/v1/agent/services', { filter: 'ID matches `(?i)^WEB-(0+)+$`' })).toEqual([
+      `web-${'0'.repeat(60)}`,
+    ]);
   });
 
   it('refuses a bad filter at once rather than after holding a blocking query', async () => {
