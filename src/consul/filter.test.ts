@@ -158,6 +158,10 @@ describe('compileFilter', () => {
     ['ID matches `^db.1$`', []],
     ['ID matches `(?s)^db.1$`', ['c']],
     ['ID matches `(?m)^1$`', ['c']],
+    ['ID matches `^\\Qweb-\\E[a-b]$`', ['a', 'b']],
+    ['ID matches `(?i)\\QWEB-B`', ['b']],
+    ['ID matches `^\\Q.*`', []],
+    ['ID matches `^w\\x{65}b`', ['a', 'b']],
   ])('matches %j as Go does', (expression, names) => {
     expect(kept(expression)).toEqual(names);
   });
@@ -166,6 +170,10 @@ describe('compileFilter', () => {
     ['ID matches `(w)\\1`', /Failed to compile regular expression "\(w\)\\1"/],
     ['ID matches `^(?=w)`', /Failed to compile regular expression/],
     ['ID matches `(?m)^db\\z`', /Failed to compile regular expression .*\\z with \(\?m\)/],
+    ['ID matches `\\pL`', /Failed to compile regular expression "\\pL": \\p is not supported/],
+    ['ID matches `[\\P{Greek}]`', /\\P is not supported/],
+    ['ID matches `a(?i)b`', /Failed to compile regular expression "a\(\?i\)b"/],
+    ['ID matches `\\x{1F600}`', /above/],
   ])('refuses %j, as RE2 does', (expression, message) => {
     expect(refusal(expression)).toMatch(message);
   });

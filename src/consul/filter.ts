@@ -487,10 +487,10 @@ const POSIX_CLASSES: Record<string, string> = {
 /**
  * A Go regular expression, run by V8's linear-time engine. Go's syntax that JavaScript spells otherwise is rewritten:
  * a leading flag group (`(?i)`, `(?s)`, `(?m)`, `(?is)`) becomes flags, `(?P<name>` a named group, `\A` and `\z` the
- * start and end of the text, `[:alpha:]` and the other POSIX classes their ranges. The linear engine has no
- * case-insensitive mode, so `(?i)` matches the lower-cased pattern against the lower-cased value (escapes keep their
- * case: `\D` stays `\D`). What it cannot run in linear time (backreferences, lookaround, `\p{…}`) is refused, as RE2
- * refuses it.
+ * start and end of the text, `\Q…\E` an escaped literal, `\a` and `\x{…}` their characters, `[:alpha:]` and the other
+ * POSIX classes their ranges. The linear engine has no case-insensitive mode, so `(?i)` matches the lower-cased
+ * pattern against the lower-cased value (escapes keep their case: `\D` stays `\D`). What it cannot run in linear time
+ * (backreferences, lookaround) is refused, as RE2 refuses it, and so are Unicode classes (`\pL`, `\p{Greek}`) and `\C`.
  */
 function regexOf(source: string): Pattern {
   const leading = /^\(\?([ism]+)\)/.exec(source);
@@ -509,6 +509,23 @@ function regexOf(source: string): Pattern {
         // Go's \A and \z are the text's ends even in multi-line mode, where ^ and $ are the lines'.
         if (multiline) throw refusal(`Failed to compile regular expression "${source}": \\${next} with (?m)`);
         pattern += next === 'A' ? '^' : '$';
+      } else if (next === 'Q' && !inClass) {
+        // \Q…\E: everything up to \E (or the end) is literal.
+        const end = body.indexOf('\\E', at + 1);
+        const literal = body.slice(at + 1, end === -1 ? body.length : end);
+        pattern += (fold ? literal.toLowerCase() : literal).replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+        at = end === -1 ? body.length : end + 1;
+      } else if (next === 'a') {
+        pattern += '\\x07';
+      } else if (next === 'x' && body[at + 1] === '{') {
+        const hex = /^\{([0-9A-Fa-f]{1,4})\}/.exec(body.slice(at + 1));
+        if (!hex) throw refusal(`Failed to compile regular expression "${source}": \\x{…} above \\x{FFFF}`);
+        pattern += `\\u${(hex[1] as string).padStart(4, '0')}`;
+        at += hex[0].length;
+      } else if (next === 'p' || next === 'P' || next === 'C') {
+        // Unicode classes need the RegExp u flag, which the linear-time engine does not take; \C (any byte) has no
+        // equivalent. Without u, JavaScript would read \pL as the letters "pL": refused rather than matched wrongly.
+        throw refusal(`Failed to compile regular expression "${source}": \\${next} is not supported`);
       } else pattern += `\\${next}`;
       continue;
     }
