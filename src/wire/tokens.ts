@@ -111,8 +111,38 @@ export function formatPolicySpec(policy: TokenPolicy): string {
 export function serviceGlobMatcher(globs: readonly string[]): (service: string) => boolean {
   if (globs.includes('*')) return () => true;
   if (globs.length === 0) return () => false;
-  const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const source = globs.map((glob) => glob.split('*').map(escape).join('.*')).join('|');
-  const pattern = new RegExp(`^(?:${source})$`);
-  return (service) => pattern.test(service);
+  const exact = new Set(globs.filter((glob) => !glob.includes('*')));
+  const wild = globs.filter((glob) => glob.includes('*'));
+  return (service) => exact.has(service) || wild.some((glob) => globMatches(glob, service));
+}
+
+/**
+ * Whether `name` matches `glob` whole, in time linear in their lengths' product. A backtracking RegExp of `.*` runs
+ * would take time exponential in the stars (`*a*a*a*…b` against a long run of `a`), and every request of a token
+ * holding such a glob would stall the registry.
+ */
+function globMatches(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  // Where the last star was, and where in the name its run now ends: on a mismatch, that run takes one more char.
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = g;
+      g += 1;
+      resume = n;
+    } else if (g < glob.length && glob[g] === name[n]) {
+      g += 1;
+      n += 1;
+    } else if (star !== -1) {
+      g = star + 1;
+      resume += 1;
+      n = resume;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === '*') g += 1;
+  return g === glob.length;
 }
