@@ -49,6 +49,8 @@ interface RecordSet {
   index: number;
   rcode: 'NOERROR' | 'NXDOMAIN';
   entries: Entry[];
+  /** The entries are alternatives, of which each answer carries one (CNAMEs: a name may hold only one). */
+  oneOf: boolean;
 }
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -164,7 +166,10 @@ export class DnsAnswerer {
         const set = this.#recordSet(question, name.service, name.tag);
         if (set === undefined || set.rcode === 'NXDOMAIN') return reply.encode('NXDOMAIN', { soa: this.#soa() });
         if (set.entries.length === 0) return reply.encode('NOERROR', { soa: this.#soa() });
-        return reply.encode('NOERROR', { entries: shuffled(set.entries), bound });
+        const entries = set.oneOf
+          ? [set.entries[Math.floor(Math.random() * set.entries.length)] as Entry]
+          : set.entries;
+        return reply.encode('NOERROR', { entries: set.oneOf ? entries : shuffled(entries), bound });
       }
     }
   }
@@ -188,11 +193,13 @@ export class DnsAnswerer {
     const eligible = instances.filter(
       (instance) => isEligible(instance) && (tag === undefined || instance.tags.some((t) => t.toLowerCase() === tag)),
     );
+    const entries = this.#entries(question.type, owner, eligible);
     const set: RecordSet = {
       service,
       index,
       rcode: eligible.length === 0 ? 'NXDOMAIN' : 'NOERROR',
-      entries: this.#entries(question.type, owner, eligible),
+      entries,
+      oneOf: entries[0]?.record.type === 'CNAME',
     };
     if (this.#sets.size >= REMEMBERED_SETS) this.#sets.clear();
     this.#sets.set(key, set);
@@ -206,17 +213,25 @@ export class DnsAnswerer {
       case 'AAAA':
       case 'ANY': {
         // One record per address: instances that share a host differ by port, which only SRV can say. Instances
-        // registered by host name are left out here (a name may hold one CNAME only); SRV names them.
+        // registered by host name answer only when no instance has an address, as a CNAME to one of those names,
+        // a different one per answer: a name that holds a CNAME may hold nothing else (RFC 1034 §3.6.2).
         const seen = new Set<string>();
         const entries: Entry[] = [];
+        const aliases: Entry[] = [];
         for (const { host } of instances) {
-          const kind = hostKind(host);
-          const recordType = kind === 'ipv4' ? 'A' : kind === 'ipv6' ? 'AAAA' : undefined;
-          if (recordType === undefined || (type !== 'ANY' && type !== recordType) || seen.has(host)) continue;
+          if (seen.has(host)) continue;
           seen.add(host);
+          const kind = hostKind(host);
+          if (kind === 'name') {
+            aliases.push({ record: { name: owner, type: 'CNAME', ttl, data: host }, extra: [] });
+            continue;
+          }
+          const recordType = kind === 'ipv4' ? 'A' : kind === 'ipv6' ? 'AAAA' : undefined;
+          if (recordType === undefined || (type !== 'ANY' && type !== recordType)) continue;
           entries.push({ record: { name: owner, type: recordType, ttl, data: host }, extra: [] });
         }
-        return entries;
+        if (entries.length > 0 || instances.some(({ host }) => hostKind(host) !== 'name')) return entries;
+        return aliases;
       }
       case 'SRV':
         return instances.flatMap((instance): Entry[] => {

@@ -126,7 +126,7 @@ describe('DNS interface', { timeout: 60_000 }, () => {
     await register(server, { service: 'api', id: 'named', host: 'api-1.example.internal', port: 9001 });
     await register(server, { service: 'api', id: 'v4', host: '192.168.1.9', port: 9002 });
     expect(await short(server, 'api.service.switchboard', 'AAAA')).toEqual(['2001:db8::7']);
-    // Host names are left out of address answers: a name may hold one CNAME only.
+    // Host names are left out of address answers while an instance has an address: a CNAME stands alone.
     expect(await short(server, 'api.service.switchboard', 'A')).toEqual(['192.168.1.9']);
     const target = '20010db8000000000000000000000007.addr.switchboard.';
     expect(await short(server, 'api.service.switchboard', 'SRV')).toEqual([
@@ -137,6 +137,30 @@ describe('DNS interface', { timeout: 60_000 }, () => {
     expect(await short(server, target, 'AAAA')).toEqual(['2001:db8::7']);
     const srv = await dig(server, 'api.service.switchboard', 'SRV');
     expect(srv.additional).toContain(`${target} 5 IN AAAA 2001:db8::7`);
+  });
+
+  it('answers a service whose instances all have host names with a CNAME to one of them per answer', async () => {
+    await using server = await startDns();
+    await register(server, { service: 'ext', id: 'a', host: 'db-a.example.internal', port: 5432 });
+    await register(server, { service: 'ext', id: 'b', host: 'db-b.example.internal', port: 5432 });
+    const names = ['db-a.example.internal.', 'db-b.example.internal.'];
+    for (const type of ['A', 'AAAA', 'ANY']) {
+      const answer = await dig(server, 'ext.service.switchboard', type);
+      expect(answer.status).toBe('NOERROR');
+      // One CNAME and nothing else (RFC 1034 §3.6.2), not one per instance.
+      expect(answer.answer).toHaveLength(1);
+      expect(answer.answer[0]).toMatch(/^ext\.service\.switchboard\. 5 IN CNAME db-[ab]\.example\.internal\.$/);
+    }
+    // Each answer picks one of the names, so clients that cache one spread over both.
+    const seen = new Set<string>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      for (const line of await short(server, 'ext.service.switchboard', 'A')) seen.add(line);
+    }
+    expect([...seen].sort()).toEqual(names);
+    // Once an instance has an address, the name answers with addresses only.
+    await register(server, { service: 'ext', id: 'c', host: '10.9.0.3', port: 5432 });
+    expect(await short(server, 'ext.service.switchboard', 'A')).toEqual(['10.9.0.3']);
+    expect((await dig(server, 'ext.service.switchboard', 'AAAA')).answer).toEqual([]);
   });
 
   it('filters by tag, in the plain and the RFC 2782 forms', async () => {
