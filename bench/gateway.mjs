@@ -37,6 +37,7 @@ export default async function run() {
   const rows = [];
   let gateway;
   let relay;
+  const floors = [];
   const nginxes = [];
   try {
     const upstreamPort = Number(new URL(bare.url).port);
@@ -53,10 +54,27 @@ export default async function run() {
       env: { UPSTREAM: bare.url },
       pinned: true,
     });
+    // Two more floors, to say what bounds the gateway: Node's own parser on raw sockets, and no parser at all.
+    for (const script of ['llhttp-relay.mjs', 'socket-relay.mjs']) {
+      floors.push(
+        await spawnNode([new URL(`./${script}`, import.meta.url).pathname], {
+          ready: /listening (http:\/\/\S+)/,
+          env: { UPSTREAM: bare.url },
+          pinned: true,
+        }),
+      );
+    }
+    const [llhttp, sockets] = floors;
     const targets = [
       { name: 'direct to the upstream', url: bare.url, pids: () => [] },
       { name: '**switchboard gateway**', url: gateway.url, pid: gateway.child.pid, pids: () => [gateway.child.pid] },
       { name: 'floor: node:http + undici relay, no logic', url: relay.url, pids: () => [relay.child.pid] },
+      { name: 'floor: llhttp on raw sockets, no logic', url: llhttp.url, pids: () => [llhttp.child.pid] },
+      {
+        name: 'ceiling: raw sockets, no HTTP parser (not a correct proxy)',
+        url: sockets.url,
+        pids: () => [sockets.child.pid],
+      },
     ];
     for (const workers of [1, 'auto']) {
       const nginx = await startNginx(upstreamPort, workers).catch((err) => {
@@ -97,7 +115,9 @@ export default async function run() {
       .join('\n');
     const gw = rows[1];
     const floor = rows[2];
-    const bestNginx = rows.slice(3).reduce((a, b) => (a === undefined || b.load.rps > a.load.rps ? b : a), undefined);
+    const llhttpFloor = rows[3];
+    const noParser = rows[4];
+    const bestNginx = rows.slice(5).reduce((a, b) => (a === undefined || b.load.rps > a.load.rps ? b : a), undefined);
     // Issue 20 sets the gateway (one thread) against nginx with one worker: one core each.
     const oneWorker = rows.find((r) => r.target.name.endsWith('worker_processes 1'));
     const addedSerial = gw.serial.p50 - direct.serial.p50;
@@ -108,7 +128,7 @@ export default async function run() {
         ? `- Throughput at least nginx's: ${met(gw.load.rps >= bestNginx.load.rps)}, ${fmt.pct(gw.load.rps / bestNginx.load.rps)} of the faster nginx row (${fmt.pct(gw.load.rps / direct.load.rps)} of direct). The floor row, a relay with none of the gateway's work, reaches ${fmt.pct(floor.load.rps / bestNginx.load.rps)}: the CPU a Node.js HTTP server and undici spend per request, not the routing, sets the limit.`
         : `- Throughput at least nginx's: nginx did not run, so there is nothing to compare with. Gateway = ${fmt.pct(gw.load.rps / direct.load.rps)} of direct.`,
       oneWorker
-        ? `- Throughput at least 0.8× nginx with one worker (issue 20): ${met(gw.load.rps >= 0.8 * oneWorker.load.rps)}, ${(gw.load.rps / oneWorker.load.rps).toFixed(2)}× (${fmt.rps(gw.load.rps)} against ${fmt.rps(oneWorker.load.rps)} req/s; proxy CPU per request ${us(gw.load.cpuUs)} against ${us(oneWorker.load.cpuUs)}).`
+        ? `- Throughput at least 0.8× nginx with one worker (issue 20): ${met(gw.load.rps >= 0.8 * oneWorker.load.rps)}, ${(gw.load.rps / oneWorker.load.rps).toFixed(2)}× (${fmt.rps(gw.load.rps)} against ${fmt.rps(oneWorker.load.rps)} req/s; proxy CPU per request ${us(gw.load.cpuUs)} against ${us(oneWorker.load.cpuUs)}). What bounds it, against the same nginx: node:http + undici with no logic ${(floor.load.rps / oneWorker.load.rps).toFixed(2)}×; Node's own parser (llhttp) on raw sockets with no logic ${(llhttpFloor.load.rps / oneWorker.load.rps).toFixed(2)}×; raw sockets with no parser at all ${(noParser.load.rps / oneWorker.load.rps).toFixed(2)}×. Parsing HTTP correctly in a Node.js process costs what separates the last two.`
         : '- Throughput at least 0.8× nginx with one worker (issue 20): nginx did not run, not compared.',
       `- Added p50 under 1 ms: ${met(addedSerial < 1000)} for one request at a time (+${us(addedSerial)}); at 50 connections the p50 grows by ${fmt.ms(addedLoaded)}, the queueing of a proxy run at its throughput limit.`,
       `- A registration or deregistration routed within 100 ms: ${met(propagation.register.max < 100 && propagation.deregister.max < 100)} (slowest ${ms(Math.max(propagation.register.max, propagation.deregister.max))}).`,
@@ -118,7 +138,10 @@ export default async function run() {
 Upstream: a bare \`node:http\` server (own process) answering a ${BODY.length}-byte JSON body. Gateway:
 \`switchboard gateway\` (own process, one thread) routing \`/bench\` from its watched route table, undici keep-alive
 pool, hop-by-hop headers dropped, X-Forwarded-* and X-Request-Id added. nginx: \`proxy_pass\` to an \`upstream\` with
-\`keepalive 64\`, HTTP/1.1, the same X-Forwarded-For / X-Request-Id headers, access log off. Load: ${WRK_METHOD} (the
+\`keepalive 64\`, HTTP/1.1, the same X-Forwarded-For / X-Request-Id headers, access log off. The floors: a
+\`node:http\` server relaying through an undici pool (\`undici-relay.mjs\`), and llhttp, the parser node:http runs,
+reading both sides on raw sockets (\`llhttp-relay.mjs\`), neither doing any of the gateway's work; the ceiling reads no
+HTTP at all (\`socket-relay.mjs\`: request ends at the blank line, responses by Content-Length). Load: ${WRK_METHOD} (the
 upstream and the proxy share the servers' core: the registry that feeds the gateway its routes is idle and unpinned);
 50 connections, 8 s, best of two interleaved rounds after a warm-up. Serial latency: one keep-alive connection, ${fmt.rps(SERIAL_REQUESTS)} sequential requests
 timed with \`hrtime\` (µs resolution). Proxy CPU / request: the proxy's
@@ -139,6 +162,7 @@ ${ms(propagation.deregister.p50)}, max ${ms(propagation.deregister.max)}.
 ${verdict}`;
   } finally {
     for (const nginx of nginxes) await nginx.stop();
+    for (const floorRelay of floors) await floorRelay.stop();
     await relay?.stop();
     await gateway?.stop();
     await bare.stop();
