@@ -24,3 +24,34 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
     </dialog>
   );
 }
+
+/** A dialog's form: its fields, then the button that submits it and the one that closes the dialog. */
+export function DialogForm(props: {
+  onSubmit: () => void;
+  /** The submit button's label, e.g. "Apply". */
+  action: string;
+  busy: boolean;
+  onClose: () => void;
+  closeLabel?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      method="dialog"
+      onSubmit={(event) => {
+        event.preventDefault();
+        props.onSubmit();
+      }}
+    >
+      {props.children}
+      <div class="buttons">
+        <button type="submit" disabled={props.busy}>
+          {props.action}
+        </button>
+        <button type="button" onClick={props.onClose}>
+          {props.closeLabel ?? 'Cancel'}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -3,7 +3,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { INSTANCE_STATUSES, LIMITS } from '../../src/wire/index.js';
 import type { Instance, InstanceStatus } from '../../src/sdk/client.js';
 import type { Session } from './session.js';
-import { Modal } from './dialog.js';
+import { DialogForm, Modal } from './dialog.js';
 import { ago } from './live.js';
 import { HEALTH_COUNTS, facetsOf, filterServices, healthCountOf, selectInstances, serviceRows } from './model.js';
 import type { HealthCount, InstanceFilter, Sort, SortKey } from './model.js';
@@ -369,10 +369,11 @@ function StatusDialog(props: { session: Session; instance: Instance; onClose: ()
   const { busy, submit } = useSubmit(session, props.onClose);
   return (
     <Modal title={`Set the status of ${instance.id}`} onClose={props.onClose}>
-      <form
-        method="dialog"
-        onSubmit={(event) => {
-          event.preventDefault();
+      <DialogForm
+        action="Apply"
+        busy={busy}
+        onClose={props.onClose}
+        onSubmit={() => {
           submit(() => session.client.setStatus(instance.service, instance.id, status));
         }}
       >
@@ -389,15 +390,7 @@ function StatusDialog(props: { session: Session; instance: Instance; onClose: ()
             ))}
           </select>
         </label>
-        <div class="buttons">
-          <button type="submit" disabled={busy}>
-            Apply
-          </button>
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-        </div>
-      </form>
+      </DialogForm>
     </Modal>
   );
 }
@@ -409,10 +402,11 @@ function MaintenanceDialog(props: { session: Session; instance: Instance; onClos
   const { busy, submit } = useSubmit(session, props.onClose);
   return (
     <Modal title={`Maintenance of ${instance.id}`} onClose={props.onClose}>
-      <form
-        method="dialog"
-        onSubmit={(event) => {
-          event.preventDefault();
+      <DialogForm
+        action={on ? 'Disable maintenance' : 'Enable maintenance'}
+        busy={busy}
+        onClose={props.onClose}
+        onSubmit={() => {
           submit(() =>
             session.client.setMaintenance(instance.service, instance.id, { enable: !on, reason: reason.trim() }),
           );
@@ -434,15 +428,7 @@ function MaintenanceDialog(props: { session: Session; instance: Instance; onClos
             }}
           />
         </label>
-        <div class="buttons">
-          <button type="submit" disabled={busy}>
-            {on ? 'Disable maintenance' : 'Enable maintenance'}
-          </button>
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-        </div>
-      </form>
+      </DialogForm>
     </Modal>
   );
 }

@@ -8,7 +8,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { DrainAnswer, DrainSubscriber, Instance, Subscriber, SubscriberList } from '../../src/sdk/client.js';
 import { DRAIN_REASON } from '../../src/wire/index.js';
-import { Modal } from './dialog.js';
+import { DialogForm, Modal } from './dialog.js';
 import { ago } from './live.js';
 import { usePolled } from './polled.js';
 import type { Polled } from './polled.js';
@@ -217,12 +217,12 @@ function DrainDialog(props: { session: Session; instance: Instance; onClose: () 
       {state.phase === 'done' ? (
         <DrainResult answer={state.answer} />
       ) : (
-        <form
-          method="dialog"
-          onSubmit={(event) => {
-            event.preventDefault();
-            start();
-          }}
+        <DialogForm
+          action="Drain"
+          busy={state.phase === 'waiting'}
+          onClose={props.onClose}
+          closeLabel={state.phase === 'waiting' ? 'Stop waiting' : 'Cancel'}
+          onSubmit={start}
         >
           <p>
             Takes {instance.id} out of discovery (maintenance “{DRAIN_REASON}”): no new requests are sent to it, those
@@ -243,15 +243,7 @@ function DrainDialog(props: { session: Session; instance: Instance; onClose: () 
             </select>
           </label>
           {state.phase === 'waiting' && <p role="status">Waiting for the subscribers of {instance.service}…</p>}
-          <div class="buttons">
-            <button type="submit" disabled={state.phase === 'waiting'}>
-              Drain
-            </button>
-            <button type="button" onClick={props.onClose}>
-              {state.phase === 'waiting' ? 'Stop waiting' : 'Cancel'}
-            </button>
-          </div>
-        </form>
+        </DialogForm>
       )}
       {state.phase === 'done' && (
         <div class="buttons">
