@@ -168,8 +168,8 @@ export class DnsAnswerer {
         if (set.entries.length === 0) return reply.encode('NOERROR', { soa: this.#soa() });
         const entries = set.oneOf
           ? [set.entries[Math.floor(Math.random() * set.entries.length)] as Entry]
-          : set.entries;
-        return reply.encode('NOERROR', { entries: set.oneOf ? entries : shuffled(entries), bound });
+          : shuffled(set.entries);
+        return reply.encode('NOERROR', { entries, bound });
       }
     }
   }
@@ -218,6 +218,7 @@ export class DnsAnswerer {
         const seen = new Set<string>();
         const entries: Entry[] = [];
         const aliases: Entry[] = [];
+        let addressed = false;
         for (const { host } of instances) {
           if (seen.has(host)) continue;
           seen.add(host);
@@ -226,12 +227,12 @@ export class DnsAnswerer {
             aliases.push({ record: { name: owner, type: 'CNAME', ttl, data: host }, extra: [] });
             continue;
           }
+          addressed = true;
           const recordType = kind === 'ipv4' ? 'A' : kind === 'ipv6' ? 'AAAA' : undefined;
           if (recordType === undefined || (type !== 'ANY' && type !== recordType)) continue;
           entries.push({ record: { name: owner, type: recordType, ttl, data: host }, extra: [] });
         }
-        if (entries.length > 0 || instances.some(({ host }) => hostKind(host) !== 'name')) return entries;
-        return aliases;
+        return addressed ? entries : aliases;
       }
       case 'SRV':
         return instances.flatMap((instance): Entry[] => {

@@ -117,8 +117,8 @@ export function serviceGlobMatcher(globs: readonly string[]): (service: string) 
 }
 
 /**
- * Whether `name` matches `glob` whole, in time linear in their lengths' product. A backtracking RegExp of `.*` runs
- * would take time exponential in the stars (`*a*a*a*…b` against a long run of `a`), and every request of a token
+ * Whether `name` matches `glob` whole, in time proportional to their lengths multiplied. A backtracking RegExp of `.*`
+ * runs would take time exponential in the stars (`*a*a*a*…b` against a long run of `a`), and every request of a token
  * holding such a glob would stall the registry.
  */
 function globMatches(glob: string, name: string): boolean {
